@@ -1,0 +1,134 @@
+"""Aggregate run records into the paper's Tables 2 and 3 and judge the paper's claims.
+
+Pure functions over run records (JSON dicts written by :mod:`fowkal.run_record`); no training here.
+Our numbers are AP in % (0-100) on whatever dataset the records were evaluated on; the paper's
+numbers come from :mod:`fowkal.paper` and are always labelled as the paper's.
+
+Verdict rule (stated once, used everywhere): for a claim "A beats B on part P", with our seeds
+d = mean_A − mean_B and SE = sqrt(s_A²/n_A + s_B²/n_B) (s = sample std over seeds):
+- **reproduced** if d − 2·SE > 0 (A better, beyond two standard errors);
+- **not reproduced** if d + 2·SE ≤ 0 (we can rule out that A is better);
+- **inconclusive** otherwise, or with fewer than 2 seeds on either side.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from . import paper
+
+PARTS = ("wholebody", "body", "foot", "face", "hand")
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+
+
+def load_records(folder) -> list[dict]:
+    """All run records (``*.json`` with a ``method`` and ``metrics``) under ``folder``, sorted by path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"run-record folder {folder} does not exist")
+    records = []
+    for path in sorted(folder.rglob("run_record.json")) + sorted(folder.glob("*.record.json")):
+        record = json.loads(path.read_text())
+        record.setdefault("_path", str(path))
+        records.append(record)
+    return records
+
+
+def record_ap(record: dict, part: str, *, boxes: str = "gt", stat: str = "AP") -> float:
+    """AP (in %) of one record for one part; ``boxes`` 'gt' or 'det' selects the evaluation."""
+    metrics = record["metrics"]
+    metrics = metrics.get(boxes, metrics) if isinstance(metrics, dict) and boxes in metrics else metrics
+    if part not in metrics:
+        raise KeyError(f"run record {record.get('_path', '?')} has no {part!r} metrics (has {sorted(metrics)})")
+    return 100.0 * float(metrics[part][stat])
+
+
+def aggregate(records: list[dict], *, boxes: str = "gt", stat: str = "AP") -> dict:
+    """method -> part -> dict(mean, std, n, values, seeds) over the records' seeds."""
+    table: dict = {}
+    for record in records:
+        method = record["method"]
+        for part in PARTS:
+            cell = table.setdefault(method, {}).setdefault(part, {"values": [], "seeds": []})
+            cell["values"].append(record_ap(record, part, boxes=boxes, stat=stat))
+            cell["seeds"].append(record.get("seed"))
+    for method, parts in table.items():
+        for part, cell in parts.items():
+            seeds = cell["seeds"]
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"method {method!r} has duplicate seeds {seeds}: one record per (method, seed)")
+            values = cell["values"]
+            cell["n"] = len(values)
+            cell["mean"] = statistics.fmean(values)
+            cell["std"] = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return table
+
+
+def verdict(table: dict, better: str, worse: str, part: str) -> dict:
+    """Apply the module's rule to one claim; returns d, SE and the verdict."""
+    if better not in table or worse not in table:
+        return dict(d=float("nan"), se=float("nan"), verdict=INCONCLUSIVE, reason="missing runs")
+    a, b = table[better][part], table[worse][part]
+    d = a["mean"] - b["mean"]
+    if a["n"] < 2 or b["n"] < 2:
+        return dict(d=d, se=float("nan"), verdict=INCONCLUSIVE, reason="fewer than 2 seeds")
+    se = math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
+    if d - 2 * se > 0:
+        result = REPRODUCED
+    elif d + 2 * se <= 0:
+        result = NOT_REPRODUCED
+    else:
+        result = INCONCLUSIVE
+    return dict(d=d, se=se, verdict=result, reason="")
+
+
+def claims(table: dict) -> list[dict]:
+    """Every claim of :data:`fowkal.paper.CLAIMS` with the paper's Δ, ours and the verdict."""
+    rows = []
+    for name, better, worse, part, paper_delta in paper.CLAIMS:
+        rows.append(dict(claim=name, better=better, worse=worse, part=part, paper_delta=paper_delta,
+                         **verdict(table, better, worse, part)))
+    return rows
+
+
+def _cell(table, method, part) -> str:
+    cell = table.get(method, {}).get(part)
+    if cell is None:
+        return "—"
+    if cell["n"] < 2:
+        return f"{cell['mean']:.1f} (n=1)"
+    return f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+
+
+def table2_markdown(table: dict) -> str:
+    """Table 2: the paper's AP beside ours (mean ± sample std over seeds)."""
+    head = "| row | method | " + " | ".join(f"{p} (paper) | {p} (ours)" for p in PARTS) + " | seeds |"
+    sep = "|" + "---|" * (3 + 2 * len(PARTS))
+    lines = [head, sep]
+    for method, label in paper.TABLE2_ROWS.items():
+        ours = [_cell(table, method, p) for p in PARTS]
+        theirs = [f"{paper.TABLE2[method][p]:.1f}" for p in PARTS]
+        n = table.get(method, {}).get("wholebody", {}).get("n", 0)
+        cells = [x for pair in zip(theirs, ours) for x in pair]
+        lines.append(f"| {label.split(' ')[0]} | {' '.join(label.split(' ')[1:])} | " + " | ".join(cells) + f" | {n} |")
+    return "\n".join(lines)
+
+
+def table3_markdown(table: dict) -> str:
+    """Table 3: whole-body AP, WAHR vs FWAHR, paper beside ours."""
+    lines = ["| method | whole-body AP (paper) | whole-body AP (ours) | seeds |", "|---|---|---|---|"]
+    for method, label in paper.TABLE3_ROWS.items():
+        n = table.get(method, {}).get("wholebody", {}).get("n", 0)
+        lines.append(f"| {label} | {paper.TABLE3[method]:.1f} | {_cell(table, method, 'wholebody')} | {n} |")
+    return "\n".join(lines)
+
+
+def claims_markdown(table: dict) -> str:
+    lines = ["| claim | paper Δ | our Δ (± 2 SE) | verdict |", "|---|---|---|---|"]
+    for row in claims(table):
+        ours = "—" if math.isnan(row["d"]) else (
+            f"{row['d']:+.1f}" + ("" if math.isnan(row["se"]) else f" ± {2 * row['se']:.1f}"))
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {ours} | {row['verdict']} |")
+    return "\n".join(lines)
