@@ -1,0 +1,142 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # FoWKAL, reproduced
+#
+# This book accompanies a from-scratch reproduction of *Keypoint-wise Adaptive Loss for Whole-Body
+# Human Pose Estimation* (Seong, Lee & Lee, NHN Cloud). The paper changes one thing in a standard
+# top-down pose estimator (HRNet-w32 with DARK): the **loss** on its heatmaps. It mixes the mean
+# squared error with the Adaptive Wing loss per keypoint, with weights a small head network
+# predicts (KAL), and re-weights the pixels of each heatmap (FWAHR); together, FoWKAL.
+#
+# The book derives each loss from its equation, computes every curve with the project's own
+# implementation (`fowkal.losses`) and lets you turn the knobs. The code cells are part of the
+# text: they show how each quantity is computed (plotting code is folded away; click to unfold).
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown
+from myst_nb import glue
+
+from fowkal import book, parts
+
+book.use_style()
+
+# %% [markdown]
+# ## The problem: 133 keypoints at very different scales
+#
+# COCO-WholeBody annotates 133 keypoints per person. A top-down estimator crops each person to
+# 256 × 192 pixels and predicts one 64 × 48 heatmap per keypoint; the training target is a
+# Gaussian of the same width (σ = 2 heatmap pixels) around every keypoint. The four parts of the
+# paper, as defined once in `fowkal.parts`:
+
+# %% tags=["hide-input"]
+rows = ["| part | keypoints | indices |", "|---|---:|---|"]
+for name, idx in parts.PARTS.items():
+    rows.append(f"| {name} | {len(idx)} | {min(idx)}–{max(idx)} |")
+last = parts.NUM_KEYPOINTS - 1
+rows.append(f"| **all** | **{parts.NUM_KEYPOINTS}** | 0–{last} |")
+median_sigma = {name: np.median([parts.SIGMAS[i] for i in idx])
+                for name, idx in parts.PARTS.items()}
+glue("body_over_face", f"{median_sigma['body'] / median_sigma['face']:.0f}", display=False)
+Markdown("\n".join(rows))
+
+# %% [markdown]
+# One σ for all of them is the crux. Body and foot keypoints are *coarse*: a shoulder and an elbow
+# lie many heatmap pixels apart, so each Gaussian sits alone. Face and hand keypoints are *dense*:
+# 68 face landmarks and 21 joints per hand fit in a region a few heatmap pixels wide, so
+# neighbouring Gaussians overlap and a heatmap "covers" several keypoints (the paper's Fig. 1).
+# The annotations agree: the official evaluation's per-keypoint tolerances (the OKS σ, which
+# COCO-WholeBody set from how much annotators disagree, relative to the person's size) differ
+# between parts: the median face keypoint's is {glue:text}`body_over_face` times smaller than the
+# median body keypoint's.
+
+# %% tags=["hide-input"]
+sigmas = np.asarray(parts.SIGMAS)
+fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.8))
+for name, idx in parts.PARTS.items():
+    idx = np.asarray(idx)
+    ax.bar(idx, sigmas[idx], width=0.85, color=book.PART_COLORS[name],
+           label=f"{name}: median {np.median(sigmas[idx]):.3f}")
+ax.set_xlim(-1, parts.NUM_KEYPOINTS)
+ax.set_xlabel("keypoint index")
+ax.set_ylabel("OKS σ (evaluation tolerance)")
+fig.legend(loc="outside upper center", ncols=4, fontsize=8)
+book.save_figure(fig, "keypoint_sigmas")
+plt.show()
+
+# %% [markdown]
+# The paper's observation is that one loss does not suit both kinds. The Adaptive Wing loss, which
+# concentrates on the pixels around the keypoint, helps the dense face and hands but hurts the
+# coarse body and feet (its Table 2, rows a and b). Its answer, step by step:
+#
+# 1. **Heuristic loss**: MSE for body and feet, AWing for face and hands (Eq. 4–5).
+# 2. **KAL**: let a head network choose, per keypoint and per image, a mix λ of AWing and MSE,
+#    with a regulariser that keeps λ similar within a part (Eq. 6–8).
+# 3. **FWAHR**: weight each heatmap pixel so that the background and the easy foreground pixels
+#    count less (Eq. 9), after WAHR (Luo et al. 2021).
+# 4. **FoWKAL** = KAL + FWAHR (Eq. 10–11).
+
+# %% [markdown]
+# ## What is reproduced here
+#
+# - **The losses**, all of them, in plain PyTorch (`fowkal.losses`): MSE, AWing, the heuristic
+#   loss, KAL with its keypoint-wise adaptive factor (KAF) head (`fowkal.kaf_head`), WAHR, FWAHR
+#   and FoWKAL, plus the WAHR variants of Table 3. Where the paper can be read more than one way
+#   (the balancing factors of Eq. 5, the condition of Eq. 9, the design of the KAF head, sums or
+#   means over pixels), the book shows the readings side by side and says which one is the default
+#   and why.
+# - **The training pipeline**: MMPose 1.1 with HRNet-w32 and DARK, where one parameter picks the
+#   loss of each ablation row. It is being built; the result chapters (the paper's Tables 1–3 next
+#   to ours, predictions, the KAF over training) will be added from its run records. This book
+#   states no accuracy numbers of its own until then.
+#
+# The paper trained on COCO-WholeBody with 8 GPUs for 210 epochs. Neither that data set nor GPUs
+# are available where this book is built, so the default profile trains a much smaller model on a
+# small embedded benchmark on the CPU; its numbers will show whether the losses behave as the
+# paper says, not reproduce the paper's APs.
+
+# %% [markdown]
+# ## How to run it
+#
+# Everything runs from the repository root after `bash .ci/setup` (which creates `.venv/`).
+# Train one method of the ablation (the `method` parameter takes `mse`, `awing`, `heuristic`,
+# `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr` or `kal_wahr`); the default profile is the
+# CPU one:
+#
+# ```bash
+# papermill notebooks/train.ipynb out.ipynb -p method fowkal
+# ```
+#
+# The paper's setup (HRNet-w32 + DARK, 256 × 192, COCO-WholeBody, 8 GPUs):
+#
+# ```bash
+# papermill notebooks/train.ipynb out.ipynb -p method fowkal -p profile paper \
+#     -p data_root /path/to/coco -p gpus 8
+# ```
+#
+# `papermill --help-notebook notebooks/train.ipynb` lists every parameter. To rebuild this book
+# (its pages execute when their code changed, and are cached otherwise):
+#
+# ```bash
+# bash .ci/setup-book             # once: the book's own JavaScript, chromium
+# .venv/bin/jupyter-book build .  # then open _build/html/index.html
+# ```
+
+# %% [markdown]
+# ## Chapters
+#
+# ```{tableofcontents}
+# ```
