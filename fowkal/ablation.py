@@ -36,8 +36,8 @@ def load_records(folder) -> list[dict]:
     return records
 
 
-def record_ap(record: dict, part: str, *, boxes: str = "gt", stat: str = "AP") -> float:
-    """AP (in %) of one record for one part; ``boxes`` 'gt' or 'det' selects the evaluation."""
+def record_ap(record: dict, part: str, *, boxes: str = "gt_boxes", stat: str = "AP") -> float:
+    """AP (in %) of one record for one part; ``boxes`` "gt_boxes" or "detections" selects the evaluation."""
     metrics = record["metrics"]
     metrics = metrics.get(boxes, metrics) if isinstance(metrics, dict) and boxes in metrics else metrics
     if part not in metrics:
@@ -45,7 +45,7 @@ def record_ap(record: dict, part: str, *, boxes: str = "gt", stat: str = "AP") -
     return 100.0 * float(metrics[part][stat])
 
 
-def aggregate(records: list[dict], *, boxes: str = "gt", stat: str = "AP") -> dict:
+def aggregate(records: list[dict], *, boxes: str = "gt_boxes", stat: str = "AP") -> dict:
     """method -> part -> dict(mean, std, n, values, seeds) over the records' seeds."""
     table: dict = {}
     for record in records:

@@ -9,7 +9,7 @@ from fowkal import ablation, paper
 
 def record(method, seed, wb, body=0.5, foot=0.5, face=0.5, hand=0.5):
     parts = dict(wholebody=wb, body=body, foot=foot, face=face, lefthand=hand, righthand=hand, hand=hand)
-    return {"method": method, "seed": seed, "metrics": {"gt": {p: {"AP": v, "AR": v} for p, v in parts.items()}}}
+    return {"method": method, "seed": seed, "metrics": {"gt_boxes": {p: {"AP": v, "AR": v} for p, v in parts.items()}}}
 
 
 def test_mean_std_and_verdicts_by_hand():
@@ -45,7 +45,7 @@ def test_markdown_tables_show_paper_and_ours():
 def test_duplicate_seeds_and_missing_parts_are_errors(tmp_path):
     with pytest.raises(ValueError, match="duplicate seeds"):
         ablation.aggregate([record("mse", 0, 0.4), record("mse", 0, 0.5)])
-    bad = {"method": "mse", "seed": 0, "metrics": {"gt": {"body": {"AP": 0.1}}}}
+    bad = {"method": "mse", "seed": 0, "metrics": {"gt_boxes": {"body": {"AP": 0.1}}}}
     with pytest.raises(KeyError, match="no 'wholebody' metrics"):
         ablation.aggregate([bad])
     with pytest.raises(FileNotFoundError):

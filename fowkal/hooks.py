@@ -1,0 +1,208 @@
+"""MMEngine hooks of a fowkal training run (registered in MMPose's ``HOOKS``).
+
+- :class:`KAFLoggingHook` writes ``kaf_log.json`` (per-keypoint λ, mean and std over the samples
+  seen, at a few iterations and every epoch: the data of the book's Fig. 5) and ``loss_log.json``
+  (per-epoch means of the training loss and of everything else the model logs). Its logs travel
+  inside the checkpoints, so a resumed run continues them exactly where its checkpoint stopped.
+- :class:`EpochSeedHook` reseeds the random generators at every epoch start from (seed, epoch), so
+  the augmentation of an epoch does not depend on whether the run was resumed before it.
+- :class:`RankWeightsHook` saves every process's final weights (checks data-parallel training).
+
+Use from a config: ``custom_imports = dict(imports=['fowkal.hooks'])`` and, e.g.,
+``custom_hooks = [dict(type='KAFLoggingHook'), dict(type='EpochSeedHook')]``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from mmengine.dist import all_reduce, get_dist_info, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.utils import set_random_seed
+from mmpose.registry import HOOKS
+
+from .run_record import write_json_atomic
+
+KAF_LOG = "kaf_log.json"
+LOSS_LOG = "loss_log.json"
+#: Iterations (1-based, counted over the whole run) that get their own λ entry.
+KAF_ITERS = (1, 10, 50, 100, 200, 500, 1000)
+CHECKPOINT_KEY = "fowkal_logs"
+
+
+def unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+class _Moments:
+    """Running count, sum and sum of squares per keypoint (float64, summed over processes)."""
+
+    def __init__(self):
+        self.n, self.total, self.total_sq = 0, None, None
+
+    def add(self, values: torch.Tensor) -> None:
+        values = values.detach().to(torch.float64)
+        if self.total is None:
+            self.total, self.total_sq = torch.zeros_like(values[0]), torch.zeros_like(values[0])
+        self.n += values.shape[0]
+        self.total += values.sum(0)
+        self.total_sq += (values * values).sum(0)
+
+    def reduced(self) -> Optional[dict]:
+        """Mean and population std over the samples of every process (a collective call)."""
+        if self.total is None:
+            return None
+        packed = torch.cat([self.total.new_tensor([self.n]), self.total, self.total_sq])
+        all_reduce(packed, op="sum")
+        n, k = int(packed[0].item()), self.total.numel()
+        mean = packed[1:1 + k] / n
+        var = (packed[1 + k:] / n - mean * mean).clamp_min(0.0)
+        return {"mean": _rounded(mean), "std": _rounded(var.sqrt()), "n": n}
+
+
+def _rounded(values: torch.Tensor, digits: int = 6) -> list:
+    return [round(float(v), digits) for v in values.cpu()]
+
+
+@HOOKS.register_module()
+class KAFLoggingHook(Hook):
+    """Log the KAF λ and the training losses to small JSON files in the work dir.
+
+    ``kaf_log.json``: a list of ``{kind, epoch, iter, mean: [K], std: [K], n}``; ``kind`` is
+    ``'iter'`` (the batch of iteration ``iter``, for the iterations in ``iters``) or ``'epoch'``
+    (every sample of epoch ``epoch``; ``iter`` = iterations done at its end). λ is absolute (as the
+    head predicts it), mean and population std over samples, over all processes. Written only when
+    the head keeps ``last_kaf`` (``KAFHeatmapHead`` with a KAL method); otherwise left out.
+
+    ``loss_log.json``: a list of ``{epoch, iter, iters, time_s, loss, ...}``, one per epoch: the
+    mean over the epoch's iterations (and processes) of every scalar the model returns
+    (``loss``, ``loss_kpt``, ``acc_pose``, ``kaf_<part>``).
+    """
+
+    priority = "LOW"  # after_train_epoch runs before CheckpointHook (VERY_LOW) saves the epoch
+
+    def __init__(self, iters: Sequence[int] = KAF_ITERS, kaf_file: str = KAF_LOG,
+                 loss_file: str = LOSS_LOG):
+        if any(not isinstance(i, int) or i < 1 for i in iters):
+            raise ValueError(f"KAFLoggingHook iters must be positive ints, got {list(iters)}")
+        self.iters = frozenset(iters)
+        self.kaf_file, self.loss_file = kaf_file, loss_file
+        self.kaf_entries: list = []
+        self.loss_entries: list = []
+        self._epoch_kaf = _Moments()
+        self._loss_sums: dict = {}
+        self._epoch_iters = 0
+        self._epoch_start = 0.0
+        self.start_epoch = 0  # epochs already done when this session started (a resumed run)
+
+    # -- run state across resumes
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # copies: the checkpoint must hold the logs as they are now
+        checkpoint[CHECKPOINT_KEY] = {"kaf": list(self.kaf_entries),
+                                      "losses": list(self.loss_entries)}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # only a resumed run continues the logs; load_from (fine-tuning) starts new ones
+        if getattr(runner, "_resume", False) and CHECKPOINT_KEY in checkpoint:
+            logs = checkpoint[CHECKPOINT_KEY]
+            self.kaf_entries, self.loss_entries = list(logs["kaf"]), list(logs["losses"])
+
+    def before_train(self, runner) -> None:
+        self.start_epoch = runner.epoch
+        self._write(runner)  # a resumed run's files drop what its killed predecessor logged later
+
+    # -- accumulation
+    def before_train_epoch(self, runner) -> None:
+        self._epoch_kaf = _Moments()
+        self._loss_sums = {}
+        self._epoch_iters = 0
+        self._epoch_start = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        for key, value in (outputs or {}).items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                self._loss_sums[key] = self._loss_sums.get(key, 0.0) + float(value)
+        self._epoch_iters += 1
+        kaf = getattr(unwrap(runner.model).head, "last_kaf", None)
+        if kaf is None:
+            return
+        self._epoch_kaf.add(kaf)
+        if runner.iter + 1 in self.iters:
+            batch = _Moments()
+            batch.add(kaf)
+            self._add_kaf_entry(runner, "iter", runner.epoch + 1, runner.iter + 1, batch.reduced())
+
+    def after_train_epoch(self, runner) -> None:
+        stats = self._epoch_kaf.reduced()
+        if stats is not None:
+            self.kaf_entries.append({"kind": "epoch", "epoch": runner.epoch + 1, "iter": runner.iter,
+                                     **stats})
+        self.loss_entries.append({"epoch": runner.epoch + 1, "iter": runner.iter,
+                                  "iters": self._epoch_iters,
+                                  "time_s": round(time.perf_counter() - self._epoch_start, 3),
+                                  **self._mean_losses(runner)})
+        self._write(runner)
+
+    def _mean_losses(self, runner) -> dict:
+        keys = sorted(self._loss_sums)
+        if not keys:
+            return {}
+        device = next(unwrap(runner.model).parameters()).device
+        sums = torch.tensor([self._loss_sums[k] for k in keys] + [self._epoch_iters],
+                            dtype=torch.float64, device=device)
+        all_reduce(sums, op="sum")
+        means = (sums[:-1] / sums[-1]).tolist()
+        if not all(math.isfinite(m) for m in means):
+            runner.logger.warning(f"non-finite mean training loss in epoch {runner.epoch + 1}")
+        return {k: (round(m, 8) if math.isfinite(m) else None) for k, m in zip(keys, means)}
+
+    def _add_kaf_entry(self, runner, kind, epoch, iteration, stats) -> None:
+        self.kaf_entries.append({"kind": kind, "epoch": epoch, "iter": iteration, **stats})
+        self._write(runner)
+
+    def _write(self, runner) -> None:
+        if not is_main_process():
+            return
+        work_dir = Path(runner.work_dir)
+        if self.kaf_entries:
+            write_json_atomic(self.kaf_entries, work_dir / self.kaf_file)
+        else:  # e.g. a run restarted from scratch after being killed in its first epoch
+            (work_dir / self.kaf_file).unlink(missing_ok=True)
+        write_json_atomic(self.loss_entries, work_dir / self.loss_file)
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Seed python, numpy and torch with ``runner.seed + epoch`` (+ rank) before every epoch.
+
+    MMEngine seeds once per process, so a resumed run would draw other augmentations than the
+    run it continues; reseeding per epoch makes epoch e's draws the same either way.
+    """
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, diff_rank_seed: bool = False):
+        self.diff_rank_seed = diff_rank_seed
+
+    def before_train_epoch(self, runner) -> None:
+        set_random_seed(runner.seed + runner.epoch, diff_rank_seed=self.diff_rank_seed)
+
+
+@HOOKS.register_module()
+class RankWeightsHook(Hook):
+    """Save each process's final model state to ``rank_weights/rank<r>.pth`` in the work dir.
+
+    Data-parallel training must end with the same parameters in every process; this makes that
+    checkable (BatchNorm running statistics are per process unless SyncBN is used).
+    """
+
+    def after_train(self, runner) -> None:
+        rank, _ = get_dist_info()
+        folder = Path(runner.work_dir) / "rank_weights"
+        folder.mkdir(exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in unwrap(runner.model).state_dict().items()}
+        torch.save(state, folder / f"rank{rank}.pth")
