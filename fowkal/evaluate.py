@@ -175,7 +175,7 @@ def _load_config(checkpoint: Path, config: Path | None):
 
 def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_file=None,
              use_gt_boxes: bool = True, img_prefix=None, config=None, work_dir=None,
-             batch_size=None, quiet: bool = False) -> dict:
+             batch_size=None, quiet: bool = False, details: bool = False) -> dict:
     """Score a trained model on a COCO-WholeBody dataset; returns and prints per-part AP/AR.
 
     Args:
@@ -193,6 +193,8 @@ def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_fil
         work_dir: where the results file and logs go (default: ``eval/`` beside the checkpoint).
         batch_size: evaluation batch size (default: the config's).
         quiet: do not print the table.
+        details: return ``{'metrics', 'results_file', 'ann_file', 'image_dir', 'boxes'}`` instead
+            of the metrics alone (for drawing the predictions).
 
     Returns:
         ``{part: {'AP', 'AR', ...}}`` for body, foot, face, lefthand, righthand, hand (the mean of
@@ -231,6 +233,10 @@ def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_fil
     if not quiet:
         print(f"{checkpoint} on {info['ann_file']} ({info['boxes']} boxes):")
         print(format_table(metrics))
+    if details:
+        image_dir = Path(info["data_root"]) / (loader["dataset"].get("data_prefix") or {}).get("img", "")
+        return {"metrics": metrics, "results_file": f"{prefix}.keypoints.json", "ann_file": info["ann_file"],
+                "image_dir": str(image_dir), "boxes": info["boxes"]}
     return metrics
 
 

@@ -1,0 +1,534 @@
+"""Fused heatmap losses: the per-pixel work of :mod:`fowkal.losses` in one chunked pass, analytic backward.
+
+The reference losses compose autograd ops over ``[B, K, H, W]`` tensors: every op is a full pass over
+memory and autograd keeps most intermediates for the backward. Here one :class:`torch.autograd.Function`
+computes, per pixel, AWing, the squared error, the (F)WAHR weight W and the derivatives wrt p̂ of
+``W·AWing`` and ``W·(p̂ − p)²``; it reduces them to per-keypoint sums ``[B, K]`` on the fly and keeps only
+one derivative map per term for the backward (one per term the method needs: 1 for mse/awing/heuristic,
+2 for KAL/FoWKAL). Work is done in cache-sized blocks of heatmap rows (rows = (b, k) pairs) with
+preallocated scratch buffers, shared by a small thread pool; keypoints of target weight 0 (unlabelled, as
+whole faces and hands often are in COCO-WholeBody) are skipped, since the loss multiplies them by 0.
+Everything on ``[B, K]`` (target weight, λ blend, part means, regulariser, barrier) stays plain autograd,
+so the λ gradient is exact and cheap. Limitation: the backward is not itself differentiable (no
+double backward; the reference supports it).
+
+AWing in the form used here (§2 of the spec, rewritten so three transcendentals serve both branches): with
+``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y = α − p``, ``u = x^y = exp(y·log x)``:
+``g = ω·y·u / (ε·x·(1 + u))`` and ``AWing = ω·log1p(u) + g·(δ − δc)``, ``dAWing/dδ = g``. Below θ this is
+the log branch and its slope; at and above θ, ``g`` is the linear branch's A and ``ω·log1p(u) − g·θ`` its −C.
+The (F)WAHR weight adds ``p^γ`` (one ``pow``); its masks are float indicators blended with ``lerp``.
+
+Use :func:`build_fused_loss` exactly like :func:`fowkal.losses.build_loss` (same methods, options, errors,
+call signature ``loss(pred, target, target_weight=None, kaf=None)``). The reference stays the definition;
+``tests/test_fused.py`` checks both agree to float64 precision, gradients included.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from .losses import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_loss
+
+#: torch runs an element-wise op on one thread below this many elements (``at::internal::GRAIN_SIZE``).
+#: Blocks stay just under it, so a pool of ``torch.get_num_threads()`` Python threads can work on blocks in
+#: parallel (ops release the GIL) without nested intra-op threads: no barrier per op (~40 per block),
+#: which matters on busy machines, and ~20 scratch buffers of 128 kB per thread, in cache.
+#: Heatmaps larger than this run one row per block on one thread with parallel ops.
+BLOCK_ELEMENTS = 32768
+#: On accelerators, blocks of ~1M elements: few kernel launches, and the scratch (~20 buffers of
+#: 4 MB) stays small next to the [B, K, H, W] tensors.
+ACCELERATOR_BLOCK_ELEMENTS = 1 << 20
+TERMS = ("awing", "mse")
+
+
+# --------------------------------------------------------------------------- per-pixel kernel
+class _PixelPlan:
+    """What to compute: the loss's element-wise options and, per keypoint, which terms."""
+
+    def __init__(self, loss: "_FusedMixin", terms_per_keypoint: Sequence[tuple[str, ...]]):
+        self.alpha, self.omega, self.epsilon, self.theta = (loss.awing_params[n] for n in
+                                                            ("alpha", "omega", "epsilon", "theta"))
+        self.weighting, self.gamma, self.tau = loss.weighting, loss.gamma, loss.tau
+        self.reading, self.detach_weight = loss.fwahr_reading, loss.detach_weight
+        # the reference clamps the target before p^γ; validated targets (check_inputs) are already >= 0
+        self.clamp_target = not loss.check_inputs
+        # keypoints sharing the same term tuple form one group; a group's terms fill slots 0, 1, ...
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for k, terms in enumerate(terms_per_keypoint):
+            groups.setdefault(tuple(terms), []).append(k)
+        self.groups = list(groups.items())
+        self.num_slots = max(len(terms) for terms, _ in self.groups)
+        # per slot and keypoint: index into TERMS of the term whose upstream gradient scales that slot's map
+        # (len(TERMS) = none: a zero gradient)
+        self.slot_terms = torch.full((self.num_slots, len(terms_per_keypoint)), len(TERMS), dtype=torch.long)
+        for terms, keypoints in self.groups:
+            for slot, term in enumerate(terms):
+                self.slot_terms[slot, keypoints] = TERMS.index(term)
+        self._blocks: dict = {}
+
+    def blocks(self, batch: int, num_kpts: int, pixels: int, device, active: Tensor | None = None):
+        """Work items ``(terms, rows)`` (rows: a slice or an index tensor of flat rows b·K + k) and the rows
+        left out (an index tensor, or None).
+
+        With ``active`` ([B, K] bool: non-zero target weight), runs of inactive rows long enough to make a
+        block are left out; shorter gaps are computed anyway (their loss is multiplied by 0), so that blocks
+        stay long. Without it, every row (cached per shape).
+        """
+        max_rows = _rows_per_block(pixels, device)
+        key = (batch, pixels, str(device), max_rows)
+        if active is None and key in self._blocks:
+            return self._blocks[key], None
+        items, skipped = [], []
+        flags = None if active is None else active.flatten().tolist()
+        for terms, keypoints in self.groups:
+            rows = [b * num_kpts + k for b in range(batch) for k in keypoints]
+            if flags is not None:
+                rows, left_out = _rows_to_compute(rows, flags, min_gap=max(1, max_rows // 4))
+                skipped += left_out
+            items += [(terms, block if isinstance(block, slice) else block.to(device))
+                      for block in _blocks_of_runs(_runs(rows), max_rows)]
+        if active is None:
+            self._blocks[key] = items
+        return items, (torch.tensor(skipped, device=device) if skipped else None)
+
+
+def _use_block_pool(pixels: int, device) -> bool:
+    return torch.device(device).type == "cpu" and torch.get_num_threads() > 1 and pixels < BLOCK_ELEMENTS
+
+
+def _rows_per_block(pixels: int, device) -> int:
+    per_block = BLOCK_ELEMENTS - 1 if torch.device(device).type == "cpu" else ACCELERATOR_BLOCK_ELEMENTS
+    return max(1, per_block // max(1, pixels))
+
+
+_POOL: dict = {}  # one shared ThreadPoolExecutor, created on first use: its size and owner process
+
+
+def _for_each(items: list, work, parallel: bool, context) -> None:
+    """``work(item)`` for every item inside ``context()`` (entered once per thread); with ``parallel``, on
+    torch.get_num_threads() threads, this one included."""
+    workers = min(torch.get_num_threads(), len(items)) if parallel else 1
+    if workers <= 1:
+        with context():
+            for item in items:
+                work(item)
+        return
+    if _POOL.get("size", 0) < workers - 1 or _POOL.get("pid") != os.getpid():  # a forked child has no threads
+        _POOL.update(size=workers - 1, pid=os.getpid(),
+                     pool=ThreadPoolExecutor(workers - 1, thread_name_prefix="fowkal-fused"))
+    order = itertools.count()  # a shared queue: next() on a count is atomic under the GIL
+
+    def drain():
+        with context():
+            for i in iter(lambda: next(order), None):
+                if i >= len(items):
+                    return
+                work(items[i])
+
+    helpers = [_POOL["pool"].submit(drain) for _ in range(workers - 1)]
+    try:
+        drain()
+    finally:
+        for helper in helpers:
+            helper.result()
+
+
+def _num_rows(rows) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted integers as runs of consecutive values, ``[(start, stop), ...]``."""
+    runs = []
+    for row in rows:
+        if runs and runs[-1][1] == row:
+            runs[-1] = (runs[-1][0], row + 1)
+        else:
+            runs.append((row, row + 1))
+    return runs
+
+
+def _rows_to_compute(rows: list[int], flags: list[bool], min_gap: int) -> tuple[list[int], list[int]]:
+    """Split sorted flat rows into (computed, left out): only runs of >= min_gap consecutive inactive rows
+    (``flags[row]`` False) are left out."""
+    keep, skip, i = [], [], 0
+    while i < len(rows):
+        if flags[rows[i]]:
+            keep.append(rows[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(rows) and not flags[rows[j]] and rows[j] == rows[j - 1] + 1:
+            j += 1
+        (skip if j - i >= min_gap else keep).extend(rows[i:j])
+        i = j
+    return keep, skip
+
+
+def _blocks_of_runs(runs: list[tuple[int, int]], max_rows: int) -> list:
+    """Blocks of at most ``max_rows`` rows: slices of long runs; short runs pooled into index tensors."""
+    blocks, pooled = [], []
+    for lo, hi in runs:
+        if hi - lo >= max(1, max_rows // 4):
+            blocks += [slice(s, min(hi, s + max_rows)) for s in range(lo, hi, max_rows)]
+        else:  # a gather copy costs less than dispatching ~40 ops on a handful of rows
+            pooled.extend(range(lo, hi))
+    blocks += [torch.tensor(pooled[i:i + max_rows]) for i in range(0, len(pooled), max_rows)]
+    return blocks
+
+
+class _Workspace:
+    """Named scratch buffers for one thread's blocks: ``ws.buf(name, rows)`` is a ``[rows, HW]`` view.
+
+    Every temporary of the kernel lives here, allocated once per call and thread: a fresh half-megabyte
+    tensor per op and block would cost a malloc and page faults each time. Views and constants are cached
+    (a block dispatches ~45 ops; Python-side work per block is a large part of the cost).
+    """
+
+    def __init__(self, max_rows: int, like: Tensor):
+        self.max_rows, self.like = max_rows, like
+        self.views: dict = {}
+
+    def buf(self, name: str, rows: int) -> Tensor:
+        view = self.views.get((name, rows))
+        if view is None:
+            full = self.views.get((name, self.max_rows))
+            if full is None:
+                full = self.views[(name, self.max_rows)] = self.like.new_empty(self.max_rows, self.like.shape[1])
+            view = self.views[(name, rows)] = full[:rows]
+        return view
+
+    def scalar(self, value: float) -> Tensor:
+        """A 0-dim tensor (for ``scalar − tensor`` with ``out=``)."""
+        const = self.views.get(value)
+        if const is None:
+            const = self.views[value] = self.like.new_tensor(value)
+        return const
+
+
+def _block_terms(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan, terms: tuple[str, ...],
+                 sums_out: Sequence[Tensor], maps_out: Sequence[Tensor | None]) -> None:
+    """One block ``[rows, HW]``: per-row sums of W·f into ``sums_out`` and, when ``maps_out`` holds tensors,
+    the maps d(W·f)/dp̂ into them, for each term f in ``terms``. AWing comes out divided by ω (the caller
+    scales the [B, K] results)."""
+    rows = q.shape[0]
+    want_grad = maps_out[0] is not None
+    mse_map = maps_out[terms.index("mse")] if "mse" in terms else None
+    # unweighted squared error: its map (per 2) is p̂ − p itself, so compute it there
+    d_home = mse_map if (mse_map is not None and plan.weighting == "none") else ws.buf("d", rows)
+    d = torch.sub(q, p, out=d_home)
+    if "awing" in terms:
+        aw_value, aw_slope = _awing_over_omega(ws, d, p, plan)
+    weight, dweight = (None, None) if plan.weighting == "none" else _pixel_weight(ws, q, p, plan, want_grad)
+    product = ws.buf("product", rows)
+    for term, sums, out in zip(terms, sums_out, maps_out):
+        if term == "awing":
+            torch.sum(aw_value if weight is None else torch.mul(weight, aw_value, out=product), 1, out=sums)
+            if want_grad:  # d/dp̂ [W·AWing] = W·AWing'·sign(p̂ − p) + W'·AWing
+                sign_d = torch.sign(d, out=ws.buf("sign_d", rows))
+                if weight is None:
+                    torch.mul(aw_slope, sign_d, out=out)
+                else:
+                    torch.mul(aw_slope.mul_(sign_d), weight, out=out)
+                    if dweight is not None:
+                        out.addcmul_(dweight, aw_value)
+        else:  # maps hold d/dp̂ [W·(p̂ − p)²] / 2 = W·(p̂ − p) + W'·(p̂ − p)²/2 (the backward doubles them)
+            if weight is None:
+                weighted_d = d  # already in ``out`` when a map is wanted
+            else:
+                weighted_d = torch.mul(weight, d, out=out if want_grad and dweight is None
+                                       else ws.buf("weighted_d", rows))
+                if want_grad and dweight is not None:
+                    torch.addcmul(weight, dweight, d, value=0.5, out=out).mul_(d)
+            torch.sum(torch.mul(weighted_d, d, out=product), 1, out=sums)
+
+
+def _awing_over_omega(ws: _Workspace, d: Tensor, p: Tensor, plan: _PixelPlan) -> tuple[Tensor, Tensor]:
+    """AWing/ω and |dAWing/dδ|/ω per pixel: three transcendentals (log, exp, log1p) serve both branches."""
+    rows = d.shape[0]
+    delta = torch.abs(d, out=ws.buf("excess", rows))
+    x = torch.clamp(delta, max=plan.theta, out=ws.buf("x", rows))  # δc
+    excess = delta.sub_(x)  # δ − δc: non-zero only on the linear branch
+    if plan.epsilon != 1.0:
+        x.div_(plan.epsilon)
+        excess.div_(plan.epsilon)
+    y = torch.sub(ws.scalar(plan.alpha), p, out=ws.buf("y", rows))  # α − p
+    u = torch.log(x, out=ws.buf("u", rows)).mul_(y).exp_()  # x^y, exactly 0 at δ = 0 (log 0 = −inf)
+    value = torch.log1p(u, out=ws.buf("value", rows))
+    slope = torch.mul(u, y, out=ws.buf("slope", rows))
+    # y·x^(y−1)/(1 + x^y): the log branch's slope, or A at δ >= θ; 0 (not 0/0) at δ = 0
+    slope.div_(x.clamp_(min=torch.finfo(x.dtype).tiny).mul_(u.add_(1.0)))
+    value.addcmul_(slope, excess)  # log1p(x^y) + slope·(δ − δc)/ε: the log branch, or A·δ − C
+    if plan.epsilon != 1.0:
+        slope.div_(plan.epsilon)
+    return value, slope
+
+
+def _pixel_weight(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan,
+                  want_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """(F)WAHR weight W and dW/dp̂ (None when not wanted), as :func:`fowkal.losses.fwahr_weight`.
+
+    Masks are float indicators and ``lerp`` (bool masks and ``torch.where`` cost ~20x more on CPU).
+    """
+    rows = q.shape[0]
+    # p^γ with pow: log + exp is faster on normal numbers, but log of 0 and of the subnormal values
+    # in Gaussian tails takes a ~10x slower path
+    p_gamma = ws.buf("p_gamma", rows)
+    (torch.clamp(p, min=0, out=p_gamma).pow_(plan.gamma) if plan.clamp_target
+     else torch.pow(p, plan.gamma, out=p_gamma))
+    abs_q = torch.abs(q, out=ws.buf("abs_q", rows))
+    # W = p^γ·|1 − p̂| + |p̂|·(1 − p^γ) = |p̂| + p^γ·(|1 − p̂| − |p̂|), and |1 − p̂| − |p̂| = clamp(1 − 2p̂, −1, 1)
+    weight = torch.sub(ws.scalar(1.0), q, alpha=2.0, out=ws.buf("weight", rows))
+    weight.clamp_(-1.0, 1.0).mul_(p_gamma).add_(abs_q)
+    dweight = sign_q = None
+    if want_grad and not plan.detach_weight:  # dW/dp̂ = sign(p̂) − p^γ·(sign(1 − p̂) + sign(p̂))
+        sign_q = torch.sign(q, out=ws.buf("sign_q", rows))
+        signs = torch.sub(ws.scalar(1.0), q, out=ws.buf("dweight", rows)).sign_().add_(sign_q)
+        dweight = torch.addcmul(sign_q, p_gamma, signs, value=-1.0, out=signs)
+    if plan.weighting == "fwahr":
+        threshold = 2.0 ** (-1.0 / plan.gamma)  # a Python float: exact compare, as the reference
+        wahr_here = torch.ge(q if plan.reading == "literal" else p, threshold, out=ws.buf("wahr_here", rows))
+        if plan.reading == "gt_tau_pred":
+            torch.lerp(abs_q.mul_(plan.tau), weight, wahr_here, out=weight)
+            if dweight is not None:
+                torch.lerp(sign_q.mul_(plan.tau), dweight, wahr_here, out=dweight)
+        else:
+            torch.lerp(torch.mul(p, plan.tau, out=ws.buf("tau_p", rows)), weight, wahr_here, out=weight)
+            if dweight is not None:
+                dweight.mul_(wahr_here)
+    return weight, dweight
+
+
+class _FusedPixelSums(torch.autograd.Function):
+    """(pred, target) ``[B, K, H, W]`` → per-keypoint pixel sums of W·AWing and W·(p̂ − p)², ``[B, K]`` each.
+
+    A term a keypoint does not use is 0 there. Backward: d/dp̂ = Σ_term grad_term[b, k] · map_term[b, k, i, j].
+    """
+
+    @staticmethod
+    def forward(ctx, pred: Tensor, target: Tensor, plan: _PixelPlan, active: Tensor | None):
+        batch, num_kpts, height, width = pred.shape
+        want_grad = ctx.needs_input_grad[0]
+        q = pred.detach().contiguous().view(batch * num_kpts, height * width)
+        p = target.detach().contiguous().view_as(q)
+        sums = {term: q.new_zeros(batch * num_kpts) for term in TERMS}
+        maps = [torch.empty_like(q) for _ in range(plan.num_slots)] if want_grad else []
+        blocks, skipped = plan.blocks(batch, num_kpts, height * width, q.device, active)
+        if skipped is not None:  # rows left out: zero sums (above) and zero maps
+            for grad_map in maps:
+                grad_map.index_fill_(0, skipped, 0.0)
+
+        inference = torch.is_inference_mode_enabled()  # thread-local: carried into the pool's threads
+        max_rows = max(_num_rows(rows) for _, rows in blocks) if blocks else 0
+        workspaces = {}  # thread id -> _Workspace, for this call only
+
+        @contextlib.contextmanager
+        def thread_context():  # per thread: its scratch; float32/64 math whatever the caller's autocast
+            # (spec §9.4); no graph; the caller's inference mode (thread-local) carried into the pool
+            with torch.inference_mode(inference), torch.no_grad(), torch.autocast(q.device.type, enabled=False):
+                workspaces[threading.get_ident()] = _Workspace(max_rows, q)
+                yield
+
+        def work(item):  # blocks cover disjoint rows: threads never write the same memory
+            terms, rows = item
+            ws = workspaces[threading.get_ident()]
+            if isinstance(rows, slice):  # views: results land in place
+                _block_terms(ws, q[rows], p[rows], plan, terms, [sums[t][rows] for t in terms],
+                             [m[rows] for m in maps] if want_grad else [None] * len(terms))
+                return
+            n = len(rows)  # gathered rows: compute into scratch, then scatter
+            block_sums = [q.new_empty(n) for _ in terms]
+            block_maps = [ws.buf(f"map{i}", n) for i in range(len(terms))] if want_grad else [None] * len(terms)
+            _block_terms(ws, q[rows], p[rows], plan, terms, block_sums, block_maps)
+            for term, value in zip(terms, block_sums):
+                sums[term].index_copy_(0, rows, value)
+            for grad_map, block_map in zip(maps, block_maps if want_grad else []):
+                grad_map.index_copy_(0, rows, block_map)
+
+        _for_each(blocks, work, _use_block_pool(height * width, q.device), thread_context)
+        ctx.save_for_backward(*maps)
+        ctx.plan, ctx.shape = plan, pred.shape
+        ctx.set_materialize_grads(False)
+        omega = plan.omega  # the kernel works with AWing/ω
+        return sums["awing"].mul_(omega).view(batch, num_kpts), sums["mse"].view(batch, num_kpts)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_awing: Tensor | None, grad_mse: Tensor | None):
+        maps = ctx.saved_tensors
+        batch, num_kpts = ctx.shape[:2]
+        zero = maps[0].new_zeros(batch, num_kpts)
+        grad_awing = zero if grad_awing is None else grad_awing * ctx.plan.omega  # maps hold d(AWing/ω)
+        grad_mse = zero if grad_mse is None else grad_mse * 2.0  # maps hold d(W·(p̂ − p)²)/2
+        upstream = torch.stack([grad_awing, grad_mse, zero])
+        grad_pred = None
+        for slot, grad_map in enumerate(maps):
+            index = ctx.plan.slot_terms[slot].to(grad_map.device).expand(1, batch, num_kpts)
+            g = upstream.gather(0, index).view(batch * num_kpts, 1)
+            grad_pred = grad_map * g if grad_pred is None else grad_pred.addcmul_(grad_map, g)
+        return grad_pred.view(ctx.shape), None, None, None
+
+
+# --------------------------------------------------------------------------- the fused losses
+class _FusedMixin:
+    """Reuses the reference's options, checks and [B, K] logic; replaces the per-pixel part."""
+
+    def _prepare(self, pred, target, target_weight, kaf):
+        """The reference's checks, with its two full-tensor scans replaced by one cheap pass each.
+
+        The reference tests ``isfinite`` on pred and target element-wise (about as long as the whole fused
+        loss). Here a finite ``pred.sum()`` proves pred finite, and ``aminmax(target)`` within
+        ``[0, α − 1]`` proves target finite and in range (NaN fails every comparison). Anything else
+        reruns the reference's own checks, so bad input raises exactly the reference's error.
+        """
+        check = self.check_inputs
+        self.check_inputs = False  # shapes, dtypes, kaf presence: the reference's code, without the scans
+        try:
+            prepared = super()._prepare(pred, target, target_weight, kaf)
+        finally:
+            self.check_inputs = check
+        if check and not self._inputs_pass_reference_checks(*prepared):
+            super()._prepare(pred, target, target_weight, kaf)  # raises the reference's error
+        return prepared
+
+    def _inputs_pass_reference_checks(self, pred, target, target_weight, kaf) -> bool:
+        """True only if every check of the reference's ``_prepare`` passes (False may be a false alarm)."""
+        if not bool(torch.isfinite(pred.sum())):  # also False if a finite sum overflows: then recheck
+            return False
+        if target.numel():
+            low, high = torch.aminmax(target)
+            if not (float(low) >= 0 and float(high) <= self.awing_params["alpha"] - 1):
+                return False
+        if target_weight is not None and not (torch.isfinite(target_weight).all() and (target_weight >= 0).all()):
+            return False
+        return kaf is None or bool(torch.isfinite(kaf).all() and (kaf >= 0).all() and (kaf <= 1).all())
+
+    def pixel_sums(self, pred: Tensor, target: Tensor, terms_per_keypoint,
+                   target_weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Per-keypoint ``R_ij[W·AWing]`` and ``R_ij[W·(p̂ − p)²]`` (R = pixel mean or sum), ``[B, K]`` each.
+
+        Keypoints whose ``target_weight`` is 0 are skipped (their sums are 0): the loss multiplies them by
+        0 anyway. Only when the inputs passed the checks and |p̂| <= 1e9, so that the reference's
+        0 · (per-keypoint loss) is 0 too and not 0 · inf = NaN.
+        """
+        key = (tuple(terms_per_keypoint), tuple(self.awing_params.values()), self.weighting, self.gamma, self.tau,
+               self.fwahr_reading, self.detach_weight, self.check_inputs)
+        if getattr(self, "_plan_key", None) != key:  # options may be changed after construction
+            self._plan, self._plan_key = _PixelPlan(self, terms_per_keypoint), key
+        active = None
+        if target_weight is not None and self.check_inputs:
+            inactive = target_weight == 0
+            if bool(inactive.any()):
+                low, high = torch.aminmax(pred.detach())
+                if max(-float(low), float(high)) <= 1e9:
+                    active = ~inactive
+        l_awing, l_mse = _FusedPixelSums.apply(pred, target, self._plan, active)
+        if self.pixel_reduction == "mean":
+            scale = 1.0 / (pred.shape[2] * pred.shape[3])
+            l_awing, l_mse = l_awing * scale, l_mse * scale
+        return l_awing, l_mse
+
+    @staticmethod
+    def with_target_weight(per_keypoint: Tensor, target_weight: Tensor | None) -> Tensor:
+        return per_keypoint if target_weight is None else per_keypoint * target_weight
+
+
+    def _loss(self, pred, target, target_weight, kaf):
+        if pred.numel() == 0:  # nothing to fuse: the reference's own result (NaN means of empty sets)
+            return super()._loss(pred, target, target_weight, kaf)
+        return self._fused_loss(pred, target, target_weight, kaf)
+
+
+class FusedMSELoss(_FusedMixin, MSELoss):
+    """:class:`fowkal.losses.MSELoss`, fused."""
+
+    def _fused_loss(self, pred, target, target_weight, kaf):
+        _, l_mse = self.pixel_sums(pred, target, [("mse",)] * pred.shape[1], target_weight)
+        return self.with_target_weight(l_mse, target_weight).mean()
+
+
+class FusedAWingLoss(_FusedMixin, AWingLoss):
+    """:class:`fowkal.losses.AWingLoss`, fused."""
+
+    def _fused_loss(self, pred, target, target_weight, kaf):
+        l_awing, _ = self.pixel_sums(pred, target, [("awing",)] * pred.shape[1], target_weight)
+        return self.with_target_weight(l_awing, target_weight).mean()
+
+
+class FusedHeuristicLoss(_FusedMixin, HeuristicLoss):
+    """:class:`fowkal.losses.HeuristicLoss`, fused: MSE only on coarse keypoints, AWing only on dense ones."""
+
+    def _fused_loss(self, pred, target, target_weight, kaf):
+        coarse = self._index(self.coarse_parts, pred.device)
+        dense = self._index(self.dense_parts, pred.device)
+        dense_set = set(dense.tolist())
+        terms = [("awing",) if k in dense_set else ("mse",) for k in range(pred.shape[1])]
+        l_awing, l_mse = self.pixel_sums(pred, target, terms, target_weight)
+        l_awing = self.with_target_weight(l_awing, target_weight)
+        l_mse = self.with_target_weight(l_mse, target_weight)
+        l_bf = l_mse.index_select(1, coarse).mean(dim=1)
+        l_fh = l_awing.index_select(1, dense).mean(dim=1)
+        n_bf, n_fh = len(coarse), len(dense)
+        lam_fh, lam_bf = n_fh / (n_bf + n_fh), n_bf / (n_bf + n_fh)
+        if self.balance == "literal":
+            per_sample = lam_fh * l_bf + lam_bf * l_fh
+        else:
+            per_sample = lam_bf * l_bf + lam_fh * l_fh
+        return per_sample.mean()
+
+
+class FusedKALLoss(_FusedMixin, KALLoss):
+    """:class:`fowkal.losses.KALLoss` (KAL, FoWKAL, KAL + WAHR), fused; ``terms()`` as the reference."""
+
+    def terms(self, pred, target, target_weight=None, kaf=None) -> dict[str, Tensor]:
+        if isinstance(pred, Tensor) and pred.numel() == 0:
+            return super().terms(pred, target, target_weight, kaf)
+        pred, target, target_weight, kaf = self._prepare(pred, target, target_weight, kaf)
+        l_aw, l_mse = self.pixel_sums(pred, target, [("awing", "mse")] * pred.shape[1], target_weight)
+        l_aw = self.with_target_weight(l_aw, target_weight)
+        l_mse = self.with_target_weight(l_mse, target_weight)
+        adaptive = kaf * l_aw + (1.0 - kaf) * l_mse
+        data = pred.new_zeros(pred.shape[0])
+        reg = pred.new_zeros(pred.shape[0])
+        barrier = pred.new_zeros(pred.shape[0])
+        for name in self.parts:
+            idx = self._index((name,), pred.device)
+            lam = kaf.index_select(1, idx)
+            data = data + adaptive.index_select(1, idx).mean(dim=1)
+            reg = reg + lam.var(dim=1, correction=0)  # population variance (Eq. 7)
+            if self.lambda_barrier:
+                lam_c = lam.clamp(1e-6, 1 - 1e-6)
+                barrier = barrier - (lam_c.log() + (1 - lam_c).log()).mean(dim=1)
+        total = data + self.reg_weight * reg + self.lambda_barrier * barrier
+        return dict(awing=l_aw, mse=l_mse, data=data.mean(), reg=reg.mean(), total=self.loss_weight * total.mean())
+
+
+_FUSED_CLASSES = {MSELoss: FusedMSELoss, AWingLoss: FusedAWingLoss, HeuristicLoss: FusedHeuristicLoss,
+                  KALLoss: FusedKALLoss}
+
+
+def build_fused_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, **options) -> nn.Module:
+    """The fused twin of :func:`fowkal.losses.build_loss`: same methods, options, errors and call signature.
+
+    Returns:
+        ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar, equal to the
+        reference loss (float64: to rounding) with the same gradients wrt ``pred`` and ``kaf``.
+    """
+    reference = build_loss(method, parts=parts, **options)  # the reference's validation and error messages
+    cls = _FUSED_CLASSES[type(reference)]
+    fixed = METHODS[method][1]
+    if cls in (FusedMSELoss, FusedAWingLoss):
+        return cls(**fixed, **options)
+    return cls(parts, **fixed, **options)
+
+
+__all__ = ["build_fused_loss", "FusedMSELoss", "FusedAWingLoss", "FusedHeuristicLoss", "FusedKALLoss",
+           "BLOCK_ELEMENTS"]

@@ -1,0 +1,340 @@
+"""The fused losses (fowkal.fused) against the reference (fowkal.losses): values, gradients, errors."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fowkal import fused, parts
+from fowkal.fused import build_fused_loss
+from fowkal.losses import FWAHR_READINGS, KAL_METHODS, METHODS, build_loss
+
+D = torch.float64
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_inputs(b=2, k=parts.NUM_KEYPOINTS, h=8, w=6, seed=0, dtype=D):
+    """Gaussian targets (zeros for invisible keypoints) and predictions that hit every special case.
+
+    Predictions: near the target, far from it (AWing's linear branch), negative, above 1, and exactly
+    0, 1, the target (δ = 0), target + θ (the branch boundary) and FWAHR's threshold on some pixels (and
+    targets exactly at the threshold): the kinks and switches where the reference's autograd picks a
+    sub-gradient or branch, which the analytic backward must pick too.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij")
+    cy = torch.rand(b, k, 1, 1, generator=gen, dtype=dtype) * h
+    cx = torch.rand(b, k, 1, 1, generator=gen, dtype=dtype) * w
+    target = torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * 2.0 ** 2))
+    visible = torch.rand(b, k, generator=gen) > 0.25
+    target = target * visible.view(b, k, 1, 1).to(dtype)
+    pred = 0.8 * target + 0.3 * (torch.rand(b, k, h, w, generator=gen, dtype=dtype) - 0.4)
+    pick = torch.randint(0, 12, (b, k, h, w), generator=gen)
+    pred = torch.where(pick == 0, torch.zeros_like(pred), pred)
+    pred = torch.where(pick == 1, torch.ones_like(pred), pred)
+    pred = torch.where(pick == 2, target, pred)
+    pred = torch.where(pick == 3, target + 0.5, pred)
+    pred = torch.where(pick == 4, target - 1.7, pred)
+    pred = torch.where(pick == 5, target + 1.4, pred)
+    threshold = 2.0 ** -100  # FWAHR's 2^(−1/γ): W switches branch exactly here (>=)
+    pred = torch.where(pick == 6, torch.full_like(pred, threshold), pred)
+    target = torch.where(pick == 7, torch.full_like(target, threshold), target)
+    tw_binary = visible.to(dtype)
+    tw_soft = torch.rand(b, k, generator=gen, dtype=dtype) * visible
+    lam = torch.rand(b, k, generator=gen, dtype=dtype) * 0.9 + 0.05
+    return pred, target, tw_binary, tw_soft, lam
+
+
+def loss_and_grads(loss, pred, target, tw, lam, method):
+    pred = pred.detach().clone().requires_grad_()
+    kaf = lam.detach().clone().requires_grad_() if method in KAL_METHODS else None
+    value = loss(pred, target, tw, kaf)
+    inputs = [pred] + ([kaf] if kaf is not None else [])
+    grads = torch.autograd.grad(value, inputs)
+    return value, grads
+
+
+def assert_same(method, options, pred, target, tw, lam, rtol=1e-12, atol=1e-14):
+    ref_value, ref_grads = loss_and_grads(build_loss(method, **options), pred, target, tw, lam, method)
+    new_value, new_grads = loss_and_grads(build_fused_loss(method, **options), pred, target, tw, lam, method)
+    assert new_value.dtype == ref_value.dtype
+    torch.testing.assert_close(new_value, ref_value, rtol=rtol, atol=atol)
+    for name, ref, new in zip(("d/dpred", "d/dkaf"), ref_grads, new_grads):
+        assert new.dtype == ref.dtype
+        torch.testing.assert_close(new, ref, rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
+
+
+# --------------------------------------------------------------------------- every method, every option
+COMMON_OPTIONS = [
+    {}, {"pixel_reduction": "sum"}, {"detach_weight": True}, {"loss_weight": 2.5},
+    *({"fwahr_reading": r} for r in FWAHR_READINGS),
+    {"fwahr_reading": "gt_tau_pred", "detach_weight": True, "pixel_reduction": "sum"},
+    {"gamma": 0.05, "tau": 0.2},
+    {"alpha": 2.4, "omega": 9.0, "epsilon": 0.7, "theta": 0.3},  # ε ≠ 1 takes its own code path
+]
+CLASS_OPTIONS = {
+    "heuristic": [{"balance": "swapped"}],
+    "kal": [{"reg_weight": 0.0}, {"reg_weight": 3.0}, {"lambda_barrier": 0.2},
+            {"reg_weight": 0.5, "lambda_barrier": 0.1, "pixel_reduction": "sum"}],
+}
+
+
+def method_options():
+    for method in METHODS:
+        family = "kal" if method in KAL_METHODS else ("heuristic" if "heuristic" in method else None)
+        for options in COMMON_OPTIONS + CLASS_OPTIONS.get(family, []):
+            yield pytest.param(method, options, id=f"{method}-{'-'.join(f'{k}={v}' for k, v in options.items())}")
+
+
+@pytest.mark.parametrize("method, options", list(method_options()))
+@pytest.mark.parametrize("weights", ["binary", "soft", "none"])
+def test_matches_reference_in_float64(method, options, weights):
+    pred, target, tw_binary, tw_soft, lam = make_inputs()
+    tw = {"binary": tw_binary, "soft": tw_soft, "none": None}[weights]
+    assert_same(method, options, pred, target, tw, lam)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_unchecked_inputs_with_negative_targets_match_reference(method):
+    """check_inputs=False: the reference clamps the target at 0 before p^γ; so must the fused loss."""
+    pred, target, tw, _, lam = make_inputs(seed=3)
+    target = target - 0.02  # some targets below 0
+    assert (target < 0).any()
+    assert_same(method, {"check_inputs": False}, pred, target, tw, lam)
+
+
+@pytest.mark.parametrize("method", ["heuristic_fwahr", "heuristic", "fowkal"])
+def test_custom_parts_match_reference(method):
+    """Interleaved parts: the heuristic's keypoint groups are not runs (pooled gather blocks)."""
+    k = 12
+    custom = {"body": range(0, k, 4), "foot": range(1, k, 4), "face": range(2, k, 4), "hand": range(3, k, 4)}
+    pred, target, tw, _, lam = make_inputs(k=k, seed=4)
+    ref = build_loss(method, parts=custom)
+    new = build_fused_loss(method, parts=custom)
+    ref_value, ref_grads = loss_and_grads(ref, pred, target, tw, lam, method)
+    new_value, new_grads = loss_and_grads(new, pred, target, tw, lam, method)
+    torch.testing.assert_close(new_value, ref_value, rtol=1e-12, atol=1e-14)
+    for ref_grad, new_grad in zip(ref_grads, new_grads):
+        torch.testing.assert_close(new_grad, ref_grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["mse", "fowkal", "heuristic"])
+def test_zero_weight_keypoints_are_skipped_only_when_that_changes_nothing(method):
+    """tw = 0 rows are skipped (0 · loss = 0), except when the reference's 0 · inf gives NaN."""
+    pred, target, tw, _, lam = (x.float() for x in make_inputs(b=3, h=32, w=24, seed=13))
+    unlabelled = list(parts.FACE) + list(parts.HAND)  # whole parts: runs long enough to be skipped
+    tw[0, unlabelled] = 0.0
+    target[0, unlabelled] = 0.0
+    hidden = tw == 0
+    assert hidden.any() and (~hidden).any()
+    assert_same(method, {}, pred, target, tw, lam, rtol=2e-6, atol=1e-8)
+    huge = pred.clone()
+    huge[0, parts.FACE[0]] = 3e38  # AWing's A·δ and (p̂ − p)² overflow float32 on a zero-weight keypoint
+    kaf = lam if method in KAL_METHODS else None
+    ref, new = build_loss(method)(huge, target, tw, kaf), build_fused_loss(method)(huge, target, tw, kaf)
+    assert torch.isnan(ref) and torch.isnan(new)
+
+
+def test_kal_terms_match_reference():
+    pred, target, tw, _, lam = make_inputs(seed=5)
+    ref = build_loss("fowkal", lambda_barrier=0.1).terms(pred, target, tw, lam)
+    new = build_fused_loss("fowkal", lambda_barrier=0.1).terms(pred, target, tw, lam)
+    assert set(new) == set(ref)
+    for name in ref:
+        torch.testing.assert_close(new[name], ref[name], rtol=1e-12, atol=1e-14)
+
+
+def test_fused_losses_are_the_reference_classes():
+    """Code that inspects the loss (parts, terms, uses_kaf, options) keeps working."""
+    for method, (cls, fixed) in METHODS.items():
+        loss = build_fused_loss(method)
+        assert isinstance(loss, cls)
+        assert loss.weighting == fixed.get("weighting", "none")
+
+
+# --------------------------------------------------------------------------- execution paths
+@pytest.mark.parametrize("block_elements, threads", [(3 * 48 + 1, 2), (3 * 48 + 1, 1), (40, 2)])
+@pytest.mark.parametrize("method", ["fowkal", "heuristic_fwahr", "awing"])
+def test_block_paths_match_reference(monkeypatch, method, block_elements, threads):
+    """Many small blocks (3 rows) on the thread pool or on one thread, and one-row blocks of heatmaps
+    larger than a block (parallel ops), give the reference's result; zero-weight rows are left out."""
+    monkeypatch.setattr(fused, "BLOCK_ELEMENTS", block_elements)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        pred, target, tw, _, lam = make_inputs(b=3, seed=6)
+        assert_same(method, {}, pred, target, tw, lam)
+        with torch.inference_mode():  # thread-local mode carried into the pool: no in-place error
+            value = build_fused_loss(method)(pred, target, tw, lam if method in KAL_METHODS else None)
+        torch.testing.assert_close(value, build_loss(method)(pred, target, tw, lam if method in KAL_METHODS
+                                                             else None), rtol=1e-12, atol=1e-14)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_no_grad_gives_the_same_value():
+    pred, target, tw, _, lam = make_inputs(seed=7)
+    with torch.no_grad():
+        assert build_fused_loss("fowkal")(pred, target, tw, lam).item() == pytest.approx(
+            build_loss("fowkal")(pred, target, tw, lam).item(), rel=1e-12)
+
+
+def test_gradcheck_fowkal_wrt_pred_and_lambda_logits():
+    """The analytic backward against finite differences (away from the kinks, as the reference's test)."""
+    gen = torch.Generator().manual_seed(8)
+    k = parts.NUM_KEYPOINTS
+    target = torch.rand(1, k, 3, 2, generator=gen, dtype=D) * 0.9
+    pred = (0.06 + 0.88 * torch.rand(1, k, 3, 2, generator=gen, dtype=D)).requires_grad_()
+    logits = torch.randn(1, k, generator=gen, dtype=D).requires_grad_()
+    tw = (torch.rand(1, k, generator=gen) > 0.2).to(D)
+    loss = build_fused_loss("fowkal")
+    assert torch.autograd.gradcheck(lambda p, z: loss(p, target, tw, torch.sigmoid(z)), (pred, logits),
+                                    eps=1e-6, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- precision
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_half_inputs_give_float32_equal_to_reference_on_upcast_inputs(method, dtype):
+    pred64, target64, tw, _, lam = make_inputs(seed=9)
+    pred_half, target_half = pred64.to(dtype), target64.clamp(max=1.0).to(dtype)
+    kaf = lam.float() if method in KAL_METHODS else None
+    ref_pred = pred_half.float().requires_grad_()
+    ref_value = build_loss(method)(ref_pred, target_half.float(), tw.float(), kaf)
+    (ref_grad,) = torch.autograd.grad(ref_value, ref_pred)
+    new_pred = pred_half.clone().requires_grad_()
+    new_value = build_fused_loss(method)(new_pred, target_half, tw.float(), kaf)
+    (new_grad,) = torch.autograd.grad(new_value, new_pred)
+    assert new_value.dtype == torch.float32 and new_grad.dtype == dtype
+    torch.testing.assert_close(new_value, ref_value, rtol=2e-6, atol=1e-7)
+    torch.testing.assert_close(new_grad, ref_grad.to(dtype), rtol=1e-2, atol=1e-6)  # rounded to half
+    torch.testing.assert_close(new_grad.float(), ref_grad, rtol=1e-2, atol=1e-2 * ref_grad.abs().max().item())
+
+
+@pytest.mark.parametrize("method", ["fowkal", "awing", "heuristic_wahr"])
+def test_float32_matches_reference(method):
+    pred, target, tw, _, lam = (x.float() for x in make_inputs(b=4, h=16, w=12, seed=10))
+    assert_same(method, {}, pred, target, tw, lam, rtol=2e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["awing", "fowkal"])
+def test_perfect_prediction_has_exactly_zero_gradient_in_float32(method):
+    """δ = 0 near a peak (y = α − p close to 1): x^y does not underflow in float32, sign(0) must zero it."""
+    target = torch.linspace(0.6, 1.0, parts.NUM_KEYPOINTS * 4).view(1, -1, 2, 2)
+    pred = target.clone().requires_grad_()
+    kaf = torch.full((1, parts.NUM_KEYPOINTS), 0.5) if method in KAL_METHODS else None
+    (grad,) = torch.autograd.grad(build_fused_loss(method)(pred, target, None, kaf), pred)
+    assert (grad == 0).all()
+
+
+# --------------------------------------------------------------------------- bad input: the reference's errors
+def _error(build, method, pred, target, tw=None, kaf=None):
+    """(type, message) of the error; messages that name the loss class say e.g. FusedKALLoss for KALLoss."""
+    with pytest.raises((ValueError, TypeError)) as info:
+        build(method)(pred, target, tw, kaf)
+    return info.type, str(info.value).replace("Fused", "")
+
+
+def _bad_inputs():
+    pred, target, tw, _, lam = (x.float() for x in make_inputs(b=2, seed=11))
+    nan_pred, inf_target, neg_target, big_target = pred.clone(), target.clone(), target.clone(), target.clone()
+    nan_pred[0, 3, 2, 2] = math.nan
+    inf_target[1, 5, 0, 0] = math.inf
+    neg_target[0, 0, 0, 0] = -0.5
+    big_target[0, 0, 0, 0] = 3.0
+    neg_tw, nan_tw = tw.clone(), tw.clone()
+    neg_tw[0, 0], nan_tw[1, 1] = -1.0, math.nan
+    return {
+        "nan pred": (nan_pred, target, tw, lam),
+        "inf target": (pred, inf_target, tw, lam),
+        "negative target": (pred, neg_target, tw, lam),
+        "target above alpha - 1": (pred, big_target, tw, lam),
+        "negative target_weight": (pred, target, neg_tw, lam),
+        "nan target_weight": (pred, target, nan_tw, lam),
+        "kaf above 1": (pred, target, tw, lam + 1.0),
+        "kaf wrong shape": (pred, target, tw, lam[:, :5]),
+        "kaf missing": (pred, target, tw, None),
+        "target_weight wrong shape": (pred, target, tw[:, :7], lam),
+        "shapes differ": (pred, target[:, :, :4], tw, lam),
+        "3-d pred": (pred[0], target[0], tw, lam),
+        "integer pred": (pred.long(), target, tw, lam),
+        "list target": (pred, target.tolist(), tw, lam),
+    }
+
+
+@pytest.mark.parametrize("method, case", [("fowkal", case) for case in _bad_inputs()] +
+                         [("awing", case) for case in _bad_inputs() if not case.startswith("kaf")])
+def test_bad_input_raises_the_reference_error(method, case):
+    pred, target, tw, kaf = _bad_inputs()[case]
+    kaf = kaf if method in KAL_METHODS else None  # only the KAL methods take (and check) kaf
+    assert _error(build_fused_loss, method, pred, target, tw, kaf) == _error(build_loss, method, pred, target, tw, kaf)
+
+
+def test_kaf_given_to_a_method_without_kaf_raises_the_reference_error():
+    pred, target, tw, _, lam = make_inputs(seed=12)
+    assert _error(build_fused_loss, "heuristic", pred, target, tw, lam) == \
+        _error(build_loss, "heuristic", pred, target, tw, lam)
+
+
+@pytest.mark.parametrize("method, options, error", [
+    ("nope", {}, ValueError), ("kal", {"balance": "literal"}, TypeError),
+    ("mse", {"pixel_reduction": "max"}, ValueError), ("fowkal", {"fwahr_reading": "both"}, ValueError),
+    ("fowkal", {"reg_weight": -1.0}, ValueError), ("awing", {"alpha": 0.5}, ValueError), (3, {}, ValueError),
+])
+def test_bad_options_raise_the_reference_error(method, options, error):
+    with pytest.raises(error) as ref:
+        build_loss(method, **options)
+    with pytest.raises(error) as new:
+        build_fused_loss(method, **options)
+    assert str(new.value) == str(ref.value)
+
+
+def test_overflowing_sum_is_not_mistaken_for_bad_input():
+    """pred.sum() overflows to inf with finite values: the fused loss rechecks and carries on, as the reference."""
+    pred = torch.zeros(1, parts.NUM_KEYPOINTS, 2, 2)
+    pred[0, :2, 0, 0] = 3e38
+    target = torch.zeros_like(pred)
+    assert torch.isinf(pred.sum())
+    assert build_fused_loss("mse")(pred, target).item() == build_loss("mse")(pred, target).item() == math.inf
+
+
+# --------------------------------------------------------------------------- the benchmark
+@pytest.mark.slow
+def test_benchmark_quick_mode_writes_valid_json(tmp_path):
+    """Smoke test of benchmarks/bench_losses.py --quick (no timing assertion: shared machines are noisy)."""
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_losses.py"), "--quick", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {"machine", "commit", "settings", "losses", "memory", "train_step", "targets"} <= set(result)
+    cases = {(row["method"], row["implementation"]) for row in result["losses"]}
+    assert {(m, impl) for m in METHODS for impl in ("reference", "fused")} <= cases
+    assert {("mse", "mmpose"), ("awing", "mmpose")} <= cases
+    for row in result["losses"]:
+        assert row["median_s"] > 0 and len(row["times_s"]) == row["repeats"] >= 1
+        assert row["ratio_to_mmpose_awing"] == pytest.approx(row["median_s"] / row["mmpose_awing_median_s"])
+    fowkal_memory = [r for r in result["memory"] if (r["method"], r["implementation"]) == ("fowkal", "fused")]
+    assert fowkal_memory and fowkal_memory[0]["peak_extra_buffers"] >= 1.0  # at least the gradient itself
+    assert {r["method"] for r in result["train_step"]["rows"]} == {"mse", "fowkal"}
+    assert "| method |" in run.stdout
+
+
+def test_benchmark_rejects_bad_arguments_before_writing(tmp_path):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_losses.py"), "--repeats", "0",
+                          "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode != 0 and "repeats" in run.stderr
+    assert not out.exists()
+
+
+def test_build_loss_fused_flag_selects_the_fused_kernel():
+    from fowkal.fused import build_fused_loss
+    from fowkal.losses import build_loss as reference_build
+    assert type(reference_build("fowkal", fused=True)) is type(build_fused_loss("fowkal"))
+    assert type(reference_build("fowkal")) is not type(build_fused_loss("fowkal"))
