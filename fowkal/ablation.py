@@ -132,3 +132,70 @@ def claims_markdown(table: dict) -> str:
             f"{row['d']:+.1f}" + ("" if math.isnan(row["se"]) else f" ± {2 * row['se']:.1f}"))
         lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {ours} | {row['verdict']} |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- running the ablation
+COPIED_FILES = ("run_record.json", "kaf_log.json", "loss_log.json", "config.py")
+
+
+def record_folder(out_dir, method: str, seed: int) -> Path:
+    """Where the committed record of one (method, seed) run lives."""
+    return Path(out_dir) / method / f"seed{seed}"
+
+
+def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, notebook, epochs: int = 0,
+                 max_iters: int = 0, data_root: str = "", log=print) -> list[Path]:
+    """Run ``notebook`` (the train notebook) through papermill for every (method, seed).
+
+    A run whose record already exists in ``out_dir`` is skipped, so an interrupted ablation resumes;
+    a run whose work dir holds checkpoints but no record (killed) continues with ``resume=True``.
+    Each run's executed notebook is kept beside its record as the log. Returns the record folders.
+    """
+    import shutil
+
+    import papermill
+
+    from .losses import METHODS
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; valid methods: {', '.join(METHODS)}")
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+    folders = []
+    for seed in seeds:  # seed-major: a partial ablation has every method at the first seeds
+        for method in methods:
+            folder = record_folder(out_dir, method, seed)
+            folders.append(folder)
+            if (folder / "run_record.json").is_file():
+                log(f"[ablation] {method} seed {seed}: record exists, skipped")
+                continue
+            work_dir = Path(work_root) / profile / method / f"seed{seed}"
+            resume = (work_dir / "last_checkpoint").is_file()
+            log(f"[ablation] {method} seed {seed}: {'resuming' if resume else 'training'} in {work_dir}")
+            work_dir.parent.mkdir(parents=True, exist_ok=True)
+            executed = work_dir.parent / f"seed{seed}.train.ipynb"
+            papermill.execute_notebook(
+                str(notebook), str(executed), log_output=False, progress_bar=False,
+                parameters=dict(method=method, profile=profile, seed=seed, work_dir=str(work_dir),
+                                epochs=epochs, max_iters=max_iters, data_root=data_root, resume=resume))
+            tmp = folder.with_name(folder.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for name in COPIED_FILES:
+                if (work_dir / name).is_file():
+                    shutil.copy2(work_dir / name, tmp / name)
+            shutil.copy2(executed, tmp / "train.ipynb")
+            tmp.replace(folder)  # the record appears only once everything beside it is there
+    return folders
+
+
+def write_tables(table: dict, out_dir) -> Path:
+    """Write Tables 2/3 and the claim verdicts (markdown and JSON) next to the records."""
+    out = Path(out_dir)
+    text = "\n\n".join(["## Table 2", table2_markdown(table), "## Table 3", table3_markdown(table),
+                        "## Claims", claims_markdown(table)])
+    (out / "tables.md").write_text(text + "\n")
+    (out / "tables.json").write_text(json.dumps({"table": table, "claims": claims(table)}, indent=1,
+                                                default=lambda x: None) + "\n")
+    return out / "tables.md"
