@@ -32,7 +32,7 @@
 method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr
 profile: str = "cpu"  # cpu (embedded benchmark, minutes) or paper (HRNet-w32+DARK 256x192, COCO-WholeBody)
 data_root: str = ""  # empty: the embedded benchmark; for paper: the COCO-WholeBody root
-work_dir: str = ""  # empty: work_dirs/<profile>/<method>/seed<seed>
+work_dir: str = ""  # empty: work_dirs/<profile>/<method>-seed<seed>
 gpus: int = 1  # >1 launches one process per GPU through torchrun
 device: str = "auto"  # auto, cpu or cuda (cpu with gpus>1: gloo processes on the CPU)
 epochs: int = 0  # 0: the profile's default
