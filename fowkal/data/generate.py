@@ -1,0 +1,355 @@
+"""Write a benchmark folder: images, COCO-WholeBody annotations, simulated person detections.
+
+Layout (MMPose's ``CocoWholeBodyDataset`` loads it with ``data_root=<folder>``,
+``ann_file='annotations/wholebody_train.json'``, ``data_prefix=dict(img='images/train/')``)::
+
+    benchmark.json                         generator version, seed, parameters, counts
+    annotations/wholebody_train.json       COCO-WholeBody v1.0 schema, noisy labels
+    annotations/wholebody_val.json         clean labels unless val_noise > 0
+    annotations/person_detections_val.json like COCO_val2017_detections_AP_H_56_person.json
+    images/train/000000000001.jpg ...
+    images/val/000001000001.jpg ...
+
+Every image has its own random stream (seed, split, index), so the output does not depend on
+the number of worker processes, and the folder appears atomically (temp folder, then rename).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .coco import category, detections, image_record, person_annotation
+from .params import (DEFAULT_PARAMS, GENERATOR_VERSION, NOISE_PARTS, NOISE_SCALE,
+                     validate_params, validate_seed)
+from .render import render_image
+
+MANIFEST = "benchmark.json"
+TRAIN_ANN = "annotations/wholebody_train.json"
+VAL_ANN = "annotations/wholebody_val.json"
+VAL_DETECTIONS = "annotations/person_detections_val.json"
+SPLITS = ("train", "val")
+_SPLIT_CODE = {"train": 0, "val": 1}
+_VAL_ID_OFFSET = 1_000_000  # image ids of the two splits never collide
+_log = logging.getLogger(__name__)
+_DATE = "2025/01/01"  # fixed, so that the files are reproducible byte for byte
+
+
+def annotation_file(split: str) -> str:
+    return {"train": TRAIN_ANN, "val": VAL_ANN}[split]
+
+
+def image_prefix(split: str) -> str:
+    return f"images/{split}/"
+
+
+_GENERATOR_MODULES = ("coco", "face", "figure", "generate", "palette", "params", "render")
+
+
+def generator_fingerprint() -> str:
+    """Hash of the generator's source, so that any change to it names a new cached benchmark
+    even if GENERATOR_VERSION was not bumped (line endings normalised)."""
+    digest = hashlib.sha256()
+    for name in _GENERATOR_MODULES:
+        digest.update(Path(__file__).with_name(f"{name}.py").read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()[:12]
+
+
+def benchmark_key(seed: int, params: dict) -> str:
+    """Hash of generator version and source, seed and validated parameters: the cache name."""
+    blob = json.dumps({"version": GENERATOR_VERSION, "source": generator_fingerprint(),
+                       "seed": seed, "params": params}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def default_data_root() -> Path:
+    """``$FOWKAL_DATA_ROOT``, else ``data/`` next to the ``fowkal`` package (the repo's data/)."""
+    env = os.environ.get("FOWKAL_DATA_ROOT")
+    if env:
+        return Path(env)
+    import fowkal
+
+    return Path(fowkal.__file__).resolve().parents[1] / "data"
+
+
+def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, **params) -> Path:
+    """The cached benchmark for ``seed`` and ``params`` (defaults if none): made once, then reused.
+
+    Its folder name holds a hash of generator version, seed and parameters, so a changed
+    generator makes a new one. Two processes racing both generate; the first rename wins.
+    """
+    seed = validate_seed(seed)
+    full = validate_params(params)
+    root = default_data_root() if root is None else Path(root)
+    path = root / f"wholebody-synth-{benchmark_key(seed, full)}"
+    if (path / MANIFEST).is_file():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root / f".{path.name}.lock"):  # concurrent runs wait for one generator
+        if (path / MANIFEST).is_file():
+            return path
+        try:
+            return make_benchmark(path, seed=seed, workers=workers, **params)
+        except FileExistsError:
+            if (path / MANIFEST).is_file():  # another process (without the lock) finished first
+                return path
+            raise
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """An advisory file lock (POSIX); without fcntl, the atomic rename alone keeps results whole."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def make_benchmark(out_dir, *, seed: int = 0, workers: int | None = None,
+                   overwrite: bool = False, **params) -> Path:
+    """Generate a benchmark into ``out_dir`` (must not exist unless ``overwrite``); returns it.
+
+    Parameters are checked first (``fowkal.data.DEFAULT_PARAMS`` lists them); a bad one, or an
+    output folder that cannot be written, raises before anything is written.
+    """
+    seed = validate_seed(seed)
+    full = validate_params(params)
+    out = _check_out_dir(out_dir, overwrite)
+    workers = _check_workers(workers)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:
+        raise ValueError(f"cannot write into {out.parent}: {err}") from err
+    try:
+        _generate(tmp, seed, full, workers)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the benchmark is shared data
+        _move_into_place(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _check_out_dir(out_dir, overwrite) -> Path:
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path, got {out_dir!r} ({type(out_dir).__name__})")
+    out = Path(out_dir).expanduser().absolute()
+    parent = out.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ValueError(f"cannot write the benchmark to {out}: its parent {parent} {what}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write the benchmark to {out}: {parent} is not writable")
+    if out.exists() and not overwrite:
+        if out.is_dir() and not any(out.iterdir()):
+            return out  # an empty folder is replaced by the rename
+        raise FileExistsError(f"{out} already exists (pass overwrite=True / --overwrite)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise ValueError(f"refusing to overwrite {out}: it is not a fowkal benchmark "
+                         f"(no {MANIFEST})")
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _check_workers(workers) -> int:
+    if workers is None:
+        return max(1, min(2, os.cpu_count() or 1))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    old = None
+    if overwrite and out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.rename(out, old)
+    try:
+        os.rename(tmp, out)  # atomic on one file system: readers see all or nothing
+    except OSError as err:
+        if old is not None:
+            os.rename(old, out)
+        raise FileExistsError(f"{out} appeared while generating ({err})") from err
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- generation
+def _image_id(split: str, index: int) -> int:
+    return index + 1 + (_VAL_ID_OFFSET if split == "val" else 0)
+
+
+def _split_noise(split: str, params: dict) -> dict:
+    factor = 1.0 if split == "train" else params["val_noise"]
+    return {part: params[f"noise_{part}"] * factor for part in NOISE_PARTS}
+
+
+def render_task(task) -> tuple:
+    """Render, save and annotate one image (runs in a worker process)."""
+    seed, split, index, params, folder = task
+    code = _SPLIT_CODE[split]
+    image, people = render_image(np.random.default_rng([seed, code, index, 0]), params)
+    width, height = params["image_size"]
+    image_id = _image_id(split, index)
+    fmt = params["image_format"]
+    file_name = f"{image_id:012d}.{fmt}"
+    flags = [cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"]] if fmt == "jpg" else [
+        cv2.IMWRITE_PNG_COMPRESSION, 6]
+    ok, encoded = cv2.imencode("." + fmt, image, flags)
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode {file_name}")
+    Path(folder, file_name).write_bytes(encoded.tobytes())
+    noise_rng = np.random.default_rng([seed, code, index, 1])
+    anns = []
+    for j, person in enumerate(people):
+        ann = person_annotation(person, image_id=image_id, ann_id=image_id * 10 + j, width=width,
+                                height=height, noise=_split_noise(split, params), rng=noise_rng,
+                                area_scale=params["area_scale"])
+        if ann is not None:
+            anns.append(ann)
+    dets = []
+    if split == "val":
+        dets = detections(anns, image_id=image_id, width=width, height=height, params=params,
+                          rng=np.random.default_rng([seed, code, index, 2]))
+    return image_record(image_id, file_name, width, height), anns, dets
+
+
+def _run(tasks, workers):
+    """Results of ``render_task`` for every task, in order; ``workers`` fresh interpreters."""
+    if workers == 1 or len(tasks) < 64:
+        return [render_task(t) for t in tasks]
+    import fowkal
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    package_parent = str(Path(fowkal.__file__).resolve().parents[1])  # importable in the child
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="fowkal-data-") as scratch:
+        procs = []
+        try:
+            for k in range(workers):
+                out, err = Path(scratch, f"results-{k}.json"), Path(scratch, f"stderr-{k}.txt")
+                job = json.dumps({"tasks": tasks[k::workers], "out": str(out)})
+                with open(err, "w") as err_file:
+                    proc = subprocess.Popen([sys.executable, "-m", "fowkal.data.worker"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=err_file, env=env, text=True)
+                procs.append((proc, job, out, err))
+            for proc, job, _, _ in procs:
+                # a worker that died already raises BrokenPipeError here; its exit status tells
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(job)
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            results = [None] * len(tasks)
+            for k, (proc, _, out, err) in enumerate(procs):
+                if proc.wait() != 0:
+                    raise RuntimeError(f"benchmark worker {k} failed:\n{err.read_text()[-3000:]}")
+                results[k::workers] = json.loads(out.read_text())
+            return results
+        finally:
+            for proc, *_ in procs:
+                if proc.poll() is None:  # interrupted: stop our own workers
+                    proc.kill()
+                    proc.wait()
+
+
+def info_block(split: str, seed: int, params: dict) -> dict:
+    noise = _split_noise(split, params)
+    return {
+        "description": f"fowkal embedded whole-body benchmark ({split}), generated; "
+                       "COCO-WholeBody v1.0 schema",
+        "url": "",
+        "version": "1.0",
+        "year": _DATE[:4],
+        "date_created": _DATE,
+        "generator": "fowkal.data",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "split": split,
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "annotation_noise": {
+            "parts": noise,
+            "kind": "isotropic Gaussian on x and y of every labelled keypoint",
+            "std_unit": dict(NOISE_SCALE),
+        },
+        "area": f"visible silhouette area in pixels x area_scale ({params['area_scale']:g}); "
+                "COCO's definition is area_scale 1. OKS tolerances grow with sqrt(area_scale)",
+    }
+
+
+def _generate(folder: Path, seed: int, params: dict, workers: int) -> None:
+    start = time.perf_counter()
+    tasks = []
+    for split in SPLITS:
+        (folder / image_prefix(split)).mkdir(parents=True)
+        n = params[f"{split}_images"]
+        tasks += [(seed, split, i, params, str(folder / image_prefix(split))) for i in range(n)]
+    results = _run(tasks, workers)
+    (folder / "annotations").mkdir()
+    counts = {}
+    offset = 0
+    for split in SPLITS:
+        n = params[f"{split}_images"]
+        chunk = results[offset:offset + n]
+        offset += n
+        images = [r[0] for r in chunk]
+        anns = [a for r in chunk for a in r[1]]
+        coco = {"info": info_block(split, seed, params),
+                "licenses": [{"url": "", "id": 1, "name": "generated by fowkal.data"}],
+                "categories": [category()], "images": images, "annotations": anns}
+        _write_json(folder / annotation_file(split), coco)
+        counts[split] = {"images": len(images), "persons": len(anns),
+                         "persons_with_keypoints": sum(a["num_keypoints"] > 0 for a in anns)}
+        if split == "val":
+            _write_json(folder / VAL_DETECTIONS, [d for r in chunk for d in r[2]])
+    manifest = {"generator": "fowkal.data", "generator_version": GENERATOR_VERSION,
+                "generator_source": generator_fingerprint(), "seed": seed,
+                "key": benchmark_key(seed, params),
+                "params": info_block("train", seed, params)["params"], "counts": counts,
+                "train_ann": TRAIN_ANN, "val_ann": VAL_ANN, "val_detections": VAL_DETECTIONS,
+                "train_img_prefix": image_prefix("train"), "val_img_prefix": image_prefix("val")}
+    _write_json(folder / MANIFEST, manifest, indent=2)
+    _log.info("generated %s in %.1f s with %d worker(s)", counts, time.perf_counter() - start,
+              workers)
+
+
+def _write_json(path: Path, obj, indent=None) -> None:
+    separators = (",", ":") if indent is None else (",", ": ")
+    path.write_text(json.dumps(obj, indent=indent, separators=separators))
+
+
+def read_manifest(root) -> dict:
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"{root} is not a fowkal benchmark folder (no {MANIFEST}); "
+                         f"make one with `python -m fowkal.data make --out DIR`")
+    return json.loads(path.read_text())
+
+
+__all__ = ["DEFAULT_PARAMS", "GENERATOR_VERSION", "default_benchmark", "make_benchmark",
+           "read_manifest", "annotation_file", "image_prefix"]
