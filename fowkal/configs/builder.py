@@ -1,0 +1,190 @@
+"""Build the MMEngine config of one (method, profile) run, with data paths and run settings as arguments.
+
+The config files are plain MMPose configs (``paper_base.py``, ``cpu_base.py`` and one tiny
+``<profile>/<method>.py`` per method that sets only the loss); this module loads one and fills in
+what changes from run to run, checking every path before anything is built.
+"""
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+from ..losses import METHODS
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROFILES = ("paper", "cpu")
+#: Per profile: annotation/detection files and image folders, relative to the data root.
+DEFAULT_FILES = {
+    "paper": dict(  # the official COCO-WholeBody v1.0 layout, as in MMPose's configs
+        ann_train="annotations/coco_wholebody_train_v1.0.json",
+        ann_val="annotations/coco_wholebody_val_v1.0.json",
+        det_file="person_detection_results/COCO_val2017_detections_AP_H_56_person.json",
+        img_train="train2017/",
+        img_val="val2017/",
+    ),
+    "cpu": dict(  # the embedded benchmark's layout (fowkal.data)
+        ann_train="annotations/wholebody_train.json",
+        ann_val="annotations/wholebody_val.json",
+        det_file="annotations/person_detections_val.json",
+        img_train="images/train/",
+        img_val="images/val/",
+    ),
+}
+
+
+def config_file(method: str, profile: str = "cpu") -> Path:
+    """The MMPose config file of ``method`` in ``profile`` (usable with MMPose's tools/train.py)."""
+    _check_choice(method, profile)
+    return CONFIG_DIR / profile / f"{method}.py"
+
+
+def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train=None, ann_val=None,
+                 det_file=None, gt_boxes: bool = False, img_train=None, img_val=None, work_dir=None,
+                 epochs: int | None = None, batch_size: int | None = None, seed: int = 0, gpus: int = 1,
+                 pretrained=None, **overrides):
+    """The resolved ``mmengine.Config`` of one training run.
+
+    Args:
+        method: one of ``fowkal.losses.METHODS`` (Table 2 rows a-f, Table 3's WAHR rows).
+        profile: 'paper' (HRNet-w32 + DARK, 256x192, 210 epochs, 8 GPUs x 32) or 'cpu' (small
+            HRNet, 128x96, a few minutes on 2 cores).
+        data_root: dataset folder. Required for 'paper' (COCO-WholeBody); for 'cpu' the embedded
+            benchmark ``fowkal.data.default_benchmark()`` (generated on first use).
+        ann_train, ann_val, det_file, img_train, img_val: files/folders, relative to ``data_root``
+            unless absolute (defaults: ``DEFAULT_FILES[profile]``).
+        gt_boxes: evaluate on ground-truth person boxes instead of the detections file.
+        work_dir: output folder (default ``work_dirs/<profile>/<method>-seed<seed>``).
+        epochs: training epochs (default: the profile's); the LR steps keep their relative place.
+        batch_size: crops per process (default: the profile's, 32); the LR is scaled linearly by
+            the total batch (``auto_scale_lr``).
+        seed: random seed. gpus: processes (GPUs) the run is meant for; recorded, and the
+            distributed backend is NCCL when CUDA is available, else gloo.
+        pretrained: path of a backbone weights file (ImageNet HRNet-w32 for 'paper'); None = train
+            from scratch. Never downloaded.
+        **overrides: dotted config keys merged last, e.g. ``**{'model.head.loss.reg_weight': 0.5}``.
+
+    Raises:
+        ValueError/TypeError naming the bad argument; FileNotFoundError for a missing path.
+    """
+    from mmengine.config import Config
+
+    _check_choice(method, profile)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    gpus = _positive_int("gpus", gpus)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if gt_boxes and det_file is not None:
+        raise ValueError("give either gt_boxes=True or det_file, not both")
+
+    root = _data_root(profile, data_root)
+    defaults = DEFAULT_FILES[profile]
+    paths = dict(
+        ann_train=_file(root, ann_train or defaults["ann_train"], "ann_train (training annotations)"),
+        ann_val=_file(root, ann_val or defaults["ann_val"], "ann_val (validation annotations)"),
+        img_train=_folder(root, defaults["img_train"] if img_train is None else img_train, "img_train"),
+        img_val=_folder(root, defaults["img_val"] if img_val is None else img_val, "img_val"),
+        det_file=None if gt_boxes else _file(root, det_file or defaults["det_file"],
+                                             "det_file (person detections)"),
+    )
+    weights = None
+    if pretrained is not None:
+        weights = Path(pretrained).expanduser().resolve()
+        if not weights.is_file():
+            raise FileNotFoundError(f"pretrained weights file not found: {weights}")
+
+    cfg = Config.fromfile(str(config_file(method, profile)))
+    _set_data(cfg, root, paths)
+    _set_schedule(cfg, profile, epochs, batch_size)
+    if weights is not None:
+        cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint=str(weights))
+    cfg.randomness = dict(seed=int(seed))
+    cfg.env_cfg.dist_cfg.backend = "nccl" if _cuda_available() else "gloo"
+    cfg.work_dir = str(Path(work_dir or Path("work_dirs") / profile / f"{method}-seed{seed}").resolve())
+    cfg.fowkal = dict(method=method, profile=profile, seed=int(seed), gpus=gpus, data_root=str(root),
+                      gt_boxes=bool(gt_boxes), pretrained=None if weights is None else str(weights),
+                      config_file=str(config_file(method, profile)))
+    if overrides:
+        cfg.merge_from_dict(overrides)
+    return cfg
+
+
+# --------------------------------------------------------------------------- pieces
+def _check_choice(method, profile) -> None:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def _positive_int(name: str, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _data_root(profile: str, data_root) -> Path:
+    if data_root is None:
+        if profile == "paper":
+            raise ValueError("the 'paper' profile needs data_root: the COCO-WholeBody folder holding "
+                             "annotations/coco_wholebody_{train,val}_v1.0.json, train2017/, val2017/ "
+                             "and person_detection_results/")
+        from ..data import default_benchmark
+
+        return Path(default_benchmark()).resolve()
+    root = Path(data_root).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data root not found: {root} (data_root={data_root!r})")
+    return root
+
+
+def _file(root: Path, path, what: str) -> str:
+    full = root / Path(path).expanduser()  # an absolute path replaces the root
+    if not full.is_file():
+        raise FileNotFoundError(f"{what} not found: {full}")
+    return str(full)
+
+
+def _folder(root: Path, path, what: str) -> str:
+    full = root / Path(path).expanduser()
+    if not full.is_dir():
+        raise FileNotFoundError(f"{what} image folder not found: {full}")
+    return str(full) + "/"
+
+
+def _set_data(cfg, root: Path, paths: dict) -> None:
+    for loader, ann, img in (("train_dataloader", "ann_train", "img_train"),
+                             ("val_dataloader", "ann_val", "img_val"),
+                             ("test_dataloader", "ann_val", "img_val")):
+        dataset = cfg[loader].dataset
+        dataset.data_root = str(root)
+        dataset.ann_file = paths[ann]
+        dataset.data_prefix = dict(img=paths[img])
+        if loader != "train_dataloader":
+            dataset.bbox_file = paths["det_file"]
+    for evaluator in ("val_evaluator", "test_evaluator"):
+        cfg[evaluator].ann_file = paths["ann_val"]
+
+
+def _set_schedule(cfg, profile: str, epochs, batch_size) -> None:
+    if batch_size is not None:
+        cfg.train_dataloader.batch_size = batch_size
+    if epochs is None:
+        return
+    base = cfg.train_cfg.max_epochs  # the file's schedule length
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = min(cfg.train_cfg.get("val_interval", 1), epochs)
+    if profile == "cpu":  # the cpu profile evaluates once, at the end
+        cfg.train_cfg.val_interval = epochs
+    for scheduler in cfg.param_scheduler:
+        if scheduler.get("by_epoch", True) and scheduler.type == "MultiStepLR":
+            scheduler.end = epochs
+            scheduler.milestones = [max(1, min(epochs, round(m * epochs / base))) for m in scheduler.milestones]
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,0 +1,198 @@
+"""fowkal.mmpose: the registered FoWKALLoss and KAFHeatmapHead, against fowkal.losses and HeatmapHead."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("mmpose")
+pytestmark = pytest.mark.mmpose
+
+import fowkal.mmpose as fm  # noqa: E402  (registers FoWKALLoss and KAFHeatmapHead)
+from mmengine.structures import InstanceData, PixelData  # noqa: E402
+from mmpose.registry import MODELS  # noqa: E402
+from mmpose.structures import PoseDataSample  # noqa: E402
+
+from fowkal import parts  # noqa: E402
+from fowkal.losses import KAL_METHODS, METHODS, build_loss  # noqa: E402
+
+K = parts.NUM_KEYPOINTS
+CODEC = dict(type="MSRAHeatmap", input_size=(48, 64), heatmap_size=(12, 16), sigma=2, unbiased=True)
+
+
+def head_cfg(method=None, loss=None, out_channels=K, in_channels=8, **kwargs):
+    loss = loss or dict(type="FoWKALLoss", method=method)
+    return dict(type="KAFHeatmapHead", in_channels=in_channels, out_channels=out_channels,
+                deconv_out_channels=None, loss=loss, decoder=CODEC, **kwargs)
+
+
+def batch(b=3, k=K, c=8, h=16, w=12, seed=0):
+    """Features, target heatmaps in [0, 1], binary keypoint weights and PoseDataSamples holding them."""
+    gen = torch.Generator().manual_seed(seed)
+    feats = (torch.randn(b, c, h, w, generator=gen),)
+    target = torch.rand(b, k, h, w, generator=gen)
+    weights = (torch.rand(b, k, generator=gen) > 0.3).float()
+    samples = []
+    for i in range(b):
+        s = PoseDataSample(metainfo=dict(flip_indices=parts.flip_indices() if k == K else list(range(k)),
+                                         input_size=(48, 64), input_center=(24.0, 32.0),
+                                         input_scale=(48.0, 64.0)))
+        s.gt_fields = PixelData(heatmaps=target[i])
+        s.gt_instance_labels = InstanceData(keypoint_weights=weights[i:i + 1])
+        samples.append(s)
+    return feats, target, weights, samples
+
+
+# --------------------------------------------------------------------------- the loss adapter
+@pytest.mark.parametrize("method", list(METHODS))
+def test_registered_loss_equals_build_loss(method):
+    loss = MODELS.build(dict(type="FoWKALLoss", method=method))
+    gen = torch.Generator().manual_seed(1)
+    pred, target = torch.rand(2, K, 8, 6, generator=gen), torch.rand(2, K, 8, 6, generator=gen)
+    weights = (torch.rand(2, K, generator=gen) > 0.3).float()
+    kaf = torch.rand(2, K, generator=gen) if method in KAL_METHODS else None
+    expected = build_loss(method)(pred, target, weights, kaf)
+    assert loss(pred, target, weights, kaf=kaf).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert loss.uses_kaf == (method in KAL_METHODS)
+
+
+def test_registered_loss_passes_options_and_target_weight_switch():
+    gen = torch.Generator().manual_seed(2)
+    pred, target = torch.rand(2, K, 8, 6, generator=gen), torch.rand(2, K, 8, 6, generator=gen)
+    weights, kaf = (torch.rand(2, K, generator=gen) > 0.5).float(), torch.rand(2, K, generator=gen)
+    loss = MODELS.build(dict(type="FoWKALLoss", method="fowkal", use_target_weight=False, reg_weight=0.3,
+                             pixel_reduction="sum"))
+    expected = build_loss("fowkal", reg_weight=0.3, pixel_reduction="sum")(pred, target, None, kaf)
+    assert loss(pred, target, weights, kaf=kaf).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_mse_matches_mmpose_keypoint_mse_loss():
+    gen = torch.Generator().manual_seed(3)
+    pred, target = torch.rand(2, K, 8, 6, generator=gen), torch.rand(2, K, 8, 6, generator=gen)
+    weights = (torch.rand(2, K, generator=gen) > 0.3).float()
+    ours = MODELS.build(dict(type="FoWKALLoss", method="mse"))(pred, target, weights)
+    theirs = MODELS.build(dict(type="KeypointMSELoss", use_target_weight=True))(pred, target, weights)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-6)
+
+
+def test_loss_bad_input_is_named():
+    with pytest.raises(ValueError, match="unknown method 'focal'.*fowkal"):
+        MODELS.build(dict(type="FoWKALLoss", method="focal"))
+    loss = MODELS.build(dict(type="FoWKALLoss", method="kal"))
+    pred = torch.rand(1, K, 4, 4)
+    with pytest.raises(ValueError, match="KAFHeatmapHead"):
+        loss(pred, pred.clone(), torch.ones(1, K))  # a plain HeatmapHead passes no λ
+    with pytest.raises(ValueError, match="mask"):
+        loss(pred, pred.clone(), torch.ones(1, K), mask=torch.ones(1, 1, 4, 4), kaf=torch.rand(1, K))
+
+
+def test_kal_method_in_plain_heatmap_head_fails_clearly():
+    head = MODELS.build(dict(type="HeatmapHead", in_channels=8, out_channels=K, deconv_out_channels=None,
+                             loss=dict(type="FoWKALLoss", method="fowkal")))
+    feats, _, _, samples = batch()
+    with pytest.raises(ValueError, match="KAFHeatmapHead"):
+        head.loss(feats, samples)
+
+
+# --------------------------------------------------------------------------- the head
+@pytest.mark.parametrize("method", [m for m in METHODS if m not in KAL_METHODS])
+def test_non_kal_head_is_heatmap_head(method):
+    head = MODELS.build(head_cfg(method))
+    plain = MODELS.build(dict(head_cfg(method), type="HeatmapHead"))
+    assert head.kaf_head is None and not head.uses_kaf
+    assert list(head.state_dict()) == list(plain.state_dict())
+    plain.load_state_dict(head.state_dict())
+    feats, _, _, samples = batch()
+    ours, theirs = head.loss(feats, samples), plain.loss(feats, samples)
+    assert set(ours) == set(theirs) == {"loss_kpt", "acc_pose"}
+    assert ours["loss_kpt"].item() == pytest.approx(theirs["loss_kpt"].item(), rel=1e-6)
+    assert head.last_kaf is None and head.last_loss_terms is None
+
+
+@pytest.mark.parametrize("method", KAL_METHODS)
+def test_kal_head_loss_uses_kaf_of_input_features(method):
+    head = MODELS.build(head_cfg(method))
+    with torch.no_grad():  # move λ away from its constant start so a wrong λ would show
+        head.kaf_head.mlp[-1].weight.normal_(0, 0.5)
+    feats, target, weights, samples = batch()
+    losses = head.loss(feats, samples)
+    with torch.no_grad():
+        kaf = head.kaf_head(feats[-1])
+        expected = build_loss(method)(head.forward(feats), target, weights, kaf)
+    assert losses["loss_kpt"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert head.last_kaf.shape == (3, K) and not head.last_kaf.requires_grad
+    torch.testing.assert_close(head.last_kaf, kaf)
+    for name, idx in parts.PARTS.items():
+        assert losses[f"kaf_{name}"].item() == pytest.approx(kaf[:, list(idx)].mean().item(), rel=1e-6)
+    terms = head.last_loss_terms
+    assert terms["awing"].shape == terms["mse"].shape == (K,)
+    assert {"data", "reg"} <= set(terms)
+    assert not any("loss" in key for key in losses if key != "loss_kpt")  # MMEngine sums keys with 'loss'
+
+
+def test_kaf_branch_gets_gradients():
+    head = MODELS.build(head_cfg("fowkal"))
+    feats, _, _, samples = batch()
+    head.loss(feats, samples)["loss_kpt"].backward()
+    grad = head.kaf_head.mlp[-1].bias.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_predict_is_unchanged_by_kaf_branch(flip_test):
+    kaf_head = MODELS.build(head_cfg("fowkal"))
+    plain = MODELS.build(dict(head_cfg("fowkal"), type="HeatmapHead"))
+    missing, unexpected = plain.load_state_dict(kaf_head.state_dict(), strict=False)
+    assert not missing and all(k.startswith("kaf_head.") for k in unexpected)
+    kaf_head.eval(), plain.eval()
+    feats, _, _, samples = batch()
+    if flip_test:
+        feats = [feats, (feats[0].flip(-1),)]
+    test_cfg = dict(flip_test=flip_test, flip_mode="heatmap", shift_heatmap=True, output_heatmaps=True)
+    with torch.no_grad():
+        (ours, our_maps), (theirs, their_maps) = (h.predict(feats, samples, test_cfg=test_cfg)
+                                                  for h in (kaf_head, plain))
+    for a, b in zip(ours, theirs):
+        assert (a.keypoints == b.keypoints).all() and (a.keypoint_scores == b.keypoint_scores).all()
+    for a, b in zip(our_maps, their_maps):
+        assert torch.equal(a.heatmaps, b.heatmaps)
+
+
+def test_kaf_options_reach_the_kaf_head():
+    head = MODELS.build(head_cfg("kal", kaf_cfg=dict(hidden=16, lambda_init=0.3)))
+    assert head.kaf_head.mlp[0].out_features == 16
+    assert head.kaf_head(torch.randn(2, 8, 4, 4)).mean().item() == pytest.approx(0.3, abs=1e-6)
+    with pytest.raises(ValueError, match="does not use"):
+        MODELS.build(head_cfg("mse", kaf_cfg=dict(hidden=16)))
+
+
+def test_other_keypoint_counts_need_matching_parts():
+    with pytest.raises(ValueError, match="17 keypoints"):
+        MODELS.build(head_cfg("fowkal", out_channels=17))
+    with pytest.raises(ValueError, match="17 keypoints"):
+        MODELS.build(head_cfg("heuristic", out_channels=17))
+    split = {"body": list(range(0, 5)), "foot": [5, 6], "face": list(range(7, 12)), "hand": list(range(12, 17))}
+    head = MODELS.build(head_cfg(loss=dict(type="FoWKALLoss", method="fowkal", parts=split), out_channels=17))
+    feats, _, _, samples = batch(k=17)
+    losses = head.loss(feats, samples)
+    assert torch.isfinite(losses["loss_kpt"]) and head.last_kaf.shape == (3, 17)
+    assert set(k for k in losses if k.startswith("kaf_")) == {f"kaf_{n}" for n in split}
+    mse = MODELS.build(head_cfg("mse", out_channels=17))  # part-free methods take any K
+    assert mse.kaf_head is None
+
+
+def test_custom_imports_registers_from_a_config(tmp_path):
+    """A fresh process that never imports fowkal gets both types from a config's custom_imports."""
+    cfg_file = tmp_path / "head.py"
+    cfg_file.write_text("custom_imports = dict(imports=['fowkal.mmpose'], allow_failed_imports=False)\n"
+                        "head = dict(type='KAFHeatmapHead', in_channels=8, out_channels=133,\n"
+                        "            deconv_out_channels=None, loss=dict(type='FoWKALLoss', method='kal'))\n")
+    code = ("import sys; from mmengine.config import Config; cfg = Config.fromfile(sys.argv[1]); "
+            "from mmpose.registry import MODELS; head = MODELS.build(cfg.head); "
+            "print(type(head).__name__, head.loss_module.method, head.kaf_head is not None)")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(cfg_file)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["KAFHeatmapHead", "kal", "True"]
