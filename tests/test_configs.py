@@ -74,7 +74,7 @@ def test_paper_profile_is_the_papers_setting(sample):
     assert (steps.type, steps.milestones, steps.gamma) == ("MultiStepLR", [170, 200], 0.1)
     assert cfg.train_cfg.max_epochs == 210
     assert cfg.train_dataloader.batch_size == 32 and cfg.auto_scale_lr.base_batch_size == 256
-    assert cfg.val_dataloader.dataset.bbox_file == str(sample / SAMPLE_FILES["det_file"])
+    assert Path(cfg.val_dataloader.dataset.bbox_file).resolve() == (sample / SAMPLE_FILES["det_file"]).resolve()
     assert cfg.val_evaluator.type == "CocoWholeBodyMetric"
     assert cfg.custom_imports.imports == ["fowkal.mmpose"]
 
@@ -96,6 +96,18 @@ def test_cpu_defaults_match_the_benchmark_layout():
     assert (files["ann_train"], files["ann_val"], files["det_file"]) == \
         (data.TRAIN_ANN, data.VAL_ANN, data.VAL_DETECTIONS)
     assert (files["img_train"], files["img_val"]) == (data.image_prefix("train"), data.image_prefix("val"))
+
+
+@pytest.mark.slow
+def test_cpu_default_data_root_is_the_embedded_benchmark(tmp_path):
+    data = pytest.importorskip("fowkal.data")
+    root = data.default_benchmark()  # made once and cached (about a minute the first time)
+    cfg = build_config("fowkal", "cpu", work_dir=tmp_path)
+    assert cfg.train_dataloader.dataset.data_root == str(Path(root).resolve())
+    assert cfg.val_evaluator.ann_file == str(Path(root).resolve() / data.VAL_ANN)
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(train) > 1000
+    assert tuple(train[0]["inputs"].shape) == (3, 128, 96)
 
 
 # --------------------------------------------------------------------------- all 16 build
@@ -174,6 +186,11 @@ def test_missing_paths_are_named(sample, tmp_path):
 def test_bad_numbers_are_named(sample, name, value):
     with pytest.raises(ValueError, match=name):
         sample_config("mse", "cpu", sample, **{name: value})
+
+
+def test_unknown_override_is_named(sample):
+    with pytest.raises(ValueError, match="unknown config key.*optim_wraper"):
+        sample_config("mse", "cpu", sample, **{"optim_wraper.optimizer.lr": 1e-3})
 
 
 def test_conflicting_box_options(sample):
