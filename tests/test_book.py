@@ -30,6 +30,34 @@ CHROMIUM_ARGS = [
 ]
 # Pages of the built site that are not book chapters but are still opened and checked.
 SITE_PAGES = ("genindex.html", "search.html")
+# Pages that read the run records (fowkal.book.runs_dir()): they must say so when there are none.
+RECORD_PAGES = ("book/results.html", "book/predictions_kaf.html", "book/performance.html")
+
+
+def _records_state():
+    """(records exist, a KAL-family record has a KAF log) for the folder the book reads."""
+    from fowkal import book
+    from fowkal.losses import KAL_METHODS
+
+    records, _ = book.run_records()
+    return bool(records), any(r["method"] in KAL_METHODS and r["files"].get("kaf_log") for r in records)
+
+
+def _check_record_page(page, relative, have_records) -> list[str]:
+    """A result page says clearly when the run records are missing, and shows our numbers when not."""
+    notes = [e.inner_text() for e in page.query_selector_all(".fowkal-missing") if e.is_visible()]
+    if not have_records:
+        if not any("No run records yet" in n for n in notes):
+            return [f"{relative}: the run records are missing but no visible admonition says so"]
+        return []
+    problems = [f"{relative}: says records are missing although they exist: {n[:80]!r}"
+                for n in notes if "No run records yet" in n]
+    if relative == "book/results.html":
+        ours = page.evaluate("() => Array.from(document.querySelectorAll('td'))"
+                             ".filter(td => td.textContent.trim() === 'ours').length")
+        if ours != 6:
+            problems.append(f"{relative}: Table 2 should have 6 rows of ours, found {ours}")
+    return problems
 
 
 def _config() -> dict:
@@ -258,8 +286,8 @@ def _wait_for_math(page):
 
 def _check_explorer(page, box, label):
     """Click each toggle button, then move each slider (keyboard on its handle) of one explorer,
-    checking that every step changes the picture. Toggles go first and end on the last option,
-    which (by the explorers' design) is one where every slider matters."""
+    checking that every step changes the picture. Toggles go first and end on the last option of
+    each group, which (by the explorers' design) is one where every slider matters."""
     before = page.evaluate(_VISIBLE_PICTURE_JS, box)
     assert before["count"] == 1, f"{label}: expected one visible picture, found {before['count']}"
 
@@ -274,9 +302,14 @@ def _check_explorer(page, box, label):
         assert after["hash"] != before["hash"], f"{label}: {what} did not change the picture"
         before = after
 
-    for button in [b for b in box.query_selector_all("button.widget-toggle-button") if b.is_visible()][1:]:
-        button.click()
-        changed(f"toggle '{button.inner_text()}'")
+    # every toggle group (an explorer may have several): click each option that is not selected,
+    # in order; groups start on their first option except where the page picks another
+    for group in [g for g in box.query_selector_all(".widget-toggle-buttons") if g.is_visible()]:
+        for button in [b for b in group.query_selector_all("button.widget-toggle-button") if b.is_visible()]:
+            if "mod-active" in (button.get_attribute("class") or "").split():
+                continue
+            button.click()
+            changed(f"toggle '{button.inner_text()}'")
     handles = [h for h in box.query_selector_all(".noUi-handle") if h.is_visible()]
     assert handles, f"{label}: no slider"
     for number, handle in enumerate(handles):
@@ -290,6 +323,7 @@ def _check_explorer(page, box, label):
 @pytest.mark.timeout(1800)
 def test_book_pages_in_a_browser(site, browser, built_book):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    have_records, have_kaf_logs = _records_state()
     explorers_seen = 0
     problems = []
     for relative in _book_pages():
@@ -329,6 +363,8 @@ def test_book_pages_in_a_browser(site, browser, built_book):
         if unchecked:
             problems.append(f"{relative}: {len(unchecked)} explorer(s) never became visible")
         explorers_seen += len(all_boxes) - len(unchecked)
+        if relative in RECORD_PAGES:
+            problems += _check_record_page(page, relative, have_records)
 
         # every image (figures and the explorers' current frames) has loaded
         page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
@@ -346,4 +382,5 @@ def test_book_pages_in_a_browser(site, browser, built_book):
         problems += [f"{relative}: {e}" for e in events["errors"]]
         page.close()
     assert not problems, "\n".join(problems)
-    assert explorers_seen >= 2, f"expected the AWing and the weight-map explorers, checked {explorers_seen}"
+    expected = 2 + have_kaf_logs  # AWing, weight maps, and the λ explorer when there are KAF logs
+    assert explorers_seen >= expected, f"expected {expected} explorers, checked {explorers_seen}"

@@ -1,0 +1,321 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   fowkal:
+#     reads_data: true
+# ---
+
+# %% [markdown]
+# # Performance and reproducibility
+#
+# What the losses and a training step cost (measured), what the CPU reproduction cost (measured,
+# from its run records), what the paper's full run would cost (estimated: there is no GPU where
+# this book is built), and the exact commands and data layout to run it. The numbers are read
+# from `figures/bench_losses.json`, written by `benchmarks/bench_losses.py`, and from the run
+# records; the page is executed again whenever either changes.
+
+# %% tags=["hide-input"]
+import json
+import math
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+with warnings.catch_warnings():  # MMEngine's and MMCV's import-time notices are not this page's
+    warnings.simplefilter("ignore")
+    from mmengine.config import Config
+
+from fowkal import book
+from fowkal.configs import builder
+
+book.use_style()
+BENCH = book.FIGURES_DIR / "bench_losses.json"
+bench = json.loads(BENCH.read_text()) if BENCH.is_file() else None
+if bench is None:
+    display(Markdown(book.admonition(
+        "No loss benchmark", f"`{book.repo_relative(BENCH)}` does not exist. Make it with "
+        "`.venv/bin/python benchmarks/bench_losses.py` (about 4 minutes on two cores).",
+        kind="warning", css_class="fowkal-missing")))
+
+# %% [markdown]
+# ## The losses, forward and backward
+#
+# `benchmarks/bench_losses.py` times each loss (forward + backward on fixed inputs, float32, the
+# median of 5 repetitions, 3 for the slow reference implementation) in one process, next to
+# MMPose's own `KeypointMSELoss` and `AdaptiveWingLoss`. *Reference* is `fowkal.losses` (plain
+# autograd, the definition), *fused* is `fowkal.fused` (one blocked pass with an analytic
+# backward, tested equal to the reference to float64 precision). The inputs mark about two thirds
+# of the keypoints invisible, as in real COCO-WholeBody annotations (faces and hands are often
+# unlabelled); the fused loss skips those, so its worst case (every keypoint visible) is listed
+# too. Extra peak memory is counted in heatmap-sized buffers (B·K·H·W floats; the gradient with
+# respect to the prediction, which any loss must produce, included).
+
+# %% tags=["hide-input"]
+def provenance_line(result) -> str:
+    machine, settings = result["machine"], result["settings"]
+    commit = result.get("commit") or {}
+    load = settings.get("load_average_before", [float("nan")])[0], settings.get("load_average_after", [float("nan")])[0]
+    busy = ""
+    if max(load) > machine["logical_cpus"]:
+        busy = " (a busy machine: timings move by tens of percent between runs)"
+    return (f"Measured {result['created'][:16].replace('T', ' ')} UTC at commit `{(commit.get('commit') or '?')[:8]}`"
+            f"{' (dirty)' if commit.get('dirty') else ''} on {machine['cpu']} ({machine['logical_cpus']} logical CPUs,"
+            f" {machine['cpu_capability']}), torch {machine['torch']}, MMPose {machine['mmpose']}; load average"
+            f" {load[0]:.1f} before, {load[1]:.1f} after{busy}.")
+
+
+def loss_table(result, shape) -> str:
+    rows = [r for r in result["losses"] if r["shape"] == list(shape) and r["device"] == "cpu"]
+    memory = {(m["method"], m["implementation"]): m["peak_extra_buffers"] for m in result["memory"]
+              if m["shape"] == list(shape) and m["device"] == "cpu"}
+    ms = {(r["method"], r["implementation"]): 1e3 * r["median_s"] for r in rows}
+    ratio = {(r["method"], r["implementation"]): r["ratio_to_mmpose_awing"] for r in rows}
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+
+    def fmt(value, digits=1):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    columns = [("MMPose ms", lambda m: fmt(ms.get((m, "mmpose")))),
+               ("reference ms", lambda m: fmt(ms.get((m, "reference")))),
+               ("fused ms", lambda m: fmt(ms.get((m, "fused")))),
+               ("fused × MMPose AWing", lambda m: fmt(ratio.get((m, "fused")), 2)),
+               ("fused memory (buffers)", lambda m: fmt(memory.get((m, "fused")), 2)),
+               ("reference memory (buffers)", lambda m: fmt(memory.get((m, "reference")), 2))]
+    columns = [(name, get) for name, get in columns if any(get(m) for m in methods)]  # drop empty ones
+    lines = ["| method | " + " | ".join(name for name, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for method in methods:
+        lines.append(f"| {method} | " + " | ".join(get(method) for _, get in columns) + " |")
+    worst = ms.get(("fowkal", "fused, all visible"))
+    note = "" if worst is None else (f"\n\nFoWKAL fused with every keypoint visible: {worst:.1f} ms "
+                                     f"({ratio[('fowkal', 'fused, all visible')]:.2f} × MMPose AWing).")
+    return "\n".join(lines) + note
+
+
+if bench:
+    display(Markdown(provenance_line(bench)))
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in bench["losses"]))
+    for shape in shapes:
+        b, k, h, w = shape
+        name = {(64, 48): "the paper's heatmaps", (32, 24): "the CPU profile's heatmaps"}.get((h, w), "heatmaps")
+        display(Markdown(f"**{name}**, [B, K, H, W] = {list(shape)}:\n\n" + loss_table(bench, shape)))
+
+# %% tags=["hide-input"]
+def median_ms(rows, method, implementation) -> float:
+    found = [1e3 * r["median_s"] for r in rows if r["method"] == method and r["implementation"] == implementation]
+    return found[0] if found else np.nan
+
+
+if bench:
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in bench["losses"]))
+    fig, axes = plt.subplots(1, len(shapes), figsize=(book.TEXT_WIDTH_IN, 3.4), sharey=True, squeeze=False)
+    for ax, shape in zip(axes[0], shapes):
+        rows = [r for r in bench["losses"] if tuple(r["shape"]) == shape and r["device"] == "cpu"]
+        methods = list(dict.fromkeys(r["method"] for r in rows if r["implementation"] != "mmpose"))
+        y = np.arange(len(methods))
+        for offset, impl, color in ((-0.2, "reference", book.CURVE_COLORS[0]), (0.2, "fused", book.CURVE_COLORS[1])):
+            times = [median_ms(rows, m, impl) for m in methods]
+            ax.barh(y + offset, times, height=0.38, color=color, label=impl)
+        for method, style in (("awing", "--"), ("mse", ":")):
+            mm = median_ms(rows, method, "mmpose")
+            if not np.isnan(mm):
+                ax.axvline(mm, color="0.3", ls=style, lw=1, label=f"MMPose {'MSE' if method == 'mse' else 'AWing'}")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(y, methods)
+        ax.set_xlabel("ms, forward + backward")
+        ax.set_title(f"{list(shape)}", fontsize=9)
+    axes[0, 0].invert_yaxis()  # once: the axes share y
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=8)
+    book.save_figure(fig, "bench_losses")
+    plt.show()
+
+# %% [markdown]
+# ## A training step
+#
+# The same script times a whole training step of the CPU profile's model (MMEngine's
+# `train_step`: data preprocessing, forward, loss, backward, Adam update) with the MSE baseline
+# and with FoWKAL, each loss in both implementations. "× mse" compares with the MSE baseline's
+# step; "CPU" is the process's CPU time over all threads, which another job on the machine
+# disturbs less than wall time.
+
+# %% tags=["hide-input"]
+if bench and bench.get("train_step"):
+    step = bench["train_step"]
+    lines = ["| method | loss implementation | ms | × mse (reference) | × mse (same implementation) | CPU ms |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in step["rows"]:
+        lines.append(f"| {r['method']} | {r['implementation']} | {1e3 * r['median_s']:.0f} | "
+                     f"{r['ratio_to_mse_reference']:.3f} | {r['ratio_to_mse_same_implementation']:.3f} | "
+                     f"{1e3 * r['median_cpu_s']:.0f} |")
+    display(Markdown(f"Model: {step['model']}.\n\n" + "\n".join(lines)))
+    targets = bench.get("targets", {})
+    if targets:
+        rows = ["| target | limit | measured | met |", "|---|---:|---:|---|"]
+        for name, t in targets.items():
+            value = "n/a" if t["measured"] is None else f"{t['measured']:.3f}"
+            rows.append(f"| {name.replace('_', ' ')} | {t['target']} | {value} | {t['met']} |")
+        display(Markdown("The project's speed targets for the losses (issue 7):\n\n" + "\n".join(rows)))
+
+# %% tags=["hide-input"]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    loss_cfg = Config.fromfile(str(builder.config_file("fowkal", "cpu"))).model.head.loss
+uses_fused = bool(loss_cfg.get("fused", False))
+display(Markdown(
+    f"The training configs build the loss as `{dict(loss_cfg)}`, i.e. with the "
+    f"**{'fused' if uses_fused else 'reference'}** implementation: the rows "
+    f"'{'fused' if uses_fused else 'reference'}' above are the cost the CPU runs paid."))
+
+# %% [markdown]
+# ## What the CPU reproduction cost (measured)
+#
+# Each run record keeps its wall time (training and the final evaluations, with ground-truth
+# boxes and with detections) and the time of each epoch.
+
+# %% tags=["hide-input"]
+records, missing = book.run_records()
+if records:
+    by_method = {}
+    for r in records:
+        by_method.setdefault(r["method"], []).append(r)
+    lines = ["| method | runs | wall time per run (min) | epochs | s per epoch (median) | iterations per run |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for method, runs in by_method.items():
+        walls = [r["wall_time_s"] / 60 for r in runs if r.get("wall_time_s") is not None]
+        epoch_s = [e["time_s"] for r in runs for e in r.get("losses") or [] if "time_s" in e]
+        lines.append(f"| {method} | {len(runs)} | {np.mean(walls):.1f} | {runs[0]['schedule']['epochs']} | "
+                     f"{np.median(epoch_s):.0f} | {runs[0]['schedule']['iters']} |")
+    total_h = sum(r.get("wall_time_s") or 0 for r in records) / 3600
+    machines = sorted({book.provenance(r)["machine"] for r in records})
+    display(Markdown("\n".join(lines) + f"\n\nAll {len(records)} runs: **{total_h:.1f} hours** of wall time "
+                     f"on {'; '.join(machines)}, one run at a time."))
+else:
+    display(Markdown(book.missing_records(missing, "Their cost is not shown.")))
+
+# %% [markdown]
+# ## What the paper's run costs (estimated)
+#
+# The paper trains HRNet-w32 + DARK at 256 × 192 with 8 GPUs × 32 crops for 210 epochs (Adam,
+# learning rate 5e-4, steps at epochs 170 and 200). The number of optimiser steps follows from
+# the data: COCO train2017 holds about 150 000 annotated people (the figure the HRNet paper
+# gives; COCO-WholeBody labels the same people), and the top-down pipeline trains on one crop per
+# person.
+
+# %% tags=["hide-input"]
+PEOPLE = 150_000  # COCO train2017 person instances with keypoints (HRNet paper: "150K")
+GPUS, PER_GPU, EPOCHS = 8, 32, 210
+iters_per_epoch = math.ceil(PEOPLE / (GPUS * PER_GPU))
+total_iters = iters_per_epoch * EPOCHS
+display(Markdown("\n".join([
+    "| quantity | value | how we know |",
+    "|:---|---:|:---|",
+    f"| crops per step | {GPUS} × {PER_GPU} = {GPUS * PER_GPU} | the paper |",
+    f"| steps per epoch | ≈ {iters_per_epoch} | estimated: {PEOPLE:,} people / {GPUS * PER_GPU} |",
+    f"| steps in 210 epochs | ≈ {total_iters:,} | estimated |",
+    f"| crops seen | ≈ {total_iters * GPUS * PER_GPU / 1e6:.1f} million | estimated |",
+    "| time per step on a GPU | not measured | no GPU where this book is built |",
+])))
+
+# %% tags=["hide-input"]
+if bench:
+    paper_rows = {(r["method"], r["implementation"]): r for r in bench["losses"] if r["shape"] == [32, 133, 64, 48]}
+    fused = paper_rows.get(("fowkal", "fused"))
+    ref = paper_rows.get(("fowkal", "reference"))
+    mse = paper_rows.get(("mse", "mmpose"))
+    if fused and ref and mse:
+        display(Markdown(
+            f"What can be measured here is the loss itself at the paper's shape (one GPU's batch of 32), "
+            f"on this CPU: FoWKAL costs {1e3 * ref['median_s']:.0f} ms in the reference implementation "
+            f"and {1e3 * fused['median_s']:.0f} ms fused, against {1e3 * mse['median_s']:.0f} ms for "
+            f"MMPose's MSE. For {total_iters:,} steps of one GPU's batch, that would be ≈ "
+            f"{total_iters * fused['median_s'] / 3600:.0f} hours of this CPU for the fused FoWKAL loss "
+            f"(≈ {total_iters * ref['median_s'] / 3600:.0f} for the reference), against ≈ "
+            f"{total_iters * mse['median_s'] / 3600:.0f} for MSE: fused, the loss is not what makes the paper's "
+            f"run expensive; HRNet-w32's forward and backward "
+            f"on 256 × 192 crops is. On a GPU, both losses are element-wise work on 13 million values per "
+            f"batch; their cost there has not been measured."))
+
+# %% [markdown]
+# ## Running the paper's setup
+#
+# One command per method, from the repository root after `bash .ci/setup`. The `paper` profile
+# is MMPose's HRNet-w32 + DARK COCO-WholeBody config with the loss of the chosen method; 8 GPUs
+# start 8 processes through `torchrun` (NCCL). Pretrained weights are never downloaded: pass the
+# ImageNet-pretrained HRNet-w32 file that MMPose's config names (below) with `pretrained`.
+
+# %% tags=["hide-input"]
+import ast
+from pathlib import Path
+
+import mmpose
+
+from fowkal.losses import METHODS
+
+# the MMPose config the paper profile builds on (its `_base_`), and the backbone weights it names
+paper_base = ast.parse((builder.CONFIG_DIR / "paper_base.py").read_text())
+base_ref = next(ast.literal_eval(node.value)[0] for node in paper_base.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_base_")
+upstream_file = Path(mmpose.__file__).parent / ".mim" / "configs" / base_ref.split("::", 1)[1]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    upstream = Config.fromfile(str(upstream_file))
+weights = upstream.model.backbone.init_cfg.checkpoint.rsplit("/", 1)[-1]
+display(Markdown("\n".join([
+    "```bash",
+    "papermill notebooks/train.ipynb work_dirs/paper-fowkal.ipynb \\",
+    "    -p method fowkal -p profile paper -p data_root /data/coco -p gpus 8 \\",
+    f"    -p pretrained /data/weights/{weights}",
+    "```",
+    "",
+    f"`method` takes each row of the ablation ({', '.join(f'`{m}`' for m in METHODS)}); `seed` sets the seed;"
+    " `papermill --help-notebook notebooks/train.ipynb` lists every parameter. The base config is MMPose's"
+    f" `{upstream_file.name}` (in `{upstream_file.parent.relative_to(upstream_file.parents[3])}`); the pretrained"
+    f" backbone it names is `{weights}`, on OpenMMLab's download site (fetch it yourself).",
+])))
+
+# %% [markdown]
+# The data root must hold COCO-WholeBody v1.0 in MMPose's layout. These are the paths the
+# `paper` profile expects (`fowkal.configs.builder.DEFAULT_FILES["paper"]`; each can be
+# overridden, e.g. `fowkal.train(..., det_file=...)`):
+
+# %% tags=["hide-input"]
+files = builder.DEFAULT_FILES["paper"]
+WHAT = {"ann_train": "COCO-WholeBody v1.0 training annotations",
+        "ann_val": "COCO-WholeBody v1.0 validation annotations",
+        "img_train": "COCO train2017 images",
+        "img_val": "COCO val2017 images",
+        "det_file": "person detections on val2017 (the AP 56 detector's, as in MMPose's configs)"}
+display(Markdown("\n".join(f"- `{files[key]}`: {WHAT[key]}"
+                           for key in ("ann_train", "ann_val", "img_train", "img_val", "det_file"))))
+
+# %% [markdown]
+# The CPU reproduction, from scratch (the benchmark is generated on first use):
+#
+# ```bash
+# # the virtual environment, once
+# bash .ci/setup
+# # one run, a few minutes
+# papermill notebooks/train.ipynb out.ipynb -p method fowkal
+# # every method x 3 seeds (skips what exists, so it resumes)
+# papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb
+# # this book
+# bash .ci/setup-book && .venv/bin/jupyter-book build .
+# ```
+#
+# The ablation writes one folder per run into `figures/runs/cpu/<method>/seed<N>/` (the run record,
+# KAF and loss logs, the resolved config and the executed notebook) and the aggregated tables
+# beside them; this book reads those folders.

@@ -1,0 +1,298 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   fowkal:
+#     reads_data: true
+# ---
+
+# %% [markdown]
+# # Results: Tables 1–3, the paper's and ours
+#
+# The paper's numbers are shown as the paper reports them: COCO-WholeBody v1.0 validation,
+# HRNet-w32 + DARK at 256 × 192, trained 210 epochs on 8 GPUs. Ours come from the CPU
+# reproduction: a small HRNet at 128 × 96, trained minutes on the embedded benchmark
+# ({doc}`benchmark`), every method of the ablation with several seeds. The two are different
+# benchmarks and models, so **compare differences between methods, not absolute values**: the
+# question our numbers can answer is whether the losses move the parts in the directions the
+# paper reports.
+#
+# Every number of ours is computed on this page from the run records (`run_record.json`, one per
+# training run) by `fowkal.ablation`, the module the ablation notebook uses; the last section
+# lists each record with its commit and machine. The page is executed again whenever the records
+# change, so it always shows the records that are there.
+
+# %% tags=["hide-input"]
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from IPython.display import Markdown, display
+
+from fowkal import ablation, book, paper
+from fowkal.losses import METHODS
+
+book.use_style()
+RUNS = book.runs_dir()
+records, missing = book.run_records(RUNS)
+display(Markdown(f"Run records read from `{book.repo_relative(RUNS)}`: {len(records)}."
+                 if records else book.missing_records(missing, "This page shows the paper's numbers only.")))
+
+# %% [markdown]
+# ## Table 1: comparison with other methods
+#
+# **As reported in the paper** (COCO-WholeBody v1.0 val, AP and AR in %, person detections of
+# AP 56; "—": not reported).
+
+# %% tags=["hide-input"]
+def paper_table1() -> str:
+    head = "| method (paper's Table 1) | " + " | ".join(paper.TABLE1_COLUMNS) + " |"
+    lines = [head, "|---|" + "---:|" * len(paper.TABLE1_COLUMNS)]
+    for method, values in paper.TABLE1.items():
+        cells = ["—" if v is None else f"{v:.1f}" for v in values]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+display(Markdown(paper_table1()))
+
+# %% [markdown]
+# **Ours** (CPU profile on the embedded benchmark; not comparable with the rows above), the two
+# methods of Table 1's last two rows: the MSE baseline (Table 2's row a) and FoWKAL (row f), each
+# evaluated with the benchmark's simulated person detections ("detected"), as Table 1 does, and
+# with the ground-truth boxes ("GT") the ablation tables use. Mean ± sample standard deviation
+# over seeds (n = number of seeds).
+
+# %% tags=["hide-input"]
+def with_boxes(records, boxes):
+    return [r for r in records if (r.get("metrics") or {}).get(boxes)]
+
+
+def cell(stats, method, part):
+    c = stats.get(method, {}).get(part)
+    if c is None:
+        return "—"
+    return book.nbsp(f"{c['mean']:.1f}" + (f" ± {c['std']:.1f}" if c["n"] > 1 else ""))
+
+
+def our_table1(records) -> str:
+    labels = {"mse": "MSE (a)", "fowkal": "FoWKAL (f)"}
+    columns = ["whole-body AP", "whole-body AR", "body AP", "foot AP", "face AP", "hand AP"]
+    lines = ["| ours | boxes | " + " | ".join(columns) + " | n |", "|---|---|" + "---:|" * (len(columns) + 1)]
+    for boxes, box_label in (("detections", "detected"), ("gt_boxes", "GT")):
+        chosen = [r for r in with_boxes(records, boxes) if r["method"] in labels]
+        if not chosen:
+            continue
+        ap = ablation.aggregate(chosen, boxes=boxes, stat="AP")
+        ar = ablation.aggregate(chosen, boxes=boxes, stat="AR")
+        for method, label in labels.items():
+            if method not in ap:
+                continue
+            cells = [cell(ap, method, "wholebody"), cell(ar, method, "wholebody")]
+            cells += [cell(ap, method, part) for part in ("body", "foot", "face", "hand")]
+            lines.append(f"| {book.nbsp(label)} | {box_label} | " + " | ".join(cells)
+                         + f" | {ap[method]['wholebody']['n']} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+ours1 = our_table1(records) if records else ""
+if ours1:
+    display(Markdown(book.wide_table(ours1)))
+elif records:
+    display(Markdown(book.admonition("No MSE or FoWKAL runs", "The records hold neither method.", kind="note")))
+else:
+    display(Markdown(book.missing_records(missing, "Our rows of Table 1 are not shown.", first=False)))
+
+# %% [markdown]
+# ## Table 2: the ablation of the losses
+#
+# AP (%) per part with ground-truth person boxes: for each row of the paper's Table 2, the
+# paper's numbers, then ours (mean ± sample standard deviation over the seeds of that method;
+# a single number: one seed). `fowkal.ablation.table2_markdown` prints the same numbers as one
+# wide table (the ablation notebook's `tables.md`).
+
+# %%
+table = ablation.aggregate(records) if records else {}
+
+# %% tags=["hide-input"]
+def table2_long(table) -> str:
+    """Table 2 with the paper's row directly above ours (fits the page's width)."""
+    parts = ablation.PARTS
+    lines = ["| row | | " + " | ".join(p.replace("wholebody", "whole-body") for p in parts) + " | seeds |",
+             "|---|---|" + "---:|" * (len(parts) + 1)]
+    for method, label in paper.TABLE2_ROWS.items():
+        theirs = [f"{paper.TABLE2[method][p]:.1f}" for p in parts]
+        ours = [cell(table, method, p) for p in parts]
+        n = table.get(method, {}).get("wholebody", {}).get("n", 0)
+        lines.append(f"| **{label}** | paper | " + " | ".join(theirs) + " | |")
+        lines.append(f"| | ours | " + " | ".join(ours) + f" | {n} |")
+    return "\n".join(lines)
+
+
+display(Markdown(book.wide_table(table2_long(table)) if records
+                 else book.missing_records(missing, "Our columns of Tables 2 and 3 are not shown.", first=False)))
+
+# %% [markdown]
+# ## Table 3: WAHR against FWAHR
+#
+# Whole-body AP (%), ground-truth boxes, the paper's beside ours.
+
+# %% tags=["hide-input"]
+display(Markdown(ablation.table3_markdown(table).replace(" ± ", book.nbsp(" ± ")) if records
+                 else book.missing_records(missing, "Our column of Table 3 is not shown.", first=False)))
+
+# %% [markdown]
+# ## The paper's claims, checked
+#
+# Each claim is a difference between two rows of Tables 2 or 3 on one part. The verdict rule is
+# `fowkal.ablation`'s (quoted from its documentation):
+
+# %% tags=["hide-input"]
+rule = ablation.__doc__.split("Verdict rule", 1)[1].split("\n", 1)[1].strip()
+display(Markdown("> " + rule.replace("\n", "\n> ")))
+
+# %% tags=["hide-input"]
+def claims_table(rows) -> str:
+    lines = ["| claim | paper Δ | our Δ ± 2 SE | verdict |", "|:---|---:|---:|:---|"]
+    for row in rows:
+        ours = "—" if math.isnan(row["d"]) else f"{row['d']:+.1f}"
+        if not math.isnan(row["d"]) and not math.isnan(row["se"]):
+            ours += f" ± {2 * row['se']:.1f}"
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {book.nbsp(ours)} | "
+                     f"{book.nbsp(row['verdict'])} |")
+    return "\n".join(lines)
+
+
+VERDICT_COLORS = {ablation.REPRODUCED: book.CURVE_COLORS[2], ablation.NOT_REPRODUCED: book.CURVE_COLORS[3],
+                  ablation.INCONCLUSIVE: book.CURVE_COLORS[6]}
+
+
+def claims_figure(rows):
+    """Paper's Δ (black diamond) and ours (dot ± 2 SE, coloured by verdict), one line per claim."""
+    fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 0.32 * len(rows) + 1.0))
+    y = np.arange(len(rows))
+    for i, row in enumerate(rows):
+        color = VERDICT_COLORS[row["verdict"]]
+        if not math.isnan(row["d"]):
+            err = 0 if math.isnan(row["se"]) else 2 * row["se"]
+            ax.errorbar(row["d"], i, xerr=err, fmt="o", color=color, ms=5, capsize=2, lw=1.2)
+        ax.plot(row["paper_delta"], i, "D", color="black", ms=4)
+    ax.axvline(0, color="0.4", lw=0.8)
+    ax.set_yticks(y, [row["claim"] for row in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("AP difference, better − worse method (points)")
+    handles = [plt.Line2D([], [], marker="D", color="black", ls="", ms=4, label="paper")]
+    handles += [plt.Line2D([], [], marker="o", color=c, ls="", ms=5, label=f"ours: {v}")
+                for v, c in VERDICT_COLORS.items()]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True)
+    return fig
+
+
+if records:
+    claim_rows = ablation.claims(table)
+    display(Markdown(claims_table(claim_rows)))
+    fig = claims_figure(claim_rows)
+    if book.writes_figures():
+        book.save_figure(fig, "claims")
+    plt.show()
+    verdicts = [row["verdict"] for row in claim_rows]
+    tally = {v: verdicts.count(v) for v in (ablation.REPRODUCED, ablation.NOT_REPRODUCED, ablation.INCONCLUSIVE)}
+    display(Markdown(f"Of the paper's {len(verdicts)} claims, on the CPU benchmark: "
+                     + ", ".join(f"**{n} {v}**" for v, n in tally.items()) + "."))
+else:
+    display(Markdown(book.missing_records(missing, "No claim can be checked.", first=False)))
+
+# %% [markdown]
+# The ablation notebook writes the same tables next to the records (`tables.md`, `tables.json`).
+# This page recomputes them from the records; if the notebook's copy disagrees, the note below
+# says so (a copy made before more records were added).
+
+# %% tags=["hide-input"]
+def compare_with_written(table) -> str:
+    written = RUNS / "tables.json"
+    if not written.is_file():
+        return book.admonition("No written tables", f"`{book.repo_relative(written)}` does not exist "
+                               "(the ablation notebook writes it when it aggregates).", kind="note")
+    saved = json.loads(written.read_text())["table"]
+    differ = []
+    for method, parts in table.items():
+        for part, c in parts.items():
+            other = saved.get(method, {}).get(part)
+            if other is None or other.get("n") != c["n"] or not math.isclose(other["mean"], c["mean"], abs_tol=1e-9):
+                differ.append(f"{method}/{part}")
+    extra = sorted(set(saved) - set(table))
+    if differ or extra:
+        return book.admonition("Written tables differ", f"`{book.repo_relative(written)}` disagrees with the "
+                               f"records for {', '.join(differ + extra)}: re-run the ablation notebook's "
+                               "aggregation (`-p run_missing False`).", kind="warning")
+    return f"`{book.repo_relative(written)}` agrees with the records (every mean and seed count)."
+
+
+if records:
+    display(Markdown(compare_with_written(table)))
+
+# %% [markdown]
+# ## Where each number comes from
+#
+# One row per run record: its AP per part (ground-truth boxes, the numbers Tables 2 and 3
+# average) and whole-body AP with detections (Table 1), and where it ran. A mean ± std above is
+# over the rows of its method.
+
+# %% tags=["hide-input"]
+def record_rows(records) -> str:
+    order = {method: i for i, method in enumerate(METHODS)}
+    head = "| method | seed | whole-body | body | foot | face | hand | whole-body, det. | commit |"
+    lines = [head, "|---|---:|" + "---:|" * 6 + "---|"]
+    for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
+        p = book.provenance(r)
+        gt = [f"{ablation.record_ap(r, part):.1f}" for part in ablation.PARTS]
+        det = "—"
+        if with_boxes([r], "detections"):
+            det = f"{ablation.record_ap(r, 'wholebody', boxes='detections'):.1f}"
+        commit = p["commit"].replace(" (dirty)", "*")
+        lines.append(f"| {p['method']} | {p['seed']} | " + " | ".join(gt) + f" | {det} | `{commit}` |")
+    return "\n".join(lines)
+
+
+def where_records_are(records) -> str:
+    expected = [RUNS / r["method"] / f"seed{r['seed']}" / "run_record.json" for r in records]
+    if all(Path(r["_path"]) == e for r, e in zip(records, expected)):
+        return (f"The record of a method and seed is `{book.repo_relative(RUNS)}/<method>/seed<seed>/run_record.json`,"
+                " next to its KAF log, loss log, resolved config and executed training notebook.")
+    return "Records: " + "; ".join(f"`{book.repo_relative(r['_path'])}`" for r in records) + "."
+
+
+def timing_rows(records) -> str:
+    lines = ["| method | seed | created (UTC) | wall time | epochs | device | versions |",
+             "|:---|---:|:---|---:|---:|:---|:---|"]
+    order = {method: i for i, method in enumerate(METHODS)}
+    for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
+        p = book.provenance(r)
+        wall = "?" if p["wall_time_s"] is None else f"{p['wall_time_s'] / 60:.1f} min"
+        v = r.get("versions", {})
+        lines.append(f"| {p['method']} | {p['seed']} | {book.nbsp(p['created'].replace('T', ' ').rstrip('Z'))} | "
+                     f"{book.nbsp(wall)} | {r['schedule']['epochs']} | {book.nbsp(p['device'])} | "
+                     f"torch {v.get('torch', '?')}, mmpose {v.get('mmpose', '?')} |")
+    return "\n".join(lines)
+
+
+if records:
+    commits = sorted({book.provenance(r)["commit"] for r in records})
+    machines = sorted({book.provenance(r)["machine"] for r in records})
+    display(Markdown(f"{len(records)} records from {len(commits)} commit(s) ({', '.join(f'`{c}`' for c in commits)}), "
+                     f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * had uncommitted "
+                     "changes in the checkout when the run started.\n\n" + book.wide_table(record_rows(records))))
+    display(Markdown(book.admonition("When and how each run ran (click to open)", book.wide_table(timing_rows(records)),
+                                     kind="note", css_class="dropdown")))
+else:
+    display(Markdown(book.missing_records(missing, "There is nothing to trace.", first=False)))

@@ -1,0 +1,330 @@
+"""The book's result figures (fowkal.figures) and the result pages' record handling (fowkal.book).
+
+Run records here are synthetic dicts in the run-record schema (test inputs, never results); the
+result pages are executed as plain scripts (their .py source) with the records folder pointed at
+a temporary folder through FOWKAL_RUNS_DIR, so they never touch figures/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from fowkal import book, figures  # noqa: E402
+from fowkal.parts import BODY, FACE, FOOT, LEFT_HAND, NUM_KEYPOINTS, PARTS, RIGHT_HAND  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- skeleton
+def test_bones_stay_inside_their_parts():
+    bones = figures.wholebody_bones()
+    assert len(bones["body"]) == 19 and len(bones["foot"]) == 6 and len(bones["hand"]) == 40
+    assert all(a in FACE and b in FACE for a, b in bones["face"])
+    assert all(a in BODY and b in BODY for a, b in bones["body"])
+    assert all(b in FOOT for a, b in bones["foot"])  # each foot keypoint hangs from its ankle
+    for a, b in bones["hand"]:
+        assert (a in LEFT_HAND and b in LEFT_HAND) or (a in RIGHT_HAND and b in RIGHT_HAND)
+    # closed contours: eyes and lips end where they start
+    assert (FACE[41], FACE[36]) in bones["face"] and (FACE[59], FACE[48]) in bones["face"]
+
+
+def test_template_pose_is_a_standing_person_facing_the_viewer():
+    xy = figures.template_pose()
+    assert xy.shape == (NUM_KEYPOINTS, 2) and np.isfinite(xy).all()
+    left, right = 5, 6  # shoulders: the subject's left is on the image's right (COCO)
+    assert xy[BODY[left], 0] > 0 > xy[BODY[right], 0]
+    assert xy[FACE, 1].max() < xy[BODY[5], 1] < xy[BODY[11], 1] < xy[BODY[13], 1] < xy[BODY[15], 1]
+    assert xy[list(FOOT), 1].min() > xy[BODY[15], 1] - 0.2  # feet at the ankles
+    # each hand starts at its wrist, the left hand on the left wrist
+    assert np.allclose(xy[LEFT_HAND[0]], xy[BODY[9]]) and np.allclose(xy[RIGHT_HAND[0]], xy[BODY[10]])
+    # drawn enlarged, the dense parts' keypoints are told apart (no two coincide)
+    for idx in (FACE, LEFT_HAND):
+        d = np.hypot(*(xy[list(idx)][:, None] - xy[list(idx)][None]).transpose(2, 0, 1))
+        np.fill_diagonal(d, np.inf)
+        assert d.min() > 0.01
+
+
+def test_part_view_frames_the_part():
+    xy = figures.template_pose()
+    (x0, x1), (y1, y0) = figures.part_view("face", xy)
+    face = xy[list(FACE)]
+    assert x0 < face[:, 0].min() and x1 > face[:, 0].max() and y0 < face[:, 1].min() and y1 > face[:, 1].max()
+    (wx0, wx1), _ = figures.part_view(None, xy)
+    assert wx1 - wx0 > 2 * (x1 - x0)
+
+
+def test_draw_wholebody_draws_the_visible_keypoints_only():
+    import matplotlib.pyplot as plt
+
+    xy = figures.template_pose()
+    visible = np.ones(NUM_KEYPOINTS, bool)
+    visible[list(FACE)] = False
+    fig, ax = plt.subplots()
+    figures.draw_wholebody(ax, xy, visible=visible)
+    drawn = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets") and c.get_offsets().ndim == 2
+                and c.__class__.__name__ == "PathCollection")
+    assert drawn == NUM_KEYPOINTS - len(FACE)
+    figures.draw_wholebody(ax, xy, values=np.linspace(0, 1, NUM_KEYPOINTS), parts=["hand"])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="shape"):
+        figures.draw_wholebody(ax, xy[:17])
+    with pytest.raises(ValueError, match="unknown part"):
+        figures.draw_wholebody(ax, xy, parts=["tail"])
+    with pytest.raises(ValueError, match="values must have shape"):
+        figures.draw_wholebody(ax, xy, values=[1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- Fig. 1 pieces
+def test_annotation_keypoints_reads_every_part():
+    ann = {field: [] for field in ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")}
+    for field, n in (("keypoints", 17), ("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21),
+                     ("righthand_kpts", 21)):
+        ann[field] = [v for i in range(n) for v in (float(i), float(n), 2.0 if i % 2 == 0 else 0.0)]
+    xy, labelled = figures.annotation_keypoints(ann)
+    assert xy.shape == (NUM_KEYPOINTS, 2) and xy[FACE[3], 0] == 3.0 and xy[FACE[3], 1] == 68.0
+    assert labelled[FACE[2]] and not labelled[FACE[3]]
+    ann["foot_kpts"] = ann["foot_kpts"][:-3]
+    with pytest.raises(ValueError, match="foot_kpts"):
+        figures.annotation_keypoints(ann)
+
+
+def test_nearest_neighbour_distances_per_part_and_hand():
+    xy = np.zeros((NUM_KEYPOINTS, 2))
+    labelled = np.zeros(NUM_KEYPOINTS, bool)
+    xy[BODY[0]], xy[BODY[1]], xy[BODY[2]] = (0, 0), (3, 4), (3, 10)
+    labelled[[BODY[0], BODY[1], BODY[2]]] = True
+    xy[LEFT_HAND[0]], xy[RIGHT_HAND[0]] = (50, 50), (50.5, 50)  # different hands: not neighbours
+    labelled[[LEFT_HAND[0], RIGHT_HAND[0]]] = True
+    d = figures.nearest_neighbour_distances(xy, labelled)
+    assert sorted(d["body"]) == [5.0, 5.0, 6.0]
+    assert d["hand"].size == 0 and d["face"].size == 0
+
+
+def test_heatmap_scale_follows_mmpose_crop():
+    sizes = figures.PROFILE_SIZES["cpu"]
+    # a tall box: crop height = 1.25 * h; a wide one: 1.25 * w / (96 / 128)
+    assert figures.heatmap_scale([0, 0, 60, 160], **sizes) == pytest.approx(32 / 200)
+    assert figures.heatmap_scale([0, 0, 150, 100], **sizes) == pytest.approx(32 / (1.25 * 200))
+
+
+def test_topdown_sample_puts_each_target_peak_on_its_keypoint():
+    pytest.importorskip("mmpose")
+    image = np.full((256, 320, 3), 127, np.uint8)
+    xy = np.zeros((NUM_KEYPOINTS, 2), np.float32)
+    labelled = np.zeros(NUM_KEYPOINTS, bool)
+    xy[BODY[0]], xy[BODY[15]], xy[FACE[30]] = (150, 60), (140, 200), (152, 66)
+    labelled[[BODY[0], BODY[15], FACE[30]]] = True
+    sample = figures.topdown_sample(image, [100, 40, 100, 180], xy, labelled, **figures.PROFILE_SIZES["cpu"])
+    assert sample["crop"].shape == (128, 96, 3) and sample["heatmaps"].shape == (NUM_KEYPOINTS, 32, 24)
+    for k in (BODY[0], BODY[15], FACE[30]):
+        peak = np.unravel_index(sample["heatmaps"][k].argmax(), (32, 24))
+        assert np.allclose(peak[::-1], sample["xy_heatmap"][k], atol=0.51)
+    assert sample["heatmaps"][BODY[1]].max() == 0  # unlabelled: no target
+    with pytest.raises(ValueError, match="positive width"):
+        figures.topdown_sample(image, [0, 0, 0, 10], xy, labelled, **figures.PROFILE_SIZES["cpu"])
+
+
+# --------------------------------------------------------------------------- Fig. 5 pieces
+def _kaf_log(epochs=3, iters=(1, 10), decay=1.0):
+    rng = np.random.default_rng(0)
+    entries = []
+    for it in iters:
+        entries.append(dict(kind="iter", epoch=1, iter=it, mean=list(np.full(NUM_KEYPOINTS, 0.5)),
+                            std=[0.0] * NUM_KEYPOINTS, n=8))
+    for e in range(1, epochs + 1):
+        mean = 0.5 * np.exp(-decay * e * rng.uniform(0.5, 1.5, NUM_KEYPOINTS))
+        entries.append(dict(kind="epoch", epoch=e, iter=10 * e, mean=list(mean), std=list(0.1 * mean), n=80))
+    return entries
+
+
+def test_check_kaf_entries_sorts_and_rejects_bad_logs():
+    log = _kaf_log()
+    shuffled = [log[3], log[0], log[2], log[1], log[4]]
+    ordered = figures.check_kaf_entries(shuffled)
+    # iteration 10's batch comes before epoch 1 (which also ends at iteration 10)
+    assert [(e["kind"], e["iter"]) for e in ordered] == [("iter", 1), ("iter", 10), ("epoch", 10), ("epoch", 20),
+                                                         ("epoch", 30)]
+    with pytest.raises(ValueError, match="non-empty"):
+        figures.check_kaf_entries([])
+    bad = dict(log[0], mean=[0.5] * 17)
+    with pytest.raises(ValueError, match="shape"):
+        figures.check_kaf_entries([bad])
+    with pytest.raises(ValueError, match="NaN"):
+        figures.check_kaf_entries([dict(log[0], std=[float("nan")] * NUM_KEYPOINTS)])
+    with pytest.raises(ValueError, match="kind"):
+        figures.check_kaf_entries([dict(log[0], kind="step")])
+    with pytest.raises(ValueError, match="lacks"):
+        figures.check_kaf_entries([{k: v for k, v in log[0].items() if k != "n"}])
+
+
+def test_choose_snapshots_starts_at_the_first_batch_and_ends_at_the_last_epoch():
+    log = _kaf_log(epochs=12)
+    chosen = figures.choose_snapshots(log, n=5)
+    assert len(chosen) == 5 and chosen[0]["kind"] == "iter" and chosen[0]["iter"] == 1
+    assert chosen[-1]["kind"] == "epoch" and chosen[-1]["epoch"] == 12
+    assert [e["epoch"] for e in chosen[1:]] == sorted({e["epoch"] for e in chosen[1:]})
+    short = figures.choose_snapshots(_kaf_log(epochs=2, iters=(1,)), n=5)
+    assert [e["kind"] for e in short] == ["iter", "epoch", "epoch"]
+
+
+def test_minmax_scales_each_pose_and_keeps_constant_poses_neutral():
+    assert np.allclose(figures.minmax([2.0, 4.0, 3.0]), [0.0, 1.0, 0.5])
+    assert np.allclose(figures.minmax(np.full(5, 0.5)), 0.5)
+
+
+def test_fig5_figures_and_explorer_frames():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm, Normalize
+
+    log = _kaf_log(epochs=4, decay=3.0)
+    fig = figures.fig5_skeletons(figures.choose_snapshots(log, n=3))
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 6  # 3 snapshots x (normalised, absolute)
+    plt.close(fig)
+    fig = figures.fig5_heatmap(log)
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (NUM_KEYPOINTS, len(log))
+    plt.close(fig)
+    first, last = figures.check_kaf_entries(log)[0], figures.check_kaf_entries(log)[-1]
+    a = figures.kaf_frame(first, "all", norm=Normalize(0, 0.6), title="a")
+    b = figures.kaf_frame(last, "all", norm=Normalize(0, 0.6), title="a")
+    c = figures.kaf_frame(last, "face", norm=LogNorm(1e-6, 0.6), title="a")
+    assert a.startswith(PNG) and b.startswith(PNG) and c.startswith(PNG)
+    assert len({a, b, c}) == 3
+
+
+# --------------------------------------------------------------------------- record handling (fowkal.book)
+def _metrics(ap):
+    parts = ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody")
+    return {p: {"AP": ap, "AR": min(1.0, ap + 0.05)} for p in parts}
+
+
+def synthetic_record(method, seed, ap, *, data_root="/nowhere", predictions=None, kaf=False):
+    """A run record with the schema's fields (test input, not a result)."""
+    return {
+        "schema_version": 1, "kind": "fowkal-run", "method": method, "profile": "cpu", "seed": seed,
+        "created": "2026-01-01T00:00:00Z", "config": {"file": "config.py", "sha256": "0" * 64},
+        "git": {"commit": "abcdef0123456789", "dirty": seed == 1},
+        "versions": {"torch": "2.14.1", "mmpose": "1.1.0"}, "device": {"type": "cpu", "processes": 1},
+        "machine": {"cpu_count": 2, "platform": "Linux-test"}, "wall_time_s": 60.0 + seed,
+        "schedule": {"epochs": 2, "iters": 20, "batch_size": 8},
+        "data": {"data_root": data_root}, "losses": [{"epoch": 1, "iter": 10, "time_s": 5.0, "loss": 0.1}],
+        "metrics": {"gt_boxes": _metrics(ap), "detections": _metrics(ap - 0.01)},
+        "predictions": predictions or [],
+        "files": {"config": "config.py", "kaf_log": "kaf_log.json" if kaf else None, "loss_log": "loss_log.json"},
+    }
+
+
+def write_records(folder: Path, records, kaf_logs=None):
+    for record in records:
+        out = folder / record["method"] / f"seed{record['seed']}"
+        out.mkdir(parents=True)
+        (out / "run_record.json").write_text(json.dumps(record))
+        if record["files"]["kaf_log"]:
+            (out / "kaf_log.json").write_text(json.dumps((kaf_logs or {}).get(record["method"], _kaf_log())))
+    return folder
+
+
+def test_run_records_say_why_there_are_none(tmp_path):
+    records, why = book.run_records(tmp_path / "absent")
+    assert records == [] and "does not exist" in why
+    records, why = book.run_records(tmp_path)
+    assert records == [] and "holds no" in why
+    note = book.missing_records(why, "Nothing is shown.")
+    assert "fowkal-missing" in note and "No run records yet" in note and "papermill notebooks/ablation.ipynb" in note
+    write_records(tmp_path, [synthetic_record("mse", 0, 0.5), synthetic_record("mse", 1, 0.6)])
+    records, why = book.run_records(tmp_path)
+    assert why is None and [r["seed"] for r in records] == [0, 1]
+    assert records[0]["_path"].endswith("mse/seed0/run_record.json")
+    (tmp_path / "mse" / "seed1" / "run_record.json").write_text('{"kind": "other"}')
+    with pytest.raises(ValueError, match="not a fowkal run record"):
+        book.run_records(tmp_path)
+
+
+def test_runs_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(book.RUNS_DIR_ENV, raising=False)
+    assert book.runs_dir() == book.DEFAULT_RUNS_DIR and book.writes_figures()
+    monkeypatch.setenv(book.RUNS_DIR_ENV, str(tmp_path))
+    assert book.runs_dir() == tmp_path.resolve() and not book.writes_figures()
+
+
+def test_provenance_and_admonition():
+    p = book.provenance(dict(synthetic_record("kal", 1, 0.4), _path=str(REPO / "x" / "run_record.json")))
+    assert p["commit"] == "abcdef01 (dirty)" and p["file"] == "x/run_record.json" and "2 CPUs" in p["machine"]
+    assert book.provenance(dict(synthetic_record("kal", 0, 0.4), git=None))["commit"] == "unknown"
+    with pytest.raises(ValueError, match="admonition kind"):
+        book.admonition("t", "x", kind="shout")
+    assert book.nbsp("1 ± 2") == "1\u00a0±\u00a02"
+
+
+# --------------------------------------------------------------------------- the result pages, run as scripts
+def _run_page(name, monkeypatch, runs_dir):
+    """Execute book/<name>.py (a jupytext percent script); return the Markdown it displayed and
+    how many explorers."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setenv(book.RUNS_DIR_ENV, str(runs_dir))
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    monkeypatch.setattr("matplotlib.pyplot.show", lambda *a, **k: None)
+    before = {p.name: p.stat().st_mtime for p in (REPO / "figures").glob("*.png")}
+    runpy.run_path(str(REPO / "book" / f"{name}.py"), run_name="__page__")
+    after = {p.name: p.stat().st_mtime for p in (REPO / "figures").glob("*.png")}
+    changed = {n for n in after if before.get(n) != after[n]}
+    assert changed <= {"bench_losses.png"}, f"{name} wrote {changed} into figures/ from test records"
+    explorers = sum("fowkal-explorer" in getattr(o, "_dom_classes", ()) for o in shown)
+    text = "\n".join(o.data for o in shown if isinstance(getattr(o, "data", None), str))
+    return text, explorers
+
+
+def test_results_page_without_records_says_so(tmp_path, monkeypatch):
+    text, _ = _run_page("results", monkeypatch, tmp_path / "none")
+    assert text.count("No run records yet") >= 4  # Table 1 ours, Tables 2/3, claims, provenance
+    assert "HRNet-w32+DARK+FoWKAL" in text  # the paper's Table 1 is still shown
+    assert "| ours |" not in text
+
+
+def test_results_page_aggregates_the_records(tmp_path, monkeypatch):
+    records = [synthetic_record(m, s, ap) for m, base in (("mse", 0.40), ("fowkal", 0.50), ("awing", 0.42))
+               for s, ap in ((0, base), (1, base + 0.02), (2, base + 0.04))]
+    write_records(tmp_path, records)
+    text, _ = _run_page("results", monkeypatch, tmp_path)
+    assert "No run records yet" not in text
+    # whole-body AP of mse: mean of 40, 42, 44 = 42.0, sample std 2.0
+    assert "42.0\u00a0±\u00a02.0" in text
+    # fowkal 50, 52, 54 against mse 40, 42, 44: d = 10, 2·SE = 2·sqrt(4/3 + 4/3) = 3.3
+    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0\u00a0±\u00a03.3 | reproduced |" in text
+    assert "abcdef01*" in text and "mse/seed2/run_record.json" not in text  # records in the standard layout
+
+
+def test_predictions_page_draws_from_records(tmp_path, monkeypatch):
+    pytest.importorskip("mmpose")
+    from fowkal.data import make_benchmark
+
+    bench = make_benchmark(tmp_path / "bench", seed=0, train_images=1, val_images=2)
+    val = json.loads((bench / "annotations" / "wholebody_val.json").read_text())
+    predictions = []
+    for ann in val["annotations"]:
+        xy, _ = figures.annotation_keypoints(ann)
+        name = next(i["file_name"] for i in val["images"] if i["id"] == ann["image_id"])
+        predictions.append({"image_id": ann["image_id"], "file_name": name, "score": 0.9,
+                            "keypoints": (xy + 1.0).tolist(), "keypoint_scores": [0.9] * NUM_KEYPOINTS})
+    records = [synthetic_record("mse", 0, 0.4, data_root=str(bench), predictions=predictions),
+               synthetic_record("fowkal", 0, 0.5, data_root=str(bench), predictions=predictions, kaf=True)]
+    runs = write_records(tmp_path / "runs", records, kaf_logs={"fowkal": _kaf_log(epochs=2)})
+    text, explorers = _run_page("predictions_kaf", monkeypatch, runs)
+    assert "No run records yet" not in text and "not drawn" not in text and explorers == 1
+    assert "MSE 40.0, FoWKAL 50.0" in text
+
+
+def test_predictions_page_without_records_says_so(tmp_path, monkeypatch):
+    text, explorers = _run_page("predictions_kaf", monkeypatch, tmp_path / "none")
+    assert text.count("No run records yet") >= 3 and explorers == 0  # Fig. 4, Fig. 5 and the explorer
