@@ -183,6 +183,7 @@ def test_other_keypoint_counts_need_matching_parts():
     assert mse.kaf_head is None
 
 
+@pytest.mark.slow
 def test_custom_imports_registers_from_a_config(tmp_path):
     """A fresh process that never imports fowkal gets both types from a config's custom_imports."""
     cfg_file = tmp_path / "head.py"

@@ -105,6 +105,9 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
                       gt_boxes=bool(gt_boxes), pretrained=None if weights is None else str(weights),
                       config_file=str(config_file(method, profile)))
     if overrides:
+        unknown = sorted({key.split(".")[0] for key in overrides} - set(cfg.keys()))
+        if unknown:
+            raise ValueError(f"override(s) of unknown config key(s) {unknown}; top-level keys: {sorted(cfg.keys())}")
         cfg.merge_from_dict(overrides)
     return cfg
 
