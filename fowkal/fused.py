@@ -495,20 +495,7 @@ class FusedKALLoss(_FusedMixin, KALLoss):
         l_aw, l_mse = self.pixel_sums(pred, target, [("awing", "mse")] * pred.shape[1], target_weight)
         l_aw = self.with_target_weight(l_aw, target_weight)
         l_mse = self.with_target_weight(l_mse, target_weight)
-        adaptive = kaf * l_aw + (1.0 - kaf) * l_mse
-        data = pred.new_zeros(pred.shape[0])
-        reg = pred.new_zeros(pred.shape[0])
-        barrier = pred.new_zeros(pred.shape[0])
-        for name in self.parts:
-            idx = self._index((name,), pred.device)
-            lam = kaf.index_select(1, idx)
-            data = data + adaptive.index_select(1, idx).mean(dim=1)
-            reg = reg + lam.var(dim=1, correction=0)  # population variance (Eq. 7)
-            if self.lambda_barrier:
-                lam_c = lam.clamp(1e-6, 1 - 1e-6)
-                barrier = barrier - (lam_c.log() + (1 - lam_c).log()).mean(dim=1)
-        total = data + self.reg_weight * reg + self.lambda_barrier * barrier
-        return dict(awing=l_aw, mse=l_mse, data=data.mean(), reg=reg.mean(), total=self.loss_weight * total.mean())
+        return self.combine(kaf, l_aw, l_mse)
 
 
 _FUSED_CLASSES = {MSELoss: FusedMSELoss, AWingLoss: FusedAWingLoss, HeuristicLoss: FusedHeuristicLoss,

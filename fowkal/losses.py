@@ -382,12 +382,16 @@ class KALLoss(_PartLoss):
         weight = self.pixel_weight(pred, target)
         l_aw = self.awing_term(pred, target, weight, target_weight)
         l_mse = self.mse_term(pred, target, weight, target_weight)
+        return self.combine(kaf, l_aw, l_mse)
+
+    def combine(self, kaf: Tensor, l_aw: Tensor, l_mse: Tensor) -> dict[str, Tensor]:
+        """Eq. 6-8 from the per-keypoint terms ``[B, K]``: part means, regulariser, barrier."""
         adaptive = kaf * l_aw + (1.0 - kaf) * l_mse
-        data = pred.new_zeros(pred.shape[0])
-        reg = pred.new_zeros(pred.shape[0])
-        barrier = pred.new_zeros(pred.shape[0])
+        data = kaf.new_zeros(kaf.shape[0])
+        reg = kaf.new_zeros(kaf.shape[0])
+        barrier = kaf.new_zeros(kaf.shape[0])
         for name in self.parts:
-            idx = self._index((name,), pred.device)
+            idx = self._index((name,), kaf.device)
             lam = kaf.index_select(1, idx)
             data = data + adaptive.index_select(1, idx).mean(dim=1)
             reg = reg + lam.var(dim=1, correction=0)  # population variance (Eq. 7)
