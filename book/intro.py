@@ -99,9 +99,13 @@ plt.show()
 #   means over pixels), the book shows the readings side by side and says which one is the default
 #   and why.
 # - **The training pipeline**: MMPose 1.1 with HRNet-w32 and DARK, where one parameter picks the
-#   loss of each ablation row. It is being built; the result chapters (the paper's Tables 1–3 next
-#   to ours, predictions, the KAF over training) will be added from its run records. This book
-#   states no accuracy numbers of its own until then.
+#   loss of each ablation row (`fowkal.mmpose`: the loss and the head with the KAF branch;
+#   `fowkal.configs`: the paper's 8-GPU configs and a CPU profile), driven by papermill notebooks.
+# - **The ablation** (Tables 2 and 3) on the CPU, every method with three seeds, the paper's
+#   numbers beside ours and each of its claims judged by a stated rule ({doc}`results`); Figs. 4
+#   and 5 from the same runs ({doc}`predictions_kaf`).
+# - **Beyond the paper**: whether the KAF really adapts to annotation noise, tested on benchmark
+#   variants whose noise we set ({doc}`kaf_study`).
 #
 # The paper trained on COCO-WholeBody with 8 GPUs for 210 epochs. Neither that data set nor GPUs
 # are available where this book is built, so the default profile trains a much smaller model on a

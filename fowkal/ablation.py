@@ -151,10 +151,6 @@ def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, no
     a run whose work dir holds checkpoints but no record (killed) continues with ``resume=True``.
     Each run's executed notebook is kept beside its record as the log. Returns the record folders.
     """
-    import shutil
-
-    import papermill
-
     from .losses import METHODS
 
     unknown = [m for m in methods if m not in METHODS]
@@ -167,27 +163,46 @@ def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, no
         for method in methods:
             folder = record_folder(out_dir, method, seed)
             folders.append(folder)
-            if (folder / "run_record.json").is_file():
-                log(f"[ablation] {method} seed {seed}: record exists, skipped")
-                continue
-            work_dir = Path(work_root) / profile / method / f"seed{seed}"
-            resume = (work_dir / "last_checkpoint").is_file()
-            log(f"[ablation] {method} seed {seed}: {'resuming' if resume else 'training'} in {work_dir}")
-            work_dir.parent.mkdir(parents=True, exist_ok=True)
-            executed = work_dir.parent / f"seed{seed}.train.ipynb"
-            papermill.execute_notebook(
-                str(notebook), str(executed), log_output=False, progress_bar=False,
-                parameters=dict(method=method, profile=profile, seed=seed, work_dir=str(work_dir),
-                                epochs=epochs, max_iters=max_iters, data_root=data_root, resume=resume))
-            tmp = folder.with_name(folder.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            for name in COPIED_FILES:
-                if (work_dir / name).is_file():
-                    shutil.copy2(work_dir / name, tmp / name)
-            shutil.copy2(executed, tmp / "train.ipynb")
-            tmp.replace(folder)  # the record appears only once everything beside it is there
+            run_train_notebook(folder, Path(work_root) / profile / method / f"seed{seed}", notebook=notebook,
+                               label=f"{method} seed {seed}", log=log,
+                               parameters=dict(method=method, profile=profile, seed=seed, epochs=epochs,
+                                               max_iters=max_iters, data_root=data_root))
     return folders
+
+
+def run_train_notebook(folder, work_dir, *, notebook, parameters: dict, label: str, extra: dict | None = None,
+                       log=print) -> bool:
+    """One run of the train notebook, its record and logs copied to ``folder``; False if it was there.
+
+    Skipped when ``folder`` already holds a record; resumed when ``work_dir`` holds a checkpoint.
+    ``extra``: more JSON files to write beside the record (name -> object). The folder appears only
+    once everything in it is written (a killed run leaves no partial record folder).
+    """
+    import shutil
+
+    import papermill
+
+    folder, work_dir = Path(folder), Path(work_dir)
+    if (folder / "run_record.json").is_file():
+        log(f"[runs] {label}: record exists, skipped")
+        return False
+    resume = (work_dir / "last_checkpoint").is_file()
+    log(f"[runs] {label}: {'resuming' if resume else 'training'} in {work_dir}")
+    work_dir.parent.mkdir(parents=True, exist_ok=True)
+    executed = work_dir.parent / f"{work_dir.name}.train.ipynb"
+    papermill.execute_notebook(str(notebook), str(executed), log_output=False, progress_bar=False,
+                               parameters=dict(parameters, work_dir=str(work_dir), resume=resume))
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in COPIED_FILES:
+        if (work_dir / name).is_file():
+            shutil.copy2(work_dir / name, tmp / name)
+    shutil.copy2(executed, tmp / "train.ipynb")
+    for name, obj in (extra or {}).items():
+        (tmp / name).write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(folder)
+    return True
 
 
 def write_tables(table: dict, out_dir) -> Path:

@@ -27,6 +27,8 @@ FWAHR_READINGS = ("literal", "gt_tau_target", "gt_tau_pred")
 PIXEL_REDUCTIONS = ("mean", "sum")
 WEIGHTINGS = ("none", "wahr", "fwahr")
 HEURISTIC_BALANCES = ("literal", "swapped")
+#: KAL's optional (non-paper) rescaling of ℓ^AW and ℓ^MSE before they are mixed (``term_normalisation``).
+TERM_NORMALISATIONS = ("none", "batch")
 
 
 # --------------------------------------------------------------------------- element-wise pieces
@@ -364,17 +366,24 @@ class KALLoss(_PartLoss):
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``), must partition 0..K-1.
         reg_weight: ρ, the weight of the regulariser L_reg (Eq. 7; 1.0 as printed).
         lambda_barrier: non-paper anti-collapse term ``−c·[log λ + log(1 − λ)]`` (part means), 0 = off.
+        term_normalisation: non-paper. 'none' (default, Eq. 6) or 'batch': ℓ^AW and ℓ^MSE are each divided
+            by their batch mean over all keypoints (detached) before Eq. 6 mixes them, so both terms are on
+            a common scale; ∂L/∂λ_k then has either sign (AWing's share minus MSE's share) instead of
+            always pushing λ to 0 (spec §5.4). The logged ``awing``/``mse`` terms stay unscaled.
         weighting: 'none' (KAL), 'fwahr' (FoWKAL), 'wahr' (Table 3).
         Other options as :class:`AWingLoss`.
     """
 
     uses_kaf = True
 
-    def __init__(self, parts=None, *, reg_weight: float = 1.0, lambda_barrier: float = 0.0, **options):
+    def __init__(self, parts=None, *, reg_weight: float = 1.0, lambda_barrier: float = 0.0,
+                 term_normalisation: str = "none", **options):
         super().__init__(parts, **options)
         if reg_weight < 0 or lambda_barrier < 0:
             raise ValueError(f"reg_weight and lambda_barrier must be >= 0, got {reg_weight}, {lambda_barrier}")
+        _choice("term_normalisation", term_normalisation, TERM_NORMALISATIONS)
         self.reg_weight, self.lambda_barrier = reg_weight, lambda_barrier
+        self.term_normalisation = term_normalisation
 
     def terms(self, pred, target, target_weight=None, kaf=None) -> dict[str, Tensor]:
         """The loss and its pieces (for logging): per-keypoint ℓ^AW, ℓ^MSE ``[B, K]``, data, reg, total."""
@@ -386,7 +395,11 @@ class KALLoss(_PartLoss):
 
     def combine(self, kaf: Tensor, l_aw: Tensor, l_mse: Tensor) -> dict[str, Tensor]:
         """Eq. 6-8 from the per-keypoint terms ``[B, K]``: part means, regulariser, barrier."""
-        adaptive = kaf * l_aw + (1.0 - kaf) * l_mse
+        aw, mse = l_aw, l_mse
+        if self.term_normalisation == "batch":  # a scale, not a path for gradients: detached means
+            aw = l_aw / l_aw.detach().mean().clamp_min(1e-12)
+            mse = l_mse / l_mse.detach().mean().clamp_min(1e-12)
+        adaptive = kaf * aw + (1.0 - kaf) * mse
         data = kaf.new_zeros(kaf.shape[0])
         reg = kaf.new_zeros(kaf.shape[0])
         barrier = kaf.new_zeros(kaf.shape[0])
@@ -429,7 +442,7 @@ _CLASS_OPTIONS = {
     MSELoss: set(),
     AWingLoss: set(),
     HeuristicLoss: {"balance", "coarse_parts", "dense_parts"},
-    KALLoss: {"reg_weight", "lambda_barrier"},
+    KALLoss: {"reg_weight", "lambda_barrier", "term_normalisation"},
 }
 
 
@@ -442,7 +455,7 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
         **options: the spec's decisions (§12): ``pixel_reduction`` ('mean'), ``reg_weight`` (1.0),
             ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance`` ('literal'),
-            ``lambda_barrier`` (0), ``gamma``/``tau`` (0.01), AWing ``alpha``/``omega``/``epsilon``/``theta``,
+            ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01), AWing ``alpha``/``omega``/``epsilon``/``theta``,
             ``fused`` (False: the autograd reference; True: :mod:`fowkal.fused`, same values, ~10x faster).
 
     Returns:
@@ -473,4 +486,5 @@ def _choice(name: str, value, valid: Sequence[str]) -> None:
 __all__ = [
     "awing", "wahr_weight", "fwahr_weight", "build_loss", "METHODS", "KAL_METHODS", "PAPER_ROWS",
     "MSELoss", "AWingLoss", "HeuristicLoss", "KALLoss", "KAFHead", "AWING_DEFAULTS", "FWAHR_READINGS",
+    "TERM_NORMALISATIONS",
 ]

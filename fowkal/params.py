@@ -1,6 +1,8 @@
 """Validate the notebooks' papermill parameters up front, with messages that name the parameter."""
 from __future__ import annotations
 
+import inspect
+import json
 from pathlib import Path
 
 from .losses import METHODS
@@ -21,10 +23,11 @@ def _int(name: str, value, *, minimum: int) -> int:
 
 def check_train_params(*, method: str, profile: str, data_root: str = "", work_dir: str = "", gpus: int = 1,
                        epochs: int = 0, batch_size: int = 0, seed: int = 0, pretrained: str = "",
-                       max_iters: int = 0, device: str = "auto") -> dict:
+                       max_iters: int = 0, device: str = "auto", cfg_options: str = "") -> dict:
     """Check the train notebook's parameters; return keyword arguments for :func:`fowkal.train`.
 
     Empty strings and 0 mean "the profile's default" (papermill parameters cannot be None).
+    ``cfg_options`` is a JSON object of dotted config keys (``{"model.head.loss.reg_weight": 0}``).
     """
     if method not in METHODS:
         raise ValueError(f"parameter 'method' is {method!r}; valid methods: {', '.join(METHODS)}")
@@ -51,4 +54,24 @@ def check_train_params(*, method: str, profile: str, data_root: str = "", work_d
                   pretrained=pretrained or None, max_iters=max_iters or None)
     if device != "auto":
         kwargs["device"] = device
+    kwargs.update(parse_cfg_options(cfg_options))
     return kwargs
+
+
+def parse_cfg_options(text: str) -> dict:
+    """The ``cfg_options`` parameter: '' or a JSON object of dotted config keys -> a dict."""
+    if not text or not text.strip():
+        return {}
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"parameter 'cfg_options' is not valid JSON ({err}): {text!r}") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"parameter 'cfg_options' must be a JSON object of config keys, got {text!r}")
+    reserved = sorted(set(options) & set(inspect.signature(check_train_params).parameters))
+    if reserved:
+        raise ValueError(f"parameter 'cfg_options' sets {reserved}: use the notebook parameter(s) of that name")
+    bad = sorted(k for k in options if not k or k.strip(".") != k or ".." in k)
+    if bad:
+        raise ValueError(f"parameter 'cfg_options' has malformed key(s) {bad} (dotted config keys expected)")
+    return options

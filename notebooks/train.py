@@ -41,13 +41,15 @@ seed: int = 0
 pretrained: str = ""  # ImageNet HRNet weights file (paper profile); never downloaded
 max_iters: int = 0  # >0: stop after this many iterations (smoke tests)
 resume: bool = False  # continue a killed run from its last checkpoint
+cfg_options: str = ""  # JSON object of dotted config keys, e.g. '{"model.head.loss.reg_weight": 0}'
 
 # %%
 from fowkal.params import check_train_params
 
 train_kwargs = check_train_params(method=method, profile=profile, data_root=data_root, work_dir=work_dir,
                                   gpus=gpus, epochs=epochs, batch_size=batch_size, seed=seed,
-                                  pretrained=pretrained, max_iters=max_iters, device=device)
+                                  pretrained=pretrained, max_iters=max_iters, device=device,
+                                  cfg_options=cfg_options)
 train_kwargs
 
 # %% [markdown]

@@ -193,6 +193,15 @@ def test_unknown_override_is_named(sample):
         sample_config("mse", "cpu", sample, **{"optim_wraper.optimizer.lr": 1e-3})
 
 
+def test_misspelt_or_invalid_loss_option_is_named_before_training(sample):
+    with pytest.raises(ValueError, match=r"does not take option\(s\) \['reg_weigh'\]"):
+        sample_config("kal", "cpu", sample, **{"model.head.loss.reg_weigh": 0.0})
+    with pytest.raises(ValueError, match="term_normalisation"):
+        sample_config("fowkal", "cpu", sample, **{"model.head.loss.term_normalisation": "per_part"})
+    cfg = sample_config("fowkal", "cpu", sample, **{"model.head.loss.term_normalisation": "batch"})
+    assert cfg.model.head.loss.term_normalisation == "batch"
+
+
 def test_conflicting_box_options(sample):
     with pytest.raises(ValueError, match="gt_boxes"):
         sample_config("mse", "cpu", sample, gt_boxes=True)  # SAMPLE_FILES also names a det_file

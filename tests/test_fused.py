@@ -79,7 +79,8 @@ COMMON_OPTIONS = [
 CLASS_OPTIONS = {
     "heuristic": [{"balance": "swapped"}],
     "kal": [{"reg_weight": 0.0}, {"reg_weight": 3.0}, {"lambda_barrier": 0.2},
-            {"reg_weight": 0.5, "lambda_barrier": 0.1, "pixel_reduction": "sum"}],
+            {"reg_weight": 0.5, "lambda_barrier": 0.1, "pixel_reduction": "sum"},
+            {"term_normalisation": "batch"}],
 }
 
 

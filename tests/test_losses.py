@@ -348,6 +348,40 @@ def test_lambda_barrier_creates_interior_pull():
     assert (lam.grad < 0).all()  # the barrier pushes small λ up, against the data term
 
 
+def test_term_normalisation_batch_values_and_lambda_push():
+    pred, target, tw, lam = gaussian_batch(seed=21)
+    plain = build_loss("kal", reg_weight=0.0).terms(pred, target, tw, lam)
+    scaled = build_loss("kal", reg_weight=0.0, term_normalisation="batch")
+    terms = scaled.terms(pred, target, tw, lam)
+    torch.testing.assert_close(terms["awing"], plain["awing"])  # the logged terms stay unscaled
+    aw, mse = plain["awing"] / plain["awing"].mean(), plain["mse"] / plain["mse"].mean()
+    by_hand = sum((lam * aw + (1 - lam) * mse)[:, list(idx)].mean(1) for idx in parts.PARTS.values()).mean()
+    torch.testing.assert_close(terms["total"], by_hand)
+    lam = lam.clone().requires_grad_()
+    scaled(pred, target, tw, kaf=lam).backward()
+    # the paper's objective pushes every visible λ down (§5.4); on a common scale some go up
+    assert (lam.grad[tw > 0] < 0).any() and (lam.grad[tw > 0] > 0).any()
+
+
+def test_term_normalisation_no_push_when_terms_are_proportional():
+    pred, target, tw, lam = gaussian_batch(seed=22)
+    loss = build_loss("kal", reg_weight=0.0, term_normalisation="batch")
+    l_aw = torch.rand(2, 133, dtype=D) + 0.1
+    lam = lam.clone().requires_grad_()
+    loss.combine(lam, 7.0 * l_aw, l_aw)["total"].backward()  # AWing = 7 x MSE everywhere: no preference
+    assert lam.grad.abs().max().item() < 1e-12
+    lam.grad = None
+    build_loss("kal", reg_weight=0.0).combine(lam, 7.0 * l_aw, l_aw)["total"].backward()
+    assert (lam.grad > 0).all()  # unscaled: every λ pushed to the MSE side
+
+
+def test_term_normalisation_unknown_value_named():
+    with pytest.raises(ValueError, match="term_normalisation"):
+        build_loss("kal", term_normalisation="per_part")
+    with pytest.raises(TypeError, match="term_normalisation"):
+        build_loss("heuristic", term_normalisation="batch")
+
+
 # --------------------------------------------------------------------------- gradcheck
 @pytest.mark.parametrize("method", list(METHODS))
 def test_gradcheck_every_method(method):

@@ -25,8 +25,8 @@ def test_py_and_ipynb_are_in_sync(source):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
 
 
-def test_notebooks_list_three():
-    assert [p.stem for p in NOTEBOOKS] == ["ablation", "evaluate", "train"]
+def test_notebooks_are_the_four_documented():
+    assert [p.stem for p in NOTEBOOKS] == ["ablation", "evaluate", "kaf_study", "train"]
 
 
 def _run(name, tmp_path, **parameters):
@@ -42,6 +42,8 @@ def _run(name, tmp_path, **parameters):
     ("train", dict(epochs=-1), "parameter 'epochs' must be >= 0"),
     ("train", dict(data_root="/nonexistent/coco"), "parameter 'data_root': folder '/nonexistent/coco' does not exist"),
     ("train", dict(profile="paper"), "parameter 'data_root' is required for profile 'paper'"),
+    ("train", dict(cfg_options="{reg_weight: 0}"), "parameter 'cfg_options' is not valid JSON"),
+    ("train", dict(cfg_options='{"seed": 3}'), "parameter 'cfg_options' sets ['seed']"),
     ("ablation", dict(methods="mse,nope"), "parameter 'methods' names unknown method(s) ['nope']"),
     ("evaluate", dict(checkpoint=""), "parameter 'checkpoint' is required"),
 ])
@@ -89,9 +91,10 @@ def test_train_notebook_runs_a_tiny_training_and_writes_a_record(tmp_path):
     bench = make_benchmark(tmp_path / "bench", seed=0, workers=1, train_images=8, val_images=3)
     work = tmp_path / "run"
     out = _run("train", tmp_path, method="kal", data_root=str(bench), work_dir=str(work), epochs=1,
-               batch_size=2, max_iters=2, seed=3)
+               batch_size=2, max_iters=2, seed=3, cfg_options='{"model.head.loss.reg_weight": 0.25}')
     record = json.loads((work / "run_record.json").read_text())
     assert record["method"] == "kal" and record["seed"] == 3 and record["profile"] == "cpu"
+    assert "'reg_weight': 0.25" in record["config"]["source"] or "reg_weight=0.25" in record["config"]["source"]
     assert set(record["metrics"]["gt_boxes"]) >= {"body", "foot", "face", "hand", "wholebody"}
     assert (work / "kaf_log.json").is_file()
     assert "| body |" in out.read_text() or "body" in out.read_text()

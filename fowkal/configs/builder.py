@@ -109,7 +109,22 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
         if unknown:
             raise ValueError(f"override(s) of unknown config key(s) {unknown}; top-level keys: {sorted(cfg.keys())}")
         cfg.merge_from_dict(overrides)
+        _check_loss(cfg)
     return cfg
+
+
+def _check_loss(cfg) -> None:
+    """Build the head's loss once, so a misspelt or invalid loss option fails now, not mid-run."""
+    from ..losses import build_loss
+
+    loss = dict(cfg.model.head.get("loss", {}))
+    if loss.get("type") != "FoWKALLoss":
+        return
+    options = {k: v for k, v in loss.items() if k not in ("type", "use_target_weight", "method")}
+    try:
+        build_loss(loss.get("method", "fowkal"), **options)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"invalid loss in the config (model.head.loss = {loss}): {err}") from None
 
 
 # --------------------------------------------------------------------------- pieces

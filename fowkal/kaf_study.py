@@ -1,0 +1,367 @@
+"""Does the KAF track annotation noise? The controlled study of issue #8 (runs, measures, verdict).
+
+The paper says the keypoint-wise adaptive factor λ (Eq. 6) moves the loss towards AWing where the
+annotation variance is low and towards MSE where it is not (Sec. 1), and reads Fig. 5 that way. On
+the embedded benchmark we set each part's label noise, so the claim can be tested:
+
+- **noise variants** (:data:`NOISE_VARIANTS`): the benchmark's default (coarse parts noisier
+  relative to their size than dense ones), the reverse ranking, and the same relative noise for
+  every part;
+- **KAF variants** (:data:`KAF_VARIANTS`): the paper's loss and the non-paper options the loss
+  library exposes (no regulariser, λ's gradient kept out of the backbone, the log-barrier, the two
+  loss terms on a common scale).
+
+Every run is the train notebook on the cpu profile (:data:`STUDY_RUNS` says which), its record in
+``figures/runs/kaf-study/<noise>/<method>-<variant>/seed<N>/`` beside a ``study.json`` naming the
+variant. The default-noise runs of the paper's loss are the ablation's records
+(``figures/runs/cpu/<method>/seed<N>``): the same training, so not run twice.
+
+Measures (pure functions of records and KAF logs):
+
+- :func:`part_lambda`: per part, the mean over its keypoints of the per-keypoint mean λ, at every
+  logged point; :func:`fraction_below`: the fraction of keypoints whose mean λ is below 0.05.
+- :func:`noise_correlation`: Spearman's rank correlation between the final per-part λ and the
+  injected noise (as a fraction of the part's size, :data:`fowkal.data.NOISE_SCALE`). The paper's
+  reading predicts a negative correlation (less noise, more AWing), and that it flips sign with the
+  noise (default vs reverse).
+
+Verdict rule (:func:`verdict`), per (method, KAF variant), over seeds:
+- **collapsed** when, at the end, the median over seeds of the fraction of keypoints with λ < 0.05
+  is at least 0.9;
+- **follows noise** when the mean correlation is ≤ −0.6 on the default and on the reverse noise
+  (λ ranks the parts inversely to their noise in both, so the order flipped with the noise);
+  **against noise** when it is ≥ +0.6 on both; otherwise **unrelated**;
+- needs runs on both the default and the reverse noise, else **incomplete**.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from .parts import PARTS
+
+#: The benchmark's per-part training-label noise (std as a fraction of the part's size).
+NOISE_VARIANTS = {
+    "default": {},  # body 0.025, foot 0.04, face 0.01, hand 0.015 (fowkal.data.DEFAULT_PARAMS)
+    "reverse": {"noise_body": 0.015, "noise_foot": 0.01, "noise_face": 0.04, "noise_hand": 0.025},
+    "uniform": {"noise_body": 0.02, "noise_foot": 0.02, "noise_face": 0.02, "noise_hand": 0.02},
+}
+#: The loss/head options of each KAF variant (dotted config keys of the cpu profile).
+KAF_VARIANTS = {
+    "paper": {},
+    "no_reg": {"model.head.loss.reg_weight": 0.0},
+    "detached": {"model.head.kaf_cfg.detach_features": True},
+    "barrier": {"model.head.loss.lambda_barrier": 0.01},
+    "normalised": {"model.head.loss.term_normalisation": "batch"},
+}
+VARIANT_TITLES = {
+    "paper": "paper (ρ = 1)", "no_reg": "no regulariser (ρ = 0)", "detached": "λ gradient kept out of the backbone",
+    "barrier": "log-barrier c = 0.01", "normalised": "terms on a common scale",
+}
+#: (noise, method, variant) of the study, in the order they are run (each for every seed).
+STUDY_RUNS = (
+    [(noise, method, "paper") for noise in NOISE_VARIANTS for method in ("kal", "fowkal")]
+    + [("default", "fowkal", v) for v in ("no_reg", "detached", "barrier", "normalised")]
+    + [(noise, "fowkal", v) for noise in ("reverse", "uniform") for v in ("barrier", "normalised")]
+)
+STUDY_DIR = "kaf-study"
+LOW_LAMBDA = 0.05
+COLLAPSED_FRACTION = 0.9
+FOLLOWS = 0.6
+NOISE_PARTS = ("body", "foot", "face", "hand")
+
+
+def noise_params(noise: str) -> dict:
+    """The benchmark's four noise levels under one variant (fraction of each part's size)."""
+    from .data import DEFAULT_PARAMS
+
+    if noise not in NOISE_VARIANTS:
+        raise ValueError(f"unknown noise variant {noise!r}; valid: {', '.join(NOISE_VARIANTS)}")
+    levels = {f"noise_{p}": DEFAULT_PARAMS[f"noise_{p}"] for p in NOISE_PARTS}
+    levels.update(NOISE_VARIANTS[noise])
+    return levels
+
+
+def record_folder(runs_root, noise: str, method: str, variant: str, seed: int) -> Path:
+    """Where a study run's record lives; the paper-loss default-noise runs are the ablation's."""
+    runs_root = Path(runs_root)
+    if noise == "default" and variant == "paper":
+        return runs_root / "cpu" / method / f"seed{seed}"
+    return runs_root / STUDY_DIR / noise / f"{method}-{variant}" / f"seed{seed}"
+
+
+def plan(seeds, runs=STUDY_RUNS) -> list[tuple]:
+    """(noise, method, variant, seed) in run order: every run at the first seed, then the next."""
+    for noise, method, variant in runs:
+        if noise not in NOISE_VARIANTS or variant not in KAF_VARIANTS:
+            raise ValueError(f"unknown study run {(noise, method, variant)}")
+    return [(n, m, v, s) for s in seeds for (n, m, v) in runs]
+
+
+def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs: int = 0, max_iters: int = 0,
+              data_roots: dict | None = None, log=print) -> list[Path]:
+    """Train every study run that has no record yet (resumable); returns the record folders.
+
+    ``data_roots``: noise variant -> benchmark folder (default: generated and cached by
+    :func:`fowkal.data.default_benchmark` with that variant's noise).
+    """
+    from .ablation import run_train_notebook
+    from .data import default_benchmark
+
+    roots = dict(data_roots or {})
+    folders = []
+    for noise, method, variant, seed in plan(seeds, runs):
+        folder = record_folder(runs_root, noise, method, variant, seed)
+        folders.append(folder)
+        if (folder / "run_record.json").is_file():
+            log(f"[study] {noise}/{method}-{variant} seed {seed}: record exists, skipped")
+            continue
+        if noise not in roots:
+            roots[noise] = default_benchmark(**NOISE_VARIANTS[noise])
+        study = dict(noise=noise, noise_params=noise_params(noise), method=method, variant=variant,
+                     overrides=KAF_VARIANTS[variant], seed=seed)
+        run_train_notebook(folder, Path(work_root) / noise / f"{method}-{variant}" / f"seed{seed}",
+                           notebook=notebook, label=f"{noise}/{method}-{variant} seed {seed}", log=log,
+                           extra={"study.json": study},
+                           parameters=dict(method=method, profile="cpu", seed=seed, epochs=epochs,
+                                           max_iters=max_iters, data_root=str(roots[noise]),
+                                           cfg_options=json.dumps(KAF_VARIANTS[variant])))
+    return folders
+
+
+def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
+    """Every study run with a record: dicts of noise, method, variant, seed, record, kaf_log."""
+    from . import run_record
+
+    out = []
+    seen_seeds = sorted({int(p.name[4:]) for p in Path(runs_root).rglob("seed*") if p.name[4:].isdigit()}) \
+        if seeds is None else seeds
+    for noise, method, variant, seed in plan(seen_seeds, runs):
+        folder = record_folder(runs_root, noise, method, variant, seed)
+        if not (folder / run_record.RECORD_NAME).is_file():
+            continue
+        record = run_record.load(folder)
+        record["_path"] = str(folder / run_record.RECORD_NAME)
+        log_file = record["files"].get("kaf_log")
+        if not log_file or not Path(log_file).is_file():
+            raise FileNotFoundError(f"{folder}: the record names no KAF log, or it is missing")
+        _check_variant(record, folder, noise, variant)
+        out.append(dict(noise=noise, method=method, variant=variant, seed=seed, record=record,
+                        kaf_log=json.loads(Path(log_file).read_text())))
+    return out
+
+
+def _check_variant(record: dict, folder: Path, noise: str, variant: str) -> None:
+    """A record must have been trained as its folder says (the config source names the options)."""
+    source = (record.get("config") or {}).get("source", "")
+    for key, value in KAF_VARIANTS[variant].items():
+        name = key.rsplit(".", 1)[1]
+        if f"{name}={value!r}" not in source and f"'{name}': {value!r}" not in source:
+            raise ValueError(f"{folder}: variant {variant!r} needs {key}={value!r}, not in the record's config")
+    study = folder / "study.json"
+    if study.is_file() and json.loads(study.read_text()).get("noise") != noise:
+        raise ValueError(f"{folder}: study.json names another noise variant than {noise!r}")
+
+
+def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 32, aspect: float = 0.75,
+                  padding: float = 1.25) -> dict:
+    """The label noise a benchmark's training set really carries, per part, against its noise-free twin.
+
+    Returns part -> dict(image_px, heatmap_px, n): the RMS per-axis displacement of the labelled
+    keypoints, in image pixels and in heatmap pixels of the cpu profile's crop (the person box padded
+    by ``padding`` to ``aspect`` = w/h, mapped to ``heatmap_height`` rows), i.e. what the loss sees.
+    """
+    from .data import TRAIN_ANN
+
+    noisy = json.loads((Path(noisy_root) / TRAIN_ANN).read_text())["annotations"]
+    clean = {a["id"]: a for a in json.loads((Path(clean_root) / TRAIN_ANN).read_text())["annotations"]}
+    sums = {p: [0.0, 0.0, 0] for p in NOISE_PARTS}
+    fields = {"body": ("keypoints",), "foot": ("foot_kpts",), "face": ("face_kpts",),
+              "hand": ("lefthand_kpts", "righthand_kpts")}
+    for ann in noisy:
+        twin = clean.get(ann["id"])
+        if twin is None or twin["image_id"] != ann["image_id"]:
+            raise ValueError(f"{clean_root} is not the noise-free twin of {noisy_root} (annotation {ann['id']})")
+        w, h = ann["bbox"][2], ann["bbox"][3]
+        h = max(h, w / aspect) * padding
+        to_heatmap = heatmap_height / h
+        for part, names in fields.items():
+            for name in names:
+                a, b = ann[name], twin[name]
+                for j in range(0, len(a), 3):
+                    if a[j + 2] > 0 and b[j + 2] > 0:
+                        d2 = (a[j] - b[j]) ** 2 + (a[j + 1] - b[j + 1]) ** 2
+                        sums[part][0] += d2
+                        sums[part][1] += d2 * to_heatmap ** 2
+                        sums[part][2] += 1
+    return {p: dict(image_px=math.sqrt(s0 / (2 * n)) if n else float("nan"),
+                    heatmap_px=math.sqrt(s1 / (2 * n)) if n else float("nan"), n=n)
+            for p, (s0, s1, n) in sums.items()}
+
+
+# --------------------------------------------------------------------------- measures
+def part_lambda(entries: list, parts=PARTS) -> dict:
+    """Per part: (labels, mean λ over its keypoints at each logged point); labels 'e1 i10', 'e2'."""
+    labels = [f"e{e['epoch']}" if e["kind"] == "epoch" else f"e{e['epoch']} i{e['iter']}" for e in entries]
+    return {name: (labels, [statistics.fmean(e["mean"][k] for k in idx) for e in entries])
+            for name, idx in parts.items()}
+
+
+def fraction_below(entries: list, threshold: float = LOW_LAMBDA) -> list[float]:
+    """At each logged point: the fraction of keypoints whose mean λ (over samples) is below ``threshold``."""
+    return [sum(v < threshold for v in e["mean"]) / len(e["mean"]) for e in entries]
+
+
+def final_part_lambda(entries: list, parts=PARTS) -> dict:
+    """Per part, the mean λ of the last logged epoch."""
+    last = [e for e in entries if e["kind"] == "epoch"][-1]
+    return {name: statistics.fmean(last["mean"][k] for k in idx) for name, idx in parts.items()}
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when either side is constant."""
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"spearman needs two sequences of the same length >= 2, got {len(x)} and {len(y)}")
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sx = math.sqrt(sum((a - mx) ** 2 for a in rx))
+    sy = math.sqrt(sum((b - my) ** 2 for b in ry))
+    return float("nan") if sx == 0 or sy == 0 else sxy / (sx * sy)
+
+
+def _ranks(values) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for t in range(i, j + 1):
+            ranks[order[t]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def noise_correlation(entries: list, noise: str) -> float:
+    """Spearman ρ between the final per-part λ and the part's injected noise (NaN for uniform noise)."""
+    lam = final_part_lambda(entries)
+    levels = noise_params(noise)
+    return spearman([lam[p] for p in NOISE_PARTS], [levels[f"noise_{p}"] for p in NOISE_PARTS])
+
+
+def _mean_sd(values) -> tuple[float, float, int]:
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return float("nan"), float("nan"), 0
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan")), len(values)
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """One row per (noise, method, variant): seeds, ρ (mean, sd), final λ per part, fraction < 0.05, AP."""
+    from .ablation import record_ap
+
+    groups: dict = {}
+    for run in runs:
+        groups.setdefault((run["noise"], run["method"], run["variant"]), []).append(run)
+    rows = []
+    for (noise, method, variant), members in groups.items():
+        rho = _mean_sd([noise_correlation(r["kaf_log"], noise) for r in members])
+        finals = [final_part_lambda(r["kaf_log"]) for r in members]
+        low = [fraction_below(r["kaf_log"])[-1] for r in members]
+        rows.append(dict(
+            noise=noise, method=method, variant=variant, seeds=sorted(r["seed"] for r in members),
+            rho=rho[0], rho_sd=rho[1], n=len(members),
+            final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS},
+            low_fraction=statistics.median(low),
+            ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
+                for p in ("wholebody", "body", "foot", "face", "hand")}))
+    return rows
+
+
+def verdict(rows: list[dict], method: str, variant: str) -> dict:
+    """The module's rule (see its docstring) for one (method, KAF variant)."""
+    by_noise = {r["noise"]: r for r in rows if r["method"] == method and r["variant"] == variant}
+    if "default" not in by_noise or "reverse" not in by_noise:
+        return dict(method=method, variant=variant, collapsed=None, ordering="incomplete",
+                    reason=f"runs on noise {sorted(by_noise)} only; needs default and reverse")
+    collapsed = statistics.median(r["low_fraction"] for r in by_noise.values()) >= COLLAPSED_FRACTION
+    rho_default, rho_reverse = by_noise["default"]["rho"], by_noise["reverse"]["rho"]
+    if rho_default <= -FOLLOWS and rho_reverse <= -FOLLOWS:
+        ordering = "follows noise"
+    elif rho_default >= FOLLOWS and rho_reverse >= FOLLOWS:
+        ordering = "against noise"
+    else:
+        ordering = "unrelated"
+    seeds = min(r["n"] for r in by_noise.values())
+    return dict(method=method, variant=variant, collapsed=collapsed, ordering=ordering,
+                rho_default=rho_default, rho_reverse=rho_reverse, seeds=seeds,
+                reason="" if seeds >= 2 else "fewer than 2 seeds")
+
+
+def _fmt(value, digits=2, signed=True) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def summary_markdown(rows: list[dict]) -> str:
+    """The summary as a Markdown table (λ to 3 significant digits: it spans decades)."""
+    head = ("| noise | method | KAF variant | seeds | ρ(λ, noise) | λ body | λ foot | λ face | λ hand "
+            "| λ < 0.05 | AP wb | AP body | AP foot | AP face | AP hand |")
+    lines = [head, "|" + "---|" * 15]
+    for r in rows:
+        rho = _fmt(r["rho"]) + ("" if math.isnan(r["rho_sd"]) else f" ± {r['rho_sd']:.2f}")
+        lam = [f"{r['final_lambda'][p]:.3g}" for p in NOISE_PARTS]
+        ap = [f"{r['ap'][p]:.1f}" for p in ("wholebody", "body", "foot", "face", "hand")]
+        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n']} | {rho} | " + " | ".join(lam)
+                     + f" | {r['low_fraction']:.2f} | " + " | ".join(ap) + " |")
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict]) -> list[dict]:
+    """The verdict of every (method, variant) that has runs, in the study's order."""
+    variants = list(KAF_VARIANTS)
+    pairs = sorted({(r["method"], r["variant"]) for r in rows}, key=lambda mv: (mv[0], variants.index(mv[1])))
+    return [verdict(rows, m, v) for m, v in pairs]
+
+
+def verdict_markdown(rows: list[dict]) -> str:
+    lines = ["| method | KAF variant | ρ default | ρ reverse | collapsed | λ ordering | seeds |",
+             "|---|---|---|---|---|---|---|"]
+    for v in verdicts(rows):
+        collapsed = "—" if v["collapsed"] is None else ("yes" if v["collapsed"] else "no")
+        note = f" ({v['reason']})" if v["reason"] else ""
+        lines.append(f"| {v['method']} | {v['variant']} | {_fmt(v.get('rho_default'))} | "
+                     f"{_fmt(v.get('rho_reverse'))} | {collapsed} | {v['ordering']}{note} | {v.get('seeds', 0)} |")
+    return "\n".join(lines)
+
+
+def _no_nan(obj):
+    """JSON has no NaN: undefined values (ρ on uniform noise, sd of one seed) become null."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
+def write_summary(rows: list[dict], out_dir) -> Path:
+    """Write the summary and verdicts (Markdown and JSON) to ``out_dir``; returns the Markdown file."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = "## Summary\n\n" + summary_markdown(rows) + "\n\n## Verdict\n\n" + verdict_markdown(rows) + "\n"
+    (out / "summary.md").write_text(text)
+    data = _no_nan({"rows": rows, "verdicts": verdicts(rows)})
+    (out / "summary.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    return out / "summary.md"
+
+
+__all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
+           "load_runs", "part_lambda", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
+           "summary", "verdict", "verdicts", "summary_markdown", "verdict_markdown", "write_summary"]

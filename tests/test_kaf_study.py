@@ -1,0 +1,133 @@
+"""The KAF noise study (fowkal.kaf_study): variants, measures, the verdict rule, resumable runs."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from fowkal import kaf_study, parts
+from fowkal.data import DEFAULT_PARAMS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("x, y", [([1, 2, 3, 4], [10, 20, 30, 40]), ([4, 3, 2, 1], [1, 2, 3, 5]),
+                                  ([0.3, 0.1, 0.1, 0.5], [2, 2, 7, 1]), ([5, 1, 4, 2, 3], [1, 1, 2, 2, 3])])
+def test_spearman_matches_scipy_with_ties(x, y):
+    assert kaf_study.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+
+
+def test_spearman_of_a_constant_is_nan_and_bad_lengths_are_named():
+    assert math.isnan(kaf_study.spearman([1, 2, 3], [2, 2, 2]))
+    with pytest.raises(ValueError, match="same length"):
+        kaf_study.spearman([1, 2], [1, 2, 3])
+
+
+def test_noise_variants_reverse_and_uniform():
+    default, reverse, uniform = (kaf_study.noise_params(n) for n in ("default", "reverse", "uniform"))
+    assert default == {f"noise_{p}": DEFAULT_PARAMS[f"noise_{p}"] for p in kaf_study.NOISE_PARTS}
+    names = kaf_study.NOISE_PARTS
+    # the reverse variant ranks the parts exactly the other way round, with the same levels
+    assert stats.spearmanr([default[f"noise_{p}"] for p in names], [reverse[f"noise_{p}"] for p in names]).statistic == -1
+    assert sorted(default.values()) == sorted(reverse.values())
+    assert len(set(uniform.values())) == 1
+    with pytest.raises(ValueError, match="unknown noise variant 'loud'"):
+        kaf_study.noise_params("loud")
+
+
+def test_record_folders_and_run_order(tmp_path):
+    assert kaf_study.record_folder(tmp_path, "default", "kal", "paper", 2) == tmp_path / "cpu" / "kal" / "seed2"
+    assert kaf_study.record_folder(tmp_path, "reverse", "fowkal", "barrier", 0) == \
+        tmp_path / "kaf-study" / "reverse" / "fowkal-barrier" / "seed0"
+    order = kaf_study.plan([0, 1])
+    assert len(order) == 2 * len(kaf_study.STUDY_RUNS) and all(s == 0 for *_, s in order[:len(kaf_study.STUDY_RUNS)])
+    with pytest.raises(ValueError, match="unknown study run"):
+        kaf_study.plan([0], [("default", "kal", "nonsense")])
+
+
+def _entry(kind, epoch, it, part_values):
+    mean = [0.0] * parts.NUM_KEYPOINTS
+    for name, idx in parts.PARTS.items():
+        for k in idx:
+            mean[k] = part_values[name]
+    return {"kind": kind, "epoch": epoch, "iter": it, "mean": mean, "std": [0.0] * parts.NUM_KEYPOINTS, "n": 4}
+
+
+def _run(noise, variant, seed, final, ap=0.5):
+    start = {p: 0.5 for p in parts.PARTS}
+    log = [_entry("iter", 1, 1, start), _entry("epoch", 1, 10, start), _entry("epoch", 2, 20, final)]
+    metrics = {p: {"AP": ap, "AR": ap} for p in ("wholebody", "body", "foot", "face", "hand")}
+    return dict(noise=noise, method="kal", variant=variant, seed=seed, kaf_log=log,
+                record={"metrics": {"gt_boxes": metrics}})
+
+
+def test_measures_by_hand():
+    run = _run("default", "paper", 0, {"body": 0.01, "foot": 0.02, "face": 0.3, "hand": 0.04})
+    labels, body = kaf_study.part_lambda(run["kaf_log"])["body"]
+    assert labels == ["e1 i1", "e1", "e2"] and body == [0.5, 0.5, 0.01]
+    # 17 + 6 + 42 keypoints below 0.05, the 68 face ones not
+    assert kaf_study.fraction_below(run["kaf_log"]) == [0.0, 0.0, pytest.approx(65 / 133)]
+    # default noise ranks foot > body > hand > face; λ ranks face > hand > foot > body
+    assert kaf_study.noise_correlation(run["kaf_log"], "default") == pytest.approx(
+        stats.spearmanr([0.025, 0.04, 0.01, 0.015], [0.01, 0.02, 0.3, 0.04]).statistic)
+
+
+def test_verdict_rule():
+    def inverse(noise, scale=1.0):  # λ ordered against the noise: the paper's reading
+        levels = kaf_study.noise_params(noise)
+        return {p: scale * (0.1 - levels[f"noise_{p}"]) for p in parts.PARTS}
+
+    follows = [_run(n, "barrier", s, inverse(n)) for n in ("default", "reverse") for s in (0, 1)]
+    collapsed = [_run(n, "paper", s, inverse(n, scale=0.01)) for n in ("default", "reverse") for s in (0, 1)]
+    fixed = {"body": 0.004, "foot": 0.003, "face": 0.006, "hand": 0.002}  # the same order whatever the noise
+    unrelated = [_run(n, "no_reg", s, fixed) for n in ("default", "reverse") for s in (0, 1)]
+    only_default = [_run("default", "detached", 0, fixed)]
+    rows = kaf_study.summary(follows + collapsed + unrelated + only_default)
+    v = kaf_study.verdict(rows, "kal", "barrier")
+    assert (v["ordering"], v["collapsed"], v["seeds"]) == ("follows noise", False, 2)
+    assert v["rho_default"] == pytest.approx(-1.0) and v["rho_reverse"] == pytest.approx(-1.0)
+    v = kaf_study.verdict(rows, "kal", "paper")
+    assert (v["ordering"], v["collapsed"]) == ("follows noise", True)
+    v = kaf_study.verdict(rows, "kal", "no_reg")
+    assert v["ordering"] == "unrelated" and v["collapsed"] is True
+    assert v["rho_default"] * v["rho_reverse"] < 0  # a fixed order agrees with one noise, not both
+    assert kaf_study.verdict(rows, "kal", "detached")["ordering"] == "incomplete"
+    text = kaf_study.verdict_markdown(rows)
+    assert "| kal | barrier | -1.00 | -1.00 | no | follows noise | 2 |" in text
+
+
+@pytest.mark.slow
+def test_study_runs_resume_and_measure(tmp_path):
+    import papermill
+
+    from fowkal.data import make_benchmark
+
+    bench = make_benchmark(tmp_path / "bench", seed=0, workers=1, train_images=8, val_images=3)
+    runs = [("default", "kal", "paper"), ("reverse", "fowkal", "normalised")]
+    kwargs = dict(seeds=[0], runs_root=tmp_path / "runs", work_root=tmp_path / "work", runs=runs, epochs=1,
+                  max_iters=2, data_roots={"default": bench, "reverse": bench},
+                  notebook=ROOT / "notebooks" / "train.ipynb")
+    folders = kaf_study.run_study(**kwargs)
+    assert folders[0] == tmp_path / "runs" / "cpu" / "kal" / "seed0"
+    study = json.loads((folders[1] / "study.json").read_text())
+    assert study["variant"] == "normalised" and study["noise_params"]["noise_face"] == 0.04
+    assert "term_normalisation='batch'" in (folders[1] / "config.py").read_text()
+    logged = []
+    kaf_study.run_study(**kwargs, log=logged.append)  # everything is there: nothing trains
+    assert len(logged) == 2 and all("record exists, skipped" in line for line in logged)
+    loaded = kaf_study.load_runs(tmp_path / "runs", [0], runs)
+    assert [(r["noise"], r["variant"]) for r in loaded] == [("default", "paper"), ("reverse", "normalised")]
+    out = tmp_path / "study-out.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "kaf_study.ipynb"), str(out), progress_bar=False,
+                               parameters=dict(runs_root=str(tmp_path / "runs"), seeds="0", run_missing=False),
+                               cwd=str(tmp_path), kernel_name="python3")
+    summary = json.loads((tmp_path / "runs" / "kaf-study" / "summary.json").read_text())
+    assert {(r["noise"], r["variant"]) for r in summary["rows"]} >= {("default", "paper"), ("reverse", "normalised")}
+    # a record in the wrong folder is refused, not measured as another variant
+    wrong = tmp_path / "runs" / "kaf-study" / "reverse" / "fowkal-barrier" / "seed0"
+    wrong.parent.mkdir(parents=True)
+    import shutil
+    shutil.copytree(folders[1], wrong)
+    with pytest.raises(ValueError, match="variant 'barrier' needs model.head.loss.lambda_barrier"):
+        kaf_study.load_runs(tmp_path / "runs", [0], [("reverse", "fowkal", "barrier")])
