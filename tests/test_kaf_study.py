@@ -131,3 +131,19 @@ def test_study_runs_resume_and_measure(tmp_path):
     shutil.copytree(folders[1], wrong)
     with pytest.raises(ValueError, match="variant 'barrier' needs model.head.loss.lambda_barrier"):
         kaf_study.load_runs(tmp_path / "runs", [0], [("reverse", "fowkal", "barrier")])
+
+
+def test_measure_noise_sees_only_the_noisy_part(tmp_path):
+    from fowkal.data import make_benchmark
+
+    quiet = {f"noise_{p}": 0.0 for p in kaf_study.NOISE_PARTS}
+    clean = make_benchmark(tmp_path / "clean", seed=0, workers=1, train_images=6, val_images=1, **quiet)
+    noisy = make_benchmark(tmp_path / "noisy", seed=0, workers=1, train_images=6, val_images=1,
+                           **dict(quiet, noise_face=0.05))
+    measured = kaf_study.measure_noise(noisy, clean)
+    assert measured["face"]["n"] > 0 and measured["face"]["image_px"] > 0.1
+    assert measured["face"]["heatmap_px"] < measured["face"]["image_px"]  # a crop is smaller than the image
+    assert all(measured[p]["image_px"] == 0.0 for p in ("body", "foot", "hand"))
+    other = make_benchmark(tmp_path / "other", seed=1, workers=1, train_images=6, val_images=1, **quiet)
+    with pytest.raises(ValueError, match="not the noise-free twin"):
+        kaf_study.measure_noise(noisy, other)
