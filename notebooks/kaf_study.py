@@ -25,7 +25,7 @@
 # the ablation's (`figures/runs/cpu`).
 #
 # ```bash
-# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~2 h 15 on 2 cores)
+# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~2 h 20 on 2 cores)
 # papermill notebooks/kaf_study.ipynb out.ipynb -p run_missing False          # only measure the records there are
 # ```
 

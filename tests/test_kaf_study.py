@@ -41,7 +41,11 @@ def test_record_folders_and_run_order(tmp_path):
     assert kaf_study.record_folder(tmp_path, "reverse", "fowkal", "barrier", 0) == \
         tmp_path / "kaf-study" / "reverse" / "fowkal-barrier" / "seed0"
     order = kaf_study.plan([0, 1])
-    assert len(order) == 2 * len(kaf_study.STUDY_RUNS) and all(s == 0 for *_, s in order[:len(kaf_study.STUDY_RUNS)])
+    sweep = len(kaf_study.SWEEP_RUNS)
+    assert len(order) == 2 * len(kaf_study.STUDY_RUNS)
+    # the sweep at every seed first, then the variants; each seed-major
+    assert [s for *_, s in order[:2 * sweep]] == [0] * sweep + [1] * sweep
+    assert all(v == "paper" for _, _, v, _ in order[:2 * sweep]) and all(v != "paper" for _, _, v, _ in order[2 * sweep:])
     with pytest.raises(ValueError, match="unknown study run"):
         kaf_study.plan([0], [("default", "kal", "nonsense")])
 
