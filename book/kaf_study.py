@@ -211,13 +211,14 @@ if runs:
 # ## The variants: can anything make the paper's story hold?
 #
 # FoWKAL with the loss library's non-paper KAF options (`fowkal.kaf_study.KAF_VARIANTS`):
-# without the regulariser (ρ = 0: it only equalises λ inside a part, so it should change
+# without the regulariser (`reg_weight=0`: it only equalises λ inside a part, so it should change
 # nothing about the collapse); with λ's gradient kept out of the backbone (`kaf_detach_features`);
-# with the log-barrier −c·[log λ + log(1 − λ)], c = 0.01, which gives λ an interior optimum where
-# the data term's push, ℓ^AW − ℓ^MSE, balances c·(1/λ − 1/(1 − λ)), so keypoints whose AWing
-# exceeds their MSE the most (the noisier ones) settle lowest; and with both loss terms divided by
-# their batch means before mixing (`term_normalisation='batch'`), which makes ∂L/∂λ_k the
-# difference of the two terms' *shares*, of either sign. Default noise; one line per seed.
+# with the log-barrier $-c\,[\log\lambda_k + \log(1-\lambda_k)]$, $c = 0.01$, which gives λ an
+# interior optimum where the data term's push $\ell^{AW}_k - \ell^{MSE}_k$ balances
+# $c\,(1/\lambda_k - 1/(1-\lambda_k))$, so keypoints whose AWing exceeds their MSE the most (the
+# noisier ones) settle lowest; and with both loss terms divided by their batch means before mixing
+# (`term_normalisation='batch'`), which makes $\partial L/\partial\lambda_k$ the difference of the
+# two terms' *shares*, of either sign. Default noise; one line per seed.
 
 # %% tags=["hide-input"]
 variant_runs = runs_of(noise="default", method="fowkal")

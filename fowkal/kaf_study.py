@@ -57,7 +57,7 @@ KAF_VARIANTS = {
     "normalised": {"model.head.loss.term_normalisation": "batch"},
 }
 VARIANT_TITLES = {
-    "paper": "paper (ρ = 1)", "no_reg": "no regulariser (ρ = 0)", "detached": "λ gradient kept out of the backbone",
+    "paper": "the paper's loss", "no_reg": "no regulariser (reg_weight 0)", "detached": "λ gradient kept out of the backbone",
     "barrier": "log-barrier c = 0.01", "normalised": "terms on a common scale",
 }
 #: The noise sweep: KAL and FoWKAL with the paper's loss on every noise variant.
