@@ -319,6 +319,20 @@ def _check_explorer(page, box, label):
         changed(f"slider {number}")
 
 
+def _check_study_page(page, relative) -> list[str]:
+    """The KAF-study chapter says when its records are missing, and only then."""
+    from fowkal import book, kaf_study
+
+    have_study = bool(kaf_study.load_runs(book.runs_dir().parent)) if book.runs_dir().parent.is_dir() else False
+    notes = [e.inner_text() for e in page.query_selector_all(".fowkal-missing") if e.is_visible()]
+    said = any("No study records yet" in n for n in notes)
+    if have_study and said:
+        return [f"{relative}: says the study records are missing although they exist"]
+    if not have_study and not said:
+        return [f"{relative}: the study records are missing but no visible admonition says so"]
+    return []
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_book_pages_in_a_browser(site, browser, built_book):
@@ -365,6 +379,8 @@ def test_book_pages_in_a_browser(site, browser, built_book):
         explorers_seen += len(all_boxes) - len(unchecked)
         if relative in RECORD_PAGES:
             problems += _check_record_page(page, relative, have_records)
+        if relative == "book/kaf_study.html":
+            problems += _check_study_page(page, relative)
 
         # every image (figures and the explorers' current frames) has loaded
         page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
