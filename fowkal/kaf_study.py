@@ -282,6 +282,8 @@ def summary(runs: list[dict]) -> list[dict]:
             rho=rho[0], rho_sd=rho[1], n=len(members),
             final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS},
             low_fraction=statistics.median(low),
+            # Fig. 5's reading: the face is the part closest to AWing
+            face_highest=sum(max(f, key=f.get) == "face" for f in finals) / len(finals),
             ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
                 for p in ("wholebody", "body", "foot", "face", "hand")}))
     return rows
