@@ -88,6 +88,9 @@ def test_verdict_rule():
     unrelated = [_run(n, "no_reg", s, fixed) for n in ("default", "reverse") for s in (0, 1)]
     only_default = [_run("default", "detached", 0, fixed)]
     rows = kaf_study.summary(follows + collapsed + unrelated + only_default)
+    barrier = {r["noise"]: r for r in rows if r["variant"] == "barrier"}
+    assert barrier["default"]["face_highest"] == 1.0  # the face is the least noisy part by default
+    assert barrier["reverse"]["face_highest"] == 0.0  # and the noisiest in reverse
     v = kaf_study.verdict(rows, "kal", "barrier")
     assert (v["ordering"], v["collapsed"], v["seeds"]) == ("follows noise", False, 2)
     assert v["rho_default"] == pytest.approx(-1.0) and v["rho_reverse"] == pytest.approx(-1.0)
