@@ -53,13 +53,14 @@ def package_versions() -> dict:
 def git_state(path=None) -> dict:
     """Commit and dirty flag of the git checkout holding ``path`` (default: this package).
 
-    ``{"commit": None, "dirty": None}`` outside a git checkout (e.g. an installed wheel).
+    Dirty means tracked files differ from the commit; untracked files (the run records an ablation
+    writes while it runs) do not count. ``{"commit": None, "dirty": None}`` outside a git checkout.
     """
     where = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=20, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(where), "status", "--porcelain"],
+        status = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}

@@ -431,3 +431,23 @@ def test_run_record_round_trip_and_checks(tmp_path):
     with pytest.raises(FileNotFoundError):
         run_record.load(tmp_path / "missing.json")
     assert run_record.git_state(tmp_path) == {"commit": None, "dirty": None}  # not a checkout
+
+
+def test_git_state_dirty_means_tracked_changes_only(tmp_path):
+    import subprocess
+
+    from fowkal import run_record
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "run_record.json").write_text("{}")  # a record written by a running ablation
+    state = run_record.git_state(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert run_record.git_state(tmp_path)["dirty"] is True
