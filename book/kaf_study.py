@@ -46,6 +46,7 @@ from matplotlib.ticker import FuncFormatter
 
 from fowkal import book, kaf_study, parts
 from fowkal.data import NOISE_SCALE
+from fowkal.report import kaf_series
 
 book.use_style()
 STUDY_ROOT = book.runs_dir().parent  # the ablation's records (default noise) and kaf-study/ beside them
@@ -113,8 +114,9 @@ display(Markdown(
 # ## λ under the paper's loss: adaptation or collapse?
 #
 # Absolute λ per part over training (mean over the part's keypoints of the per-keypoint mean over
-# samples), for KAL and FoWKAL on the default benchmark, one line per seed; right, the fraction
-# of the 133 keypoints whose λ is below 0.05 (the loss is then at least 95 % MSE).
+# samples; the first batches at their iteration, then each epoch's mean at mid-epoch), for KAL and
+# FoWKAL on the default benchmark, one line per seed; right, the fraction of the 133 keypoints
+# whose λ is below 0.05 (the loss is then at least 95 % MSE).
 
 # %% tags=["hide-input"]
 def lambda_dynamics(selected, title_of):
@@ -122,9 +124,8 @@ def lambda_dynamics(selected, title_of):
     fig, axes = plt.subplots(1, len(groups) + 1, figsize=(book.TEXT_WIDTH_IN, 2.9), squeeze=False)
     for ax, group in zip(axes[0], groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
-            curves = kaf_study.part_lambda(r["kaf_log"])
-            its = [e["iter"] for e in r["kaf_log"]]
-            for part, (_, values) in curves.items():
+            its, ordered = kaf_series(r["kaf_log"])
+            for part, (_, values) in kaf_study.part_lambda(ordered).items():
                 ax.plot(its, values, color=book.PART_COLORS[part], lw=1.1, alpha=0.8, label=part if n == 0 else None)
         ax.set_yscale("log")
         log_x(ax)
@@ -133,7 +134,8 @@ def lambda_dynamics(selected, title_of):
     ax = axes[0, -1]
     for i, group in enumerate(groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
-            ax.plot([e["iter"] for e in r["kaf_log"]], kaf_study.fraction_below(r["kaf_log"]),
+            its, ordered = kaf_series(r["kaf_log"])
+            ax.plot(its, kaf_study.fraction_below(ordered),
                     color=f"C{i}", lw=1.1, alpha=0.8, label=group if n == 0 else None)
     log_x(ax)
     ax.set_ylim(-0.03, 1.03)

@@ -38,7 +38,7 @@ from matplotlib.ticker import FuncFormatter
 from fowkal import book, figures, parts
 from fowkal.data import VAL_ANN, default_benchmark
 from fowkal.losses import KAL_METHODS
-from fowkal.report import kaf_log
+from fowkal.report import kaf_log, kaf_series
 
 book.use_style()
 RUNS = book.runs_dir()
@@ -230,7 +230,8 @@ if fowkal_runs:
     plt.show()
 
 # %% [markdown]
-# The mean λ of each part over training, for every KAL-family run (one line per seed):
+# The mean λ of each part over training, for every KAL-family run (one line per seed): the first
+# batches at their iteration, then each epoch's mean at the middle of its epoch.
 
 # %% tags=["hide-input"]
 def part_curves(runs):
@@ -239,8 +240,7 @@ def part_curves(runs):
     lowest = 1.0
     for ax, method in zip(axes[0], methods):
         for n, r in enumerate(r for r in runs if r["method"] == method):
-            log = figures.check_kaf_entries(kaf_log(r))
-            its = [e["iter"] for e in log]
+            its, log = kaf_series(figures.check_kaf_entries(kaf_log(r)))
             for part, idx in parts.PARTS.items():
                 values = [float(np.mean(np.asarray(e["mean"])[list(idx)])) for e in log]
                 lowest = min(lowest, *values)

@@ -290,8 +290,10 @@ if records:
     commits = sorted({book.provenance(r)["commit"] for r in records})
     machines = sorted({book.provenance(r)["machine"] for r in records})
     display(Markdown(f"{len(records)} records from {len(commits)} commit(s) ({', '.join(f'`{c}`' for c in commits)}), "
-                     f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * had uncommitted "
-                     "changes in the checkout when the run started.\n\n" + book.wide_table(record_rows(records))))
+                     f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * was recorded as "
+                     "dirty: the checkout was not clean when the run started (until commit `200b7a35` any file "
+                     "git did not track counted, including the ablation's own earlier records; since then only "
+                     "changes to tracked files do).\n\n" + book.wide_table(record_rows(records))))
     display(Markdown(book.admonition("When and how each run ran (click to open)", book.wide_table(timing_rows(records)),
                                      kind="note", css_class="dropdown")))
 else:

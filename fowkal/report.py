@@ -32,10 +32,31 @@ def kaf_log(record: dict) -> list | None:
     return json.loads(path.read_text())
 
 
+def kaf_positions(entries: list) -> list[float]:
+    """Where each KAF-log entry sits on an iteration axis: a batch at its iteration, an epoch mean at
+    the middle of its epoch (it averages the whole epoch; drawn at the epoch's end, epoch 1's mean,
+    still near the initial 0.5, would look like a jump back up after the first batches)."""
+    ends = sorted({e["iter"] for e in entries if e["kind"] == "epoch"})
+    out = []
+    for e in entries:
+        if e["kind"] != "epoch":
+            out.append(float(e["iter"]))
+            continue
+        start = max([0] + [end for end in ends if end < e["iter"]])
+        out.append((start + e["iter"]) / 2)
+    return out
+
+
+def kaf_series(entries: list) -> tuple[list[float], list]:
+    """The entries in time order of :func:`kaf_positions` -> (positions, entries)."""
+    pairs = sorted(zip(kaf_positions(entries), range(len(entries))))
+    return [x for x, _ in pairs], [entries[i] for _, i in pairs]
+
+
 def kaf_part_means(entries: list, parts=PARTS) -> dict:
-    """Per part: the mean λ over its keypoints at each logged point -> (x, values)."""
-    xs = [e["iter"] for e in entries]
-    return {name: (xs, [sum(e["mean"][k] for k in idx) / len(idx) for e in entries]) for name, idx in parts.items()}
+    """Per part: the mean λ over its keypoints at each logged point, in time order -> (x, values)."""
+    xs, ordered = kaf_series(entries)
+    return {name: (xs, [sum(e["mean"][k] for k in idx) / len(idx) for e in ordered]) for name, idx in parts.items()}
 
 
 def plot_run(record: dict):
@@ -52,7 +73,8 @@ def plot_run(record: dict):
         ax = axes[0, 1]
         for name, (xs, ys) in kaf_part_means(entries).items():
             ax.plot(xs, ys, marker=".", label=name)
-        ax.set(xlabel="iteration", ylabel="mean λ (absolute)", title="KAF per part", ylim=(0, 1))
+        ax.set(xlabel="iteration (epoch means at mid-epoch)", ylabel="mean λ (absolute)", title="KAF per part",
+               ylim=(0, 1))
         ax.set_xscale("symlog", linthresh=10)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -154,3 +154,16 @@ def test_measure_noise_sees_only_the_noisy_part(tmp_path):
     other = make_benchmark(tmp_path / "other", seed=1, workers=1, train_images=6, val_images=1, **quiet)
     with pytest.raises(ValueError, match="not the noise-free twin"):
         kaf_study.measure_noise(noisy, other)
+
+
+def test_kaf_positions_put_epoch_means_mid_epoch():
+    from fowkal.report import kaf_part_means, kaf_positions, kaf_series
+
+    start = {p: 0.5 for p in parts.PARTS}
+    log = [_entry("iter", 1, 1, start), _entry("iter", 1, 15, dict(start, face=0.1)),
+           _entry("epoch", 1, 20, dict(start, face=0.3)), _entry("epoch", 2, 40, dict(start, face=0.05))]
+    assert kaf_positions(log) == [1.0, 15.0, 10.0, 30.0]
+    xs, ordered = kaf_series(log)
+    assert xs == [1.0, 10.0, 15.0, 30.0] and [e["iter"] for e in ordered] == [1, 20, 15, 40]
+    xs, face = kaf_part_means(log)["face"]
+    assert xs == [1.0, 10.0, 15.0, 30.0] and face == pytest.approx([0.5, 0.3, 0.1, 0.05])
