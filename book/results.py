@@ -291,9 +291,9 @@ if records:
     machines = sorted({book.provenance(r)["machine"] for r in records})
     display(Markdown(f"{len(records)} records from {len(commits)} commit(s) ({', '.join(f'`{c}`' for c in commits)}), "
                      f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * was recorded as "
-                     "dirty: the checkout was not clean when the run started (until commit `200b7a35` any file "
-                     "git did not track counted, including the ablation's own earlier records; since then only "
-                     "changes to tracked files do).\n\n" + book.wide_table(record_rows(records))))
+                     "dirty: the checkout was not clean when the run started (records made at commit `200b7a35` and "
+                     "before also counted files git does not track, such as the ablation's own earlier records; "
+                     "later ones count only changes to tracked files).\n\n" + book.wide_table(record_rows(records))))
     display(Markdown(book.admonition("When and how each run ran (click to open)", book.wide_table(timing_rows(records)),
                                      kind="note", css_class="dropdown")))
 else:
