@@ -166,8 +166,8 @@ else:
 # %% [markdown]
 # ## The noise sweep: does λ rank the parts by their noise?
 #
-# Final λ per part (last epoch) under each noise variant, mean over seeds (dots: single seeds),
-# on a log scale; in the title, Spearman's ρ between the four parts' λ and their injected noise,
+# Final λ per part (last epoch) under each noise variant, mean over seeds (bars: the mean; dots:
+# single seeds), on a log scale; in the title, Spearman's ρ between the four parts' λ and their injected noise,
 # mean ± sd over seeds. The paper's reading predicts ρ = −1 on the default and on the reverse
 # benchmark (less noise, more AWing: the order flips with the noise); with uniform noise the
 # correlation is undefined.
@@ -189,9 +189,11 @@ def sweep_figure(methods, variant="paper"):
             finals = [kaf_study.final_part_lambda(r["kaf_log"]) for r in members]
             x = np.arange(len(kaf_study.NOISE_PARTS))
             means = [np.mean([f[p] for f in finals]) for p in kaf_study.NOISE_PARTS]
-            ax.bar(x, means, color=[book.PART_COLORS[p] for p in kaf_study.NOISE_PARTS], alpha=0.75)
+            # markers, not bars: on a log axis a bar's length means nothing
+            ax.scatter(x, means, s=90, marker="_", linewidths=2.5, color=[book.PART_COLORS[p] for p in kaf_study.NOISE_PARTS])
             for f in finals:
-                ax.plot(x, [f[p] for p in kaf_study.NOISE_PARTS], "k.", ms=3)
+                ax.scatter(x, [f[p] for p in kaf_study.NOISE_PARTS], s=10, color="0.25", zorder=3)
+            ax.set_xlim(-0.6, len(x) - 0.4)
             levels = kaf_study.noise_params(noise)
             ax.set_xticks(x, [f"{p}\n{levels[f'noise_{p}']:.3f}" for p in kaf_study.NOISE_PARTS], fontsize=7)
             ax.set_yscale("log")
@@ -256,7 +258,8 @@ if any(r["variant"] in ("barrier", "normalised") for r in runs):
 
 # %% tags=["hide-input"]
 if rows:
-    display(Markdown(book.wide_table(kaf_study.summary_markdown(rows))))
+    display(Markdown(book.wide_table(kaf_study.lambda_markdown(rows))))
+    display(Markdown(book.wide_table(kaf_study.ap_markdown(rows))))
     base = {r["noise"]: r for r in rows if r["method"] == "fowkal" and r["variant"] == "paper"}
     lines = ["| noise | FoWKAL variant | seeds | " + " | ".join(f"Δ AP {p}" for p in ("wb", "body", "foot", "face", "hand"))
              + " |", "|---|---|---|" + "---:|" * 5]
@@ -324,9 +327,11 @@ display(Markdown(verdict_text(rows)))
 
 # %% tags=["hide-input"]
 if runs:
-    lines = ["| noise | method | variant | seed | record | commit | wall time |", "|---|---|---|---|---|---|---:|"]
+    lines = ["| record folder | seed | commit | wall time |", "|---|---|---|---:|"]
     for r in runs:
         p = book.provenance(r["record"])
-        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['seed']} | `{p['file']}` | "
-                     f"`{p['commit']}` | {p['wall_time_s']:.0f} s |")
-    display(Markdown(book.wide_table("\n".join(lines))))
+        folder = Path(r["record"]["_path"]).parent.relative_to(STUDY_ROOT)
+        lines.append(f"| `{folder.parent}` | {r['seed']} | `{p['commit']}` | {p['wall_time_s']:.0f} s |")
+    display(Markdown(f"Folders relative to `{book.repo_relative(STUDY_ROOT)}`; each holds `run_record.json`, the KAF "
+                     "log, the resolved config, the executed training notebook and (study runs) `study.json`.\n\n"
+                     + "\n".join(lines)))
