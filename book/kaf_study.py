@@ -252,9 +252,10 @@ if any(r["variant"] in ("barrier", "normalised") for r in runs):
 # %% [markdown]
 # ## Every setting in numbers
 #
-# Spearman's ρ (mean ± sd over seeds), the final λ per part (mean over seeds), the median fraction
-# of keypoints with λ < 0.05 at the end, and AP (%, validation, ground-truth boxes; mean over
-# seeds) of every setting:
+# Per setting: Spearman's ρ between the parts' final λ and their noise (mean ± sd over seeds), the
+# final λ per part (mean over seeds), the median fraction of keypoints with λ < 0.05 at the end,
+# in how many seeds the face has the highest λ ("face top"); then AP (%, validation, ground-truth
+# boxes; mean over seeds):
 
 # %% tags=["hide-input"]
 if rows:

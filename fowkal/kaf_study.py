@@ -318,8 +318,8 @@ def _fmt(value, digits=2, signed=True) -> str:
 def lambda_markdown(rows: list[dict]) -> str:
     """Per setting: ρ, the final λ per part (3 significant digits: it spans decades), the fraction of
     keypoints below 0.05 and how often the face is the part closest to AWing."""
-    lines = ["| noise | method | KAF variant | seeds | ρ(λ, noise) | λ body | λ foot | λ face | λ hand | λ < 0.05 "
-             "| face highest |", "|" + "---|" * 11]
+    lines = ["| noise | method | variant | seeds | ρ | λ body | λ foot | λ face | λ hand | λ<0.05 | face top |",
+             "|" + "---|" * 11]
     for r in rows:
         rho = _fmt(r["rho"]) + ("" if math.isnan(r["rho_sd"]) else f" ± {r['rho_sd']:.2f}")
         lam = [f"{r['final_lambda'][p]:.3g}" for p in NOISE_PARTS]
