@@ -27,7 +27,7 @@ PART_COLORS = {
     "body": "#0173B2",
     "foot": "#DE8F05",
     "face": "#029E73",
-    "hand": "#D55E00",
+    "hand": "#CC78BC",  # not the palette's vermillion: too close to the foot's orange in thin lines
 }
 #: Colours for a handful of curves (target values, methods), in order.
 CURVE_COLORS = ("#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC", "#CA9161", "#949494")
