@@ -75,3 +75,14 @@ def parse_cfg_options(text: str) -> dict:
     if bad:
         raise ValueError(f"parameter 'cfg_options' has malformed key(s) {bad} (dotted config keys expected)")
     return options
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The ablation and study notebooks' ``seeds`` parameter: "0,1,2" -> [0, 1, 2] (at least one, all >= 0)."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"parameter 'seeds' must be comma-separated integers, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"parameter 'seeds' must list integers >= 0, got {text!r}")
+    return seeds

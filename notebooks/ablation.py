@@ -42,7 +42,7 @@ from pathlib import Path
 
 from fowkal import ablation
 from fowkal.losses import METHODS
-from fowkal.params import PROFILES
+from fowkal.params import PROFILES, parse_seeds
 
 if profile not in PROFILES:
     raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")
@@ -50,12 +50,7 @@ method_list = list(METHODS) if methods.strip() == "all" else [m.strip() for m in
 bad = [m for m in method_list if m not in METHODS]
 if bad or not method_list:
     raise ValueError(f"parameter 'methods' names unknown method(s) {bad}; valid: {', '.join(METHODS)}")
-try:
-    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-except ValueError:
-    raise ValueError(f"parameter 'seeds' must be comma-separated integers, got {seeds!r}") from None
-if not seed_list or min(seed_list) < 0:
-    raise ValueError(f"parameter 'seeds' must list integers >= 0, got {seeds!r}")
+seed_list = parse_seeds(seeds)
 if epochs < 0 or max_iters < 0:
     raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
 repo = Path(ablation.__file__).resolve().parents[1]

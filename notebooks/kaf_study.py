@@ -41,13 +41,9 @@ max_iters: int = 0  # >0: tiny runs (tests)
 from pathlib import Path
 
 from fowkal import kaf_study
+from fowkal.params import parse_seeds
 
-try:
-    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-except ValueError:
-    raise ValueError(f"parameter 'seeds' must be comma-separated integers, got {seeds!r}") from None
-if not seed_list or min(seed_list) < 0:
-    raise ValueError(f"parameter 'seeds' must list integers >= 0, got {seeds!r}")
+seed_list = parse_seeds(seeds)
 if epochs < 0 or max_iters < 0:
     raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
 repo = Path(kaf_study.__file__).resolve().parents[1]

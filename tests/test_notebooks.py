@@ -98,3 +98,12 @@ def test_train_notebook_runs_a_tiny_training_and_writes_a_record(tmp_path):
     assert set(record["metrics"]["gt_boxes"]) >= {"body", "foot", "face", "hand", "wholebody"}
     assert (work / "kaf_log.json").is_file()
     assert "| body |" in out.read_text() or "body" in out.read_text()
+
+
+def test_seeds_parameter_is_checked_with_its_name():
+    from fowkal.params import parse_seeds
+
+    assert parse_seeds("0, 1,2") == [0, 1, 2]
+    for bad in ("", "0,x", "-1"):
+        with pytest.raises(ValueError, match="parameter 'seeds'"):
+            parse_seeds(bad)
