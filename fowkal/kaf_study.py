@@ -206,6 +206,21 @@ def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 32, aspect: f
             for p, (s0, s1, n) in sums.items()}
 
 
+def write_injected_noise(runs_root) -> Path:
+    """Measure every noise variant's training labels against a noise-free twin (both generated and
+    cached by :func:`fowkal.data.default_benchmark` if missing) and write ``injected_noise.json``."""
+    from .data import default_benchmark
+
+    clean = default_benchmark(**{f"noise_{p}": 0.0 for p in NOISE_PARTS})
+    injected = {noise: measure_noise(default_benchmark(**NOISE_VARIANTS[noise]), clean) for noise in NOISE_VARIANTS}
+    out = Path(runs_root) / STUDY_DIR / "injected_noise.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_no_nan(injected), indent=1) + "\n")
+    tmp.replace(out)
+    return out
+
+
 # --------------------------------------------------------------------------- measures
 def part_lambda(entries: list, parts=PARTS) -> dict:
     """Per part: (labels, mean λ over its keypoints at each logged point); labels 'e1 i10', 'e2'."""
@@ -385,5 +400,5 @@ def write_summary(rows: list[dict], out_dir) -> Path:
 
 
 __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_RUNS", "VARIANT_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
-           "load_runs", "part_lambda", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
+           "load_runs", "measure_noise", "write_injected_noise", "part_lambda", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary"]

@@ -53,6 +53,18 @@ if runs_root and not root.is_dir():
 print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study.STUDY_RUNS)}")
 
 # %% [markdown]
+# The noise the training labels really carry, per part, measured against a noise-free copy of the
+# benchmark (generated once, cached), in image and heatmap pixels; the book shows it beside the
+# noise parameters.
+
+# %%
+noise_file = root / kaf_study.STUDY_DIR / "injected_noise.json"
+if run_missing and max_iters == 0 and not noise_file.is_file():
+    kaf_study.write_injected_noise(root)
+if noise_file.is_file():
+    print(noise_file.read_text())
+
+# %% [markdown]
 # ## Run what is missing
 #
 # Each run is the train notebook (cpu profile) with the variant's benchmark as its data root and
@@ -62,26 +74,6 @@ print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study
 if run_missing:
     kaf_study.run_study(seeds=seed_list, runs_root=root, work_root=work_root,
                         notebook=repo / "notebooks" / "train.ipynb", epochs=epochs, max_iters=max_iters)
-
-# %% [markdown]
-# The noise the training labels really carry, per part, measured against a noise-free copy of the
-# benchmark (generated once, cached), in image and heatmap pixels; the book shows it beside the
-# noise parameters.
-
-# %%
-import json
-
-noise_file = root / kaf_study.STUDY_DIR / "injected_noise.json"
-if run_missing and max_iters == 0 and not noise_file.is_file():
-    from fowkal.data import default_benchmark
-
-    clean = default_benchmark(**{f"noise_{p}": 0.0 for p in kaf_study.NOISE_PARTS})
-    injected = {noise: kaf_study.measure_noise(default_benchmark(**kaf_study.NOISE_VARIANTS[noise]), clean)
-                for noise in kaf_study.NOISE_VARIANTS}
-    noise_file.parent.mkdir(parents=True, exist_ok=True)
-    noise_file.write_text(json.dumps(injected, indent=1) + "\n")
-if noise_file.is_file():
-    print(noise_file.read_text())
 
 # %% [markdown]
 # ## Measure

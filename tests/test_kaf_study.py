@@ -167,3 +167,25 @@ def test_kaf_positions_put_epoch_means_mid_epoch():
     assert xs == [1.0, 10.0, 15.0, 30.0] and [e["iter"] for e in ordered] == [1, 20, 15, 40]
     xs, face = kaf_part_means(log)["face"]
     assert xs == [1.0, 10.0, 15.0, 30.0] and face == pytest.approx([0.5, 0.3, 0.1, 0.05])
+
+
+def test_write_injected_noise_measures_every_variant(tmp_path, monkeypatch):
+    import fowkal.data
+    from fowkal.data import make_benchmark
+
+    made = {}
+
+    def tiny_benchmark(**params):  # stands in for the cached full-size benchmarks
+        key = tuple(sorted(params.items()))
+        if key not in made:
+            made[key] = make_benchmark(tmp_path / f"b{len(made)}", seed=0, workers=1, train_images=4, val_images=1,
+                                       **params)
+        return made[key]
+
+    monkeypatch.setattr(fowkal.data, "default_benchmark", tiny_benchmark)
+    out = kaf_study.write_injected_noise(tmp_path / "runs")
+    injected = json.loads(out.read_text())
+    assert set(injected) == set(kaf_study.NOISE_VARIANTS)
+    # the face is 4x noisier relative to its size in the reverse variant than by default
+    ratio = injected["reverse"]["face"]["image_px"] / injected["default"]["face"]["image_px"]
+    assert 3.0 < ratio < 5.0
