@@ -51,7 +51,9 @@ from fowkal.report import kaf_series
 book.use_style()
 STUDY_ROOT = book.runs_dir().parent  # the ablation's records (default noise) and kaf-study/ beside them
 runs = kaf_study.load_runs(STUDY_ROOT) if STUDY_ROOT.is_dir() else []
-rows = kaf_study.summary(runs)
+measured_file = STUDY_ROOT / kaf_study.STUDY_DIR / "injected_noise.json"
+measured = json.loads(measured_file.read_text()) if measured_file.is_file() else {}
+rows = kaf_study.summary(runs, measured or None)
 SAVE = book.writes_figures()
 if runs:
     seeds = sorted({r["seed"] for r in runs})
@@ -85,8 +87,6 @@ def log_x(ax):
 # gives every part the same relative noise. Images, people and poses are identical in the three.
 
 # %% tags=["hide-input"]
-measured_file = STUDY_ROOT / kaf_study.STUDY_DIR / "injected_noise.json"
-measured = json.loads(measured_file.read_text()) if measured_file.is_file() else {}
 lines = ["| part | noise relative to | " + " | ".join(kaf_study.NOISE_VARIANTS) + " |", "|---|---|" + "---:|" * 3]
 for part in kaf_study.NOISE_PARTS:
     cells = []
@@ -254,7 +254,8 @@ if any(r["variant"] in ("barrier", "normalised") for r in runs):
 #
 # Per setting: Spearman's ρ between the parts' final λ and their noise (mean ± sd over seeds), the
 # final λ per part (mean over seeds), the median fraction of keypoints with λ < 0.05 at the end,
-# in how many seeds the face has the highest λ ("face top"); then AP (%, validation, ground-truth
+# in how many seeds the face has the highest λ ("face top"); "ρ px" is ρ against the measured noise
+# in heatmap pixels instead of the noise relative to the part's size; then AP (%, validation, ground-truth
 # boxes; mean over seeds):
 
 # %% tags=["hide-input"]

@@ -266,10 +266,15 @@ def _ranks(values) -> list[float]:
     return ranks
 
 
-def noise_correlation(entries: list, noise: str) -> float:
-    """Spearman ρ between the final per-part λ and the part's injected noise (NaN for uniform noise)."""
+def noise_correlation(entries: list, noise: str, injected: dict | None = None) -> float:
+    """Spearman ρ between the final per-part λ and the part's injected noise: relative to the part's
+    size (the noise parameters; NaN for uniform noise), or, given ``injected`` (the content of
+    ``injected_noise.json``), the measured noise in heatmap pixels."""
     lam = final_part_lambda(entries)
-    levels = noise_params(noise)
+    if injected is not None:
+        levels = {f"noise_{p}": injected[noise][p]["heatmap_px"] for p in NOISE_PARTS}
+    else:
+        levels = noise_params(noise)
     return spearman([lam[p] for p in NOISE_PARTS], [levels[f"noise_{p}"] for p in NOISE_PARTS])
 
 
@@ -280,8 +285,9 @@ def _mean_sd(values) -> tuple[float, float, int]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan")), len(values)
 
 
-def summary(runs: list[dict]) -> list[dict]:
-    """One row per (noise, method, variant): seeds, ρ (mean, sd), final λ per part, fraction < 0.05, AP."""
+def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
+    """One row per (noise, method, variant): seeds, ρ (mean, sd), final λ per part, fraction < 0.05, AP;
+    with ``injected`` (``injected_noise.json``) also ``rho_px``, ρ against the noise in heatmap pixels."""
     from .ablation import record_ap
 
     groups: dict = {}
@@ -292,9 +298,11 @@ def summary(runs: list[dict]) -> list[dict]:
         rho = _mean_sd([noise_correlation(r["kaf_log"], noise) for r in members])
         finals = [final_part_lambda(r["kaf_log"]) for r in members]
         low = [fraction_below(r["kaf_log"])[-1] for r in members]
+        rho_px = _mean_sd([noise_correlation(r["kaf_log"], noise, injected) for r in members]) if injected \
+            else (float("nan"),) * 3
         rows.append(dict(
             noise=noise, method=method, variant=variant, seeds=sorted(r["seed"] for r in members),
-            rho=rho[0], rho_sd=rho[1], n=len(members),
+            rho=rho[0], rho_sd=rho[1], n=len(members), rho_px=rho_px[0],
             final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS},
             low_fraction=statistics.median(low),
             # Fig. 5's reading: the face is the part closest to AWing
@@ -333,12 +341,13 @@ def _fmt(value, digits=2, signed=True) -> str:
 def lambda_markdown(rows: list[dict]) -> str:
     """Per setting: ρ, the final λ per part (3 significant digits: it spans decades), the fraction of
     keypoints below 0.05 and how often the face is the part closest to AWing."""
-    lines = ["| noise | method | variant | seeds | ρ | λ body | λ foot | λ face | λ hand | λ<0.05 | face top |",
-             "|" + "---|" * 11]
+    lines = ["| noise | method | variant | seeds | ρ | ρ px | λ body | λ foot | λ face | λ hand | λ<0.05 | face top |",
+             "|" + "---|" * 12]
     for r in rows:
         rho = _fmt(r["rho"]) + ("" if math.isnan(r["rho_sd"]) else f" ± {r['rho_sd']:.2f}")
         lam = [f"{r['final_lambda'][p]:.3g}" for p in NOISE_PARTS]
-        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n']} | {rho} | " + " | ".join(lam)
+        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n']} | {rho} | {_fmt(r['rho_px'])} | "
+                     + " | ".join(lam)
                      + f" | {r['low_fraction']:.2f} | {r['face_highest'] * r['n']:.0f}/{r['n']} |")
     return "\n".join(lines)
 

@@ -58,6 +58,8 @@ print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study
 # noise parameters.
 
 # %%
+import json
+
 noise_file = root / kaf_study.STUDY_DIR / "injected_noise.json"
 if run_missing and max_iters == 0 and not noise_file.is_file():
     kaf_study.write_injected_noise(root)
@@ -79,14 +81,14 @@ if run_missing:
 # ## Measure
 #
 # Per (noise, method, variant): Spearman's ρ between the final per-part λ and the injected noise
-# (fraction of the part's size; mean ± sd over seeds), the final λ per part, the median fraction
+# (fraction of the part's size; mean ± sd over seeds; "ρ px": against the measured noise in heatmap pixels), the final λ per part, the median fraction
 # of keypoints with λ < 0.05 at the end, and AP (%, ground-truth boxes).
 
 # %%
 from IPython.display import Markdown, display
 
 runs = kaf_study.load_runs(root, seed_list)
-rows = kaf_study.summary(runs)
+rows = kaf_study.summary(runs, json.loads(noise_file.read_text()) if noise_file.is_file() else None)
 print(f"{len(runs)} run records")
 display(Markdown(kaf_study.summary_markdown(rows)))
 

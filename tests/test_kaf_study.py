@@ -189,3 +189,15 @@ def test_write_injected_noise_measures_every_variant(tmp_path, monkeypatch):
     # the face is 4x noisier relative to its size in the reverse variant than by default
     ratio = injected["reverse"]["face"]["image_px"] / injected["default"]["face"]["image_px"]
     assert 3.0 < ratio < 5.0
+
+
+def test_rho_against_measured_pixel_noise():
+    injected = {n: {p: {"heatmap_px": v, "image_px": v, "n": 1} for p, v in zip(kaf_study.NOISE_PARTS, levels)}
+                for n, levels in (("default", (0.6, 0.1, 0.04, 0.05)), ("reverse", (0.4, 0.03, 0.16, 0.08)))}
+    # λ in the same order as the pixel noise of the default benchmark: body > foot > hand > face
+    run = _run("default", "paper", 0, {"body": 0.4, "foot": 0.3, "face": 0.1, "hand": 0.2})
+    assert kaf_study.noise_correlation(run["kaf_log"], "default", injected) == pytest.approx(1.0)
+    (row,) = kaf_study.summary([run], injected)
+    assert row["rho_px"] == pytest.approx(1.0) and row["rho"] == pytest.approx(stats.spearmanr(
+        [0.4, 0.3, 0.1, 0.2], [0.025, 0.04, 0.01, 0.015]).statistic)
+    assert math.isnan(kaf_study.summary([run])[0]["rho_px"])
