@@ -297,7 +297,7 @@ def verdict_text(rows):
         order = {"follows noise": "ranks the parts inversely to their noise on both benchmarks, as the paper reads it",
                  "against noise": "ranks the parts *with* their noise on both benchmarks (the opposite of the paper's reading)",
                  "unrelated": "does not rank the parts by their noise consistently (the order does not flip with the noise)"}
-        seeds = f"{v['seeds']} seed{'s' if v['seeds'] != 1 else ''}" + (f", {v['reason']}" if v["reason"] else "")
+        seeds = f"{v['seeds']} seed{'s' if v['seeds'] != 1 else ''}" + (" (too few to judge)" if v["reason"] else "")
         sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: λ {state} and "
                          f"{order[v['ordering']]}: ρ = {v['rho_default']:+.2f} (default), {v['rho_reverse']:+.2f} "
                          f"(reverse); {seeds}.")
