@@ -54,7 +54,8 @@ def git_state(path=None) -> dict:
     """Commit and dirty flag of the git checkout holding ``path`` (default: this package).
 
     Dirty means tracked files differ from the commit; untracked files (the run records an ablation
-    writes while it runs) do not count. ``{"commit": None, "dirty": None}`` outside a git checkout.
+    writes while it runs) do not count; ``changed`` names the first 20 changed files.
+    ``{"commit": None, "dirty": None}`` outside a git checkout.
     """
     where = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
@@ -64,7 +65,9 @@ def git_state(path=None) -> dict:
                                 capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    # which tracked files differed, so a reader can tell a regenerated figure from changed code
+    return {"commit": commit, "dirty": bool(changed), "changed": changed[:20]}
 
 
 def machine() -> dict:

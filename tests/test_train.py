@@ -448,6 +448,7 @@ def test_git_state_dirty_means_tracked_changes_only(tmp_path):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "run_record.json").write_text("{}")  # a record written by a running ablation
     state = run_record.git_state(tmp_path)
-    assert len(state["commit"]) == 40 and state["dirty"] is False
+    assert len(state["commit"]) == 40 and state["dirty"] is False and state["changed"] == []
     (tmp_path / "code.py").write_text("x = 2\n")
-    assert run_record.git_state(tmp_path)["dirty"] is True
+    state = run_record.git_state(tmp_path)
+    assert state["dirty"] is True and state["changed"] == ["code.py"]
