@@ -159,8 +159,11 @@ def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
 
 
 def _check_variant(record: dict, folder: Path, noise: str, variant: str) -> None:
-    """A record must have been trained as its folder says (the config source names the options)."""
-    source = (record.get("config") or {}).get("source", "")
+    """A record must have been trained as its folder says (its resolved config names the options)."""
+    config = record["files"].get("config")
+    if not config or not Path(config).is_file():
+        raise FileNotFoundError(f"{folder}: the record names no resolved config, or it is missing")
+    source = Path(config).read_text()
     for key, value in KAF_VARIANTS[variant].items():
         name = key.rsplit(".", 1)[1]
         if f"{name}={value!r}" not in source and f"'{name}': {value!r}" not in source:
