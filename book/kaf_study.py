@@ -46,7 +46,7 @@ from matplotlib.ticker import FuncFormatter
 
 from fowkal import book, kaf_study, parts
 from fowkal.data import NOISE_SCALE
-from fowkal.report import kaf_series
+from fowkal.report import kaf_part_means, kaf_series
 
 book.use_style()
 STUDY_ROOT = book.runs_dir().parent  # the ablation's records (default noise) and kaf-study/ beside them
@@ -124,8 +124,7 @@ def lambda_dynamics(selected, title_of):
     fig, axes = plt.subplots(1, len(groups) + 1, figsize=(book.TEXT_WIDTH_IN, 2.9), squeeze=False)
     for ax, group in zip(axes[0], groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
-            its, ordered = kaf_series(r["kaf_log"])
-            for part, (_, values) in kaf_study.part_lambda(ordered).items():
+            for part, (its, values) in kaf_part_means(r["kaf_log"]).items():
                 ax.plot(its, values, color=book.PART_COLORS[part], lw=1.1, alpha=0.8, label=part if n == 0 else None)
         ax.set_yscale("log")
         log_x(ax)

@@ -18,8 +18,8 @@ variant. The default-noise runs of the paper's loss are the ablation's records
 
 Measures (pure functions of records and KAF logs):
 
-- :func:`part_lambda`: per part, the mean over its keypoints of the per-keypoint mean λ, at every
-  logged point; :func:`fraction_below`: the fraction of keypoints whose mean λ is below 0.05.
+- per part, the mean over its keypoints of the per-keypoint mean λ at every logged point
+  (:func:`fowkal.report.kaf_part_means`); :func:`fraction_below`: the fraction of keypoints whose mean λ is below 0.05.
 - :func:`noise_correlation`: Spearman's rank correlation between the final per-part λ and the
   injected noise (as a fraction of the part's size, :data:`fowkal.data.NOISE_SCALE`). The paper's
   reading predicts a negative correlation (less noise, more AWing), and that it flips sign with the
@@ -40,7 +40,9 @@ import math
 import statistics
 from pathlib import Path
 
+from .data.params import NOISE_PARTS
 from .parts import PARTS
+from .report import kaf_log
 
 #: The benchmark's per-part training-label noise (std as a fraction of the part's size).
 NOISE_VARIANTS = {
@@ -73,7 +75,6 @@ STUDY_DIR = "kaf-study"
 LOW_LAMBDA = 0.05
 COLLAPSED_FRACTION = 0.9
 FOLLOWS = 0.6
-NOISE_PARTS = ("body", "foot", "face", "hand")
 
 
 def noise_params(noise: str) -> dict:
@@ -149,12 +150,11 @@ def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
             continue
         record = run_record.load(folder)
         record["_path"] = str(folder / run_record.RECORD_NAME)
-        log_file = record["files"].get("kaf_log")
-        if not log_file or not Path(log_file).is_file():
-            raise FileNotFoundError(f"{folder}: the record names no KAF log, or it is missing")
+        entries = kaf_log(record)  # raises if the record names a log that is not there
+        if entries is None:
+            raise FileNotFoundError(f"{folder}: the record names no KAF log")
         _check_variant(record, folder, noise, variant)
-        out.append(dict(noise=noise, method=method, variant=variant, seed=seed, record=record,
-                        kaf_log=json.loads(Path(log_file).read_text())))
+        out.append(dict(noise=noise, method=method, variant=variant, seed=seed, record=record, kaf_log=entries))
     return out
 
 
@@ -225,13 +225,6 @@ def write_injected_noise(runs_root) -> Path:
 
 
 # --------------------------------------------------------------------------- measures
-def part_lambda(entries: list, parts=PARTS) -> dict:
-    """Per part: (labels, mean λ over its keypoints at each logged point); labels 'e1 i10', 'e2'."""
-    labels = [f"e{e['epoch']}" if e["kind"] == "epoch" else f"e{e['epoch']} i{e['iter']}" for e in entries]
-    return {name: (labels, [statistics.fmean(e["mean"][k] for k in idx) for e in entries])
-            for name, idx in parts.items()}
-
-
 def fraction_below(entries: list, threshold: float = LOW_LAMBDA) -> list[float]:
     """At each logged point: the fraction of keypoints whose mean λ (over samples) is below ``threshold``."""
     return [sum(v < threshold for v in e["mean"]) / len(e["mean"]) for e in entries]
@@ -412,5 +405,5 @@ def write_summary(rows: list[dict], out_dir) -> Path:
 
 
 __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_RUNS", "VARIANT_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
-           "load_runs", "measure_noise", "write_injected_noise", "part_lambda", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
+           "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary"]

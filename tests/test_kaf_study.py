@@ -68,8 +68,6 @@ def _run(noise, variant, seed, final, ap=0.5):
 
 def test_measures_by_hand():
     run = _run("default", "paper", 0, {"body": 0.01, "foot": 0.02, "face": 0.3, "hand": 0.04})
-    labels, body = kaf_study.part_lambda(run["kaf_log"])["body"]
-    assert labels == ["e1 i1", "e1", "e2"] and body == [0.5, 0.5, 0.01]
     # 17 + 6 + 42 keypoints below 0.05, the 68 face ones not
     assert kaf_study.fraction_below(run["kaf_log"]) == [0.0, 0.0, pytest.approx(65 / 133)]
     # default noise ranks foot > body > hand > face; λ ranks face > hand > foot > body
