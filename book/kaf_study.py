@@ -288,11 +288,11 @@ def verdict_text(rows):
         return book.admonition("No verdict yet", "No study records.", kind="warning", css_class="fowkal-missing")
     sentences = []
     for v in found:
-        if v["ordering"] == "incomplete":
-            sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: not judged yet "
-                             f"({v['reason']}).")
-            continue
         state = "collapses towards MSE" if v["collapsed"] else "does not collapse"
+        if v["ordering"] == "incomplete":
+            sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: λ {state}; its "
+                             f"ordering is not judged ({v['reason']}); {v['seeds']} seed{'s' if v['seeds'] != 1 else ''}.")
+            continue
         order = {"follows noise": "ranks the parts inversely to their noise on both benchmarks, as the paper reads it",
                  "against noise": "ranks the parts *with* their noise on both benchmarks (the opposite of the paper's reading)",
                  "unrelated": "does not rank the parts by their noise consistently (the order does not flip with the noise)"}
@@ -300,7 +300,7 @@ def verdict_text(rows):
         sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: λ {state} and "
                          f"{order[v['ordering']]}: ρ = {v['rho_default']:+.2f} (default), {v['rho_reverse']:+.2f} "
                          f"(reverse); {seeds}.")
-    paper = [v for v in found if v["variant"] == "paper" and v["ordering"] != "incomplete"]
+    paper = [v for v in found if v["variant"] == "paper"]
     holds = [v for v in found if v["variant"] != "paper" and v["ordering"] == "follows noise" and not v["collapsed"]]
     if paper and all(v["collapsed"] for v in paper):
         summary_line = ("**Under the paper's loss the KAF collapses**: λ goes to the MSE side for almost every "

@@ -31,7 +31,8 @@ Verdict rule (:func:`verdict`), per (method, KAF variant), over seeds:
 - **follows noise** when the mean correlation is ≤ −0.6 on the default and on the reverse noise
   (λ ranks the parts inversely to their noise in both, so the order flipped with the noise);
   **against noise** when it is ≥ +0.6 on both; otherwise **unrelated**;
-- needs runs on both the default and the reverse noise, else **incomplete**.
+- the ordering needs runs on both the default and the reverse noise, else it is **incomplete**
+  (collapse is still judged, on the noises that were run).
 """
 from __future__ import annotations
 
@@ -311,10 +312,14 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
 def verdict(rows: list[dict], method: str, variant: str) -> dict:
     """The module's rule (see its docstring) for one (method, KAF variant)."""
     by_noise = {r["noise"]: r for r in rows if r["method"] == method and r["variant"] == variant}
-    if "default" not in by_noise or "reverse" not in by_noise:
-        return dict(method=method, variant=variant, collapsed=None, ordering="incomplete",
-                    reason=f"runs on noise {sorted(by_noise)} only; needs default and reverse")
+    if not by_noise:
+        raise ValueError(f"no study rows for method {method!r}, variant {variant!r}")
+    # collapse is a property of each run, judged on whatever noise was run; the ordering needs two noises
     collapsed = statistics.median(r["low_fraction"] for r in by_noise.values()) >= COLLAPSED_FRACTION
+    if "default" not in by_noise or "reverse" not in by_noise:
+        return dict(method=method, variant=variant, collapsed=collapsed, ordering="incomplete",
+                    seeds=min(r["n"] for r in by_noise.values()),
+                    reason=f"runs on {' and '.join(sorted(by_noise))} noise only; the ordering needs default and reverse")
     rho_default, rho_reverse = by_noise["default"]["rho"], by_noise["reverse"]["rho"]
     if rho_default <= -FOLLOWS and rho_reverse <= -FOLLOWS:
         ordering = "follows noise"

@@ -97,7 +97,11 @@ def test_verdict_rule():
     v = kaf_study.verdict(rows, "kal", "no_reg")
     assert v["ordering"] == "unrelated" and v["collapsed"] is True
     assert v["rho_default"] * v["rho_reverse"] < 0  # a fixed order agrees with one noise, not both
-    assert kaf_study.verdict(rows, "kal", "detached")["ordering"] == "incomplete"
+    v = kaf_study.verdict(rows, "kal", "detached")  # one noise: collapse judged, ordering not
+    assert (v["ordering"], v["collapsed"], v["seeds"]) == ("incomplete", True, 1)
+    assert "default noise only" in v["reason"]
+    with pytest.raises(ValueError, match="'kal'.*'normalised'"):
+        kaf_study.verdict(rows, "kal", "normalised")
     text = kaf_study.verdict_markdown(rows)
     assert "| kal | barrier | -1.00 | -1.00 | no | follows noise | 2 |" in text
 
