@@ -25,6 +25,11 @@ Measures (pure functions of records and KAF logs):
   reading predicts a negative correlation (less noise, more AWing), and that it flips sign with the
   noise (default vs reverse).
 
+- :func:`push_correlation`: what λ answers to instead. The data term's per-keypoint push on λ
+  (``kaf_push.json``, measured on the run's final model by :mod:`fowkal.kaf_push`,
+  :func:`measure_pushes`) against λ, over keypoints; with the barrier, :func:`barrier_error`:
+  how far λ sits from the optimum the barrier and the push predict.
+
 Verdict rule (:func:`verdict`), per (method, KAF variant), over seeds:
 - **collapsed** when, at the end, the median over seeds of the fraction of keypoints with λ < 0.05
   is at least 0.9;
@@ -42,6 +47,7 @@ import statistics
 from pathlib import Path
 
 from .data.params import NOISE_PARTS
+from .kaf_push import PUSH_FILE, barrier_equilibrium
 from .parts import PARTS
 from .report import kaf_log
 
@@ -97,6 +103,14 @@ def record_folder(runs_root, noise: str, method: str, variant: str, seed: int) -
     return runs_root / STUDY_DIR / noise / f"{method}-{variant}" / f"seed{seed}"
 
 
+def work_folder(work_root, noise: str, method: str, variant: str, seed: int, ablation_work_root=None) -> Path:
+    """Where a study run trains (checkpoints, full logs); the paper-loss default-noise runs are the
+    ablation's, in ``ablation_work_root`` (``<root>/cpu/<method>/seed<N>``) when it is given."""
+    if noise == "default" and variant == "paper" and ablation_work_root is not None:
+        return Path(ablation_work_root) / "cpu" / method / f"seed{seed}"
+    return Path(work_root) / noise / f"{method}-{variant}" / f"seed{seed}"
+
+
 def plan(seeds, runs=STUDY_RUNS) -> list[tuple]:
     """(noise, method, variant, seed) in run order: the sweep for every seed first (its question needs
     the seeds), then the variants, each group seed-major (a partial study has whole seeds)."""
@@ -129,13 +143,44 @@ def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs:
             roots[noise] = default_benchmark(**NOISE_VARIANTS[noise])
         study = dict(noise=noise, noise_params=noise_params(noise), method=method, variant=variant,
                      overrides=KAF_VARIANTS[variant], seed=seed)
-        run_train_notebook(folder, Path(work_root) / noise / f"{method}-{variant}" / f"seed{seed}",
+        run_train_notebook(folder, work_folder(work_root, noise, method, variant, seed),
                            notebook=notebook, label=f"{noise}/{method}-{variant} seed {seed}", log=log,
                            extra={"study.json": study},
                            parameters=dict(method=method, profile="cpu", seed=seed, epochs=epochs,
                                            max_iters=max_iters, data_root=str(roots[noise]),
                                            cfg_options=json.dumps(KAF_VARIANTS[variant])))
     return folders
+
+
+def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs=STUDY_RUNS,
+                   batches: int | None = None, log=print) -> list[Path]:
+    """Write ``kaf_push.json`` (:mod:`fowkal.kaf_push`) beside every study record that lacks one and
+    whose final checkpoint is still in its work dir; returns the files written. A work dir whose
+    ``config.py`` is not the record's (another run trained there since) is not measured."""
+    import hashlib
+
+    from . import run_record
+    from .kaf_push import DEFAULT_BATCHES, PUSH_FILE, write_push
+
+    written = []
+    for noise, method, variant, seed in plan(seeds, runs):
+        folder = record_folder(runs_root, noise, method, variant, seed)
+        label = f"{noise}/{method}-{variant} seed {seed}"
+        if not (folder / run_record.RECORD_NAME).is_file() or (folder / PUSH_FILE).is_file():
+            continue
+        record = run_record.load(folder)
+        work = work_folder(work_root, noise, method, variant, seed, ablation_work_root)
+        checkpoint = work / Path(record["files"]["last_checkpoint"] or "").name
+        config = work / "config.py"
+        if not checkpoint.is_file() or not config.is_file():
+            log(f"[push] {label}: no checkpoint in {work}, not measured")
+            continue
+        if hashlib.sha256(config.read_bytes()).hexdigest() != record["config"]["sha256"]:
+            log(f"[push] {label}: {config} is not the record's config (retrained since?), not measured")
+            continue
+        log(f"[push] {label}: measuring {checkpoint}")
+        written.append(write_push(folder, checkpoint, batches=batches or DEFAULT_BATCHES))
+    return written
 
 
 def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
@@ -155,7 +200,10 @@ def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
         if entries is None:
             raise FileNotFoundError(f"{folder}: the record names no KAF log")
         _check_variant(record, folder, noise, variant)
-        out.append(dict(noise=noise, method=method, variant=variant, seed=seed, record=record, kaf_log=entries))
+        push_file = folder / PUSH_FILE
+        push = json.loads(push_file.read_text()) if push_file.is_file() else None
+        out.append(dict(noise=noise, method=method, variant=variant, seed=seed, record=record, kaf_log=entries,
+                        push=push))
     return out
 
 
@@ -275,6 +323,34 @@ def noise_correlation(entries: list, noise: str, injected: dict | None = None) -
     return spearman([lam[p] for p in NOISE_PARTS], [levels[f"noise_{p}"] for p in NOISE_PARTS])
 
 
+def push_correlation(push: dict) -> float:
+    """Spearman ρ over the labelled keypoints between λ and the push measured with it (``kaf_push.json``);
+    −1: the more a keypoint's data term pushes λ towards MSE, the lower its λ."""
+    keep = [k for k, share in enumerate(push["labelled"]) if share > 0]
+    return spearman([push["lambda"][k] for k in keep], [push["push"][k] for k in keep])
+
+
+def part_push(push: dict, parts=PARTS) -> dict:
+    """Per part, the mean over its keypoints of the mean push (``kaf_push.json``)."""
+    return {name: statistics.fmean(push["push"][k] for k in idx) for name, idx in parts.items()}
+
+
+def barrier_weight(variant: str) -> float:
+    """The log-barrier's c in a KAF variant (0 without the barrier)."""
+    return float(KAF_VARIANTS[variant].get("model.head.loss.lambda_barrier", 0.0))
+
+
+def barrier_error(push: dict, c: float) -> float:
+    """Median over labelled keypoints of |λ − λ*(Δ)| / λ*(Δ), λ* the barrier's equilibrium for the
+    keypoint's mean push (:func:`fowkal.kaf_push.barrier_equilibrium`)."""
+    errors = []
+    for lam, delta, share in zip(push["lambda"], push["push"], push["labelled"]):
+        if share > 0:
+            predicted = barrier_equilibrium(delta, c)
+            errors.append(abs(lam - predicted) / predicted)
+    return statistics.median(errors)
+
+
 def _mean_sd(values) -> tuple[float, float, int]:
     values = [v for v in values if not math.isnan(v)]
     if not values:
@@ -305,8 +381,22 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
             # Fig. 5's reading: the face is the part closest to AWing
             face_highest=sum(max(f, key=f.get) == "face" for f in finals) / len(finals),
             ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
-                for p in ("wholebody", "body", "foot", "face", "hand")}))
+                for p in ("wholebody", "body", "foot", "face", "hand")},
+            **_push_summary([r["push"] for r in members if r.get("push")], variant)))
     return rows
+
+
+def _push_summary(pushes: list[dict], variant: str) -> dict:
+    """The push columns of a summary row (NaN/None when no run of the setting has its push measured)."""
+    if not pushes:
+        return dict(n_push=0, rho_push=float("nan"), rho_push_sd=float("nan"), part_push=None,
+                    barrier_error=float("nan"))
+    rho = _mean_sd([push_correlation(p) for p in pushes])
+    per_part = [part_push(p) for p in pushes]
+    c = barrier_weight(variant)
+    return dict(n_push=len(pushes), rho_push=rho[0], rho_push_sd=rho[1],
+                part_push={name: statistics.fmean(pp[name] for pp in per_part) for name in NOISE_PARTS},
+                barrier_error=statistics.median(barrier_error(p, c) for p in pushes) if c else float("nan"))
 
 
 def verdict(rows: list[dict], method: str, variant: str) -> dict:
@@ -365,8 +455,9 @@ def ap_markdown(rows: list[dict]) -> str:
 
 
 def summary_markdown(rows: list[dict]) -> str:
-    """Both tables: λ per setting, then AP per setting."""
-    return lambda_markdown(rows) + "\n\n" + ap_markdown(rows)
+    """The tables: λ per setting, AP per setting and, where measured, the push per setting."""
+    pushes = push_markdown(rows)
+    return lambda_markdown(rows) + "\n\n" + ap_markdown(rows) + ("\n\n" + pushes if pushes.count("\n") > 1 else "")
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
@@ -384,6 +475,21 @@ def verdict_markdown(rows: list[dict]) -> str:
         note = f" ({v['reason']})" if v["reason"] else ""
         lines.append(f"| {v['method']} | {v['variant']} | {_fmt(v.get('rho_default'))} | "
                      f"{_fmt(v.get('rho_reverse'))} | {collapsed} | {v['ordering']}{note} | {v.get('seeds', 0)} |")
+    return "\n".join(lines)
+
+
+def push_markdown(rows: list[dict]) -> str:
+    """Per setting with measured pushes: ρ(λ, push) over keypoints, the mean push per part and, with the
+    barrier, how far λ is from the barrier's equilibrium for its push."""
+    lines = ["| noise | method | variant | measured | ρ(λ, push) | push body | push foot | push face | push hand "
+             "| λ vs barrier optimum |", "|" + "---|" * 10]
+    for r in rows:
+        if not r["n_push"]:
+            continue
+        rho = _fmt(r["rho_push"]) + ("" if math.isnan(r["rho_push_sd"]) else f" ± {r['rho_push_sd']:.2f}")
+        pushes = " | ".join(f"{r['part_push'][p]:.3g}" for p in NOISE_PARTS)
+        error = "—" if math.isnan(r["barrier_error"]) else f"{100 * r['barrier_error']:.0f} %"
+        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n_push']} | {rho} | {pushes} | {error} |")
     return "\n".join(lines)
 
 
@@ -411,4 +517,5 @@ def write_summary(rows: list[dict], out_dir) -> Path:
 
 __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_RUNS", "VARIANT_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
-           "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary"]
+           "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
+           "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown"]

@@ -36,6 +36,8 @@ work_root: str = "work_dirs/kaf-study"  # checkpoints and full logs (not committ
 run_missing: bool = True  # False: measure the records there are, train nothing
 epochs: int = 0  # 0: the cpu profile's default
 max_iters: int = 0  # >0: tiny runs (tests)
+ablation_work_root: str = "work_dirs/ablation"  # where the ablation trained (the default-noise paper-loss checkpoints)
+push_batches: int = 40  # training batches per push measurement; 0: measure no push
 
 # %%
 from pathlib import Path
@@ -44,8 +46,8 @@ from fowkal import kaf_study
 from fowkal.params import parse_seeds
 
 seed_list = parse_seeds(seeds)
-if epochs < 0 or max_iters < 0:
-    raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
+if epochs < 0 or max_iters < 0 or push_batches < 0:
+    raise ValueError("parameters 'epochs', 'max_iters' and 'push_batches' must be >= 0")
 repo = Path(kaf_study.__file__).resolve().parents[1]
 root = Path(runs_root) if runs_root else repo / "figures" / "runs"
 if runs_root and not root.is_dir():
@@ -78,11 +80,26 @@ if run_missing:
                         notebook=repo / "notebooks" / "train.ipynb", epochs=epochs, max_iters=max_iters)
 
 # %% [markdown]
+# ## What λ answers to: the push
+#
+# Eq. 6 is linear in λ: the data term pushes each λ_k with ℓ^AW_k − ℓ^MSE_k (`fowkal.kaf_push`).
+# For every record without `kaf_push.json` whose final checkpoint is still in its work dir, the
+# push is measured on `push_batches` training batches with the final model and written beside the
+# record (records without checkpoints, e.g. in a fresh clone, are skipped and say so).
+
+# %%
+if push_batches:
+    kaf_study.measure_pushes(seeds=seed_list, runs_root=root, work_root=work_root,
+                             ablation_work_root=ablation_work_root, batches=push_batches)
+
+# %% [markdown]
 # ## Measure
 #
 # Per (noise, method, variant): Spearman's ρ between the final per-part λ and the injected noise
 # (fraction of the part's size; mean ± sd over seeds; "ρ px": against the measured noise in heatmap pixels), the final λ per part, the median fraction
-# of keypoints with λ < 0.05 at the end, and AP (%, ground-truth boxes).
+# of keypoints with λ < 0.05 at the end, AP (%, ground-truth boxes) and, where measured, the push:
+# ρ(λ, push) over the labelled keypoints, the mean push per part and, with the barrier, the median
+# relative distance of λ from the barrier's optimum for its push.
 
 # %%
 from IPython.display import Markdown, display

@@ -141,6 +141,31 @@ def test_study_runs_resume_and_measure(tmp_path):
     with pytest.raises(ValueError, match="variant 'barrier' needs model.head.loss.lambda_barrier"):
         kaf_study.load_runs(tmp_path / "runs", [0], [("reverse", "fowkal", "barrier")])
 
+    # the push on λ, measured with each run's final checkpoint, beside its record
+    push_kwargs = dict(seeds=[0], runs_root=tmp_path / "runs", work_root=tmp_path / "work", runs=runs, batches=1)
+    written = kaf_study.measure_pushes(**push_kwargs)
+    assert [w.parent for w in written] == folders
+    kal = json.loads(written[0].read_text())
+    assert len(kal["push"]) == len(kal["lambda"]) == 133 and kal["samples"] > 0 and kal["measured_at"]["commit"]
+    assert all(0 < v < 1 for v in kal["lambda"]) and all(0 <= v <= 1 for v in kal["labelled"])
+    # KAL's push is ℓ^AW − ℓ^MSE itself (autograd through the loss, undone batch and part means)
+    assert kal["push"] == pytest.approx([a - m for a, m in zip(kal["awing"], kal["mse"])], rel=1e-5, abs=1e-7)  # float32
+    assert max(kal["push"]) > 0
+    # the normalised variant pushes with the difference of shares: of either sign, not ℓ^AW − ℓ^MSE
+    normalised = json.loads(written[1].read_text())
+    assert normalised["push"] != pytest.approx([a - m for a, m in zip(normalised["awing"], normalised["mse"])], abs=1e-6)
+    assert kaf_study.measure_pushes(**push_kwargs) == []  # measured once
+    rows = kaf_study.summary(kaf_study.load_runs(tmp_path / "runs", [0], runs))
+    # (after 2 Adam steps λ can still be equal for every keypoint: ρ is then undefined, NaN)
+    assert all(r["n_push"] == 1 and (math.isnan(r["rho_push"]) or -1 <= r["rho_push"] <= 1) for r in rows)
+    # a work dir another run has trained in since is not taken for the record's
+    written[0].unlink()
+    config = tmp_path / "work" / "default" / "kal-paper" / "seed0" / "config.py"
+    config.write_text(config.read_text() + "# retrained\n")
+    logged = []
+    assert kaf_study.measure_pushes(**push_kwargs, log=logged.append) == []
+    assert any("is not the record's config" in line for line in logged)
+
 
 def test_measure_noise_sees_only_the_noisy_part(tmp_path):
     from fowkal.data import make_benchmark
@@ -203,3 +228,56 @@ def test_rho_against_measured_pixel_noise():
     assert row["rho_px"] == pytest.approx(1.0) and row["rho"] == pytest.approx(stats.spearmanr(
         [0.4, 0.3, 0.1, 0.2], [0.025, 0.04, 0.01, 0.015]).statistic)
     assert math.isnan(kaf_study.summary([run])[0]["rho_px"])
+
+
+def test_barrier_equilibrium_balances_the_push():
+    from fowkal.kaf_push import barrier_equilibrium
+
+    c = 0.01
+    previous = 1.0
+    for push in (-0.5, -0.01, 0.0, 0.001, 0.02, 0.06, 3.0):
+        lam = barrier_equilibrium(push, c)
+        assert 0 < lam < previous  # more push towards MSE, lower λ
+        assert push == pytest.approx(c * (1 / lam - 1 / (1 - lam)), abs=1e-12)  # ∂/∂λ of data + barrier = 0
+        previous = lam
+    assert barrier_equilibrium(0.0, c) == 0.5 and barrier_equilibrium(100.0, c) == pytest.approx(c / 100, rel=0.03)
+    with pytest.raises(ValueError, match="barrier weight c"):
+        barrier_equilibrium(0.1, 0.0)
+    with pytest.raises(ValueError, match="push must be finite"):
+        barrier_equilibrium(float("nan"), c)
+
+
+def test_push_measures_by_hand():
+    k = parts.NUM_KEYPOINTS
+    part_of = {i: name for name, idx in parts.PARTS.items() for i in idx}
+    base = {"body": 0.06, "foot": 0.045, "face": 0.018, "hand": 0.062}
+    push_values = [base[part_of[i]] for i in range(k)]
+    from fowkal.kaf_push import barrier_equilibrium
+
+    lam = [barrier_equilibrium(v, 0.01) for v in push_values]  # λ exactly at the barrier's optimum
+    push = dict(push=push_values, **{"lambda": lam}, labelled=[1.0] * k, awing=push_values, mse=[0.0] * k)
+    assert kaf_study.push_correlation(push) == pytest.approx(-1.0)
+    assert kaf_study.part_push(push) == pytest.approx(base)
+    assert kaf_study.barrier_error(push, 0.01) == pytest.approx(0.0, abs=1e-12)
+    doubled = dict(push, **{"lambda": [2 * v for v in lam]})
+    assert kaf_study.barrier_error(doubled, 0.01) == pytest.approx(1.0)
+    # unlabelled keypoints (no data, no push) stay out of the correlation
+    hidden = dict(push, labelled=[0.0] * 17 + [1.0] * (k - 17), **{"lambda": [0.9] * 17 + lam[17:]})
+    assert kaf_study.push_correlation(hidden) == pytest.approx(-1.0)
+    run = _run("default", "barrier", 0, {"body": 0.1, "foot": 0.2, "face": 0.3, "hand": 0.05})
+    row, = kaf_study.summary([dict(run, push=push)])
+    assert row["n_push"] == 1 and row["rho_push"] == pytest.approx(-1.0) and row["barrier_error"] == pytest.approx(0)
+    assert kaf_study.barrier_weight("barrier") == 0.01 and kaf_study.barrier_weight("paper") == 0.0
+    assert "| default | kal | barrier | 1 | -1.00 | 0.06 | 0.045 | 0.018 | 0.062 | 0 % |" in kaf_study.push_markdown([row])
+    without, = kaf_study.summary([dict(run, push=None)])
+    assert without["n_push"] == 0 and kaf_study.push_markdown([without]).count("\n") == 1
+
+
+def test_measure_push_names_missing_inputs(tmp_path):
+    from fowkal.kaf_push import measure_push
+
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        measure_push(tmp_path / "epoch_3.pth")
+    (tmp_path / "epoch_3.pth").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="config not found"):
+        measure_push(tmp_path / "epoch_3.pth")
