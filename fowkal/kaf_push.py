@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 
 PUSH_FILE = "kaf_push.json"
-#: Training batches a measurement averages over (of the cpu profile's 113 per epoch).
-DEFAULT_BATCHES = 40
+#: Training batches a measurement averages over (640 samples; the cpu profile has 113 batches per epoch).
+DEFAULT_BATCHES = 20
 
 
 def barrier_equilibrium(push: float, c: float) -> float:

@@ -37,7 +37,7 @@ run_missing: bool = True  # False: measure the records there are, train nothing
 epochs: int = 0  # 0: the cpu profile's default
 max_iters: int = 0  # >0: tiny runs (tests)
 ablation_work_root: str = "work_dirs/ablation"  # where the ablation trained (the default-noise paper-loss checkpoints)
-push_batches: int = 40  # training batches per push measurement; 0: measure no push
+push_batches: int = 20  # training batches per push measurement; 0: measure no push
 
 # %%
 from pathlib import Path

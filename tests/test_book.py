@@ -323,13 +323,18 @@ def _check_study_page(page, relative) -> list[str]:
     """The KAF-study chapter says when its records are missing, and only then."""
     from fowkal import book, kaf_study
 
-    have_study = bool(kaf_study.load_runs(book.runs_dir().parent)) if book.runs_dir().parent.is_dir() else False
+    study = kaf_study.load_runs(book.runs_dir().parent) if book.runs_dir().parent.is_dir() else []
     notes = [e.inner_text() for e in page.query_selector_all(".fowkal-missing") if e.is_visible()]
     said = any("No study records yet" in n for n in notes)
-    if have_study and said:
+    if study and said:
         return [f"{relative}: says the study records are missing although they exist"]
-    if not have_study and not said:
+    if not study and not said:
         return [f"{relative}: the study records are missing but no visible admonition says so"]
+    have_push = any(r["push"] for r in study if (r["method"], r["noise"]) == ("fowkal", "default")
+                    and r["variant"] in ("paper", "barrier"))  # the settings the push figure draws
+    if have_push == any("Push not measured" in n for n in notes):
+        return [f"{relative}: the 'Push not measured' note {'hides' if have_push else 'is missing for'} "
+                "the measured pushes"]
     return []
 
 
