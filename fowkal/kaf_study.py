@@ -478,6 +478,19 @@ def verdict_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def push_response(rows: list[dict], method: str, variant: str, injected: dict, *, base: str = "default",
+                  other: str = "reverse") -> dict | None:
+    """Does the noise move the push? Per part, from noise ``base`` to ``other``: the ratio of the
+    measured label noise (heatmap px, ``injected_noise.json``) and the ratio of the mean push (seed
+    means). None unless both settings have measured pushes."""
+    found = {r["noise"]: r for r in rows if r["method"] == method and r["variant"] == variant and r["n_push"]}
+    if base not in found or other not in found:
+        return None
+    return {part: dict(noise_ratio=injected[other][part]["heatmap_px"] / injected[base][part]["heatmap_px"],
+                       push_ratio=found[other]["part_push"][part] / found[base]["part_push"][part])
+            for part in NOISE_PARTS}
+
+
 def push_markdown(rows: list[dict]) -> str:
     """Per setting with measured pushes: ρ(λ, push) over keypoints, the mean push per part and, with the
     barrier, how far λ is from the barrier's equilibrium for its push."""
@@ -518,4 +531,5 @@ def write_summary(rows: list[dict], out_dir) -> Path:
 __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_RUNS", "VARIANT_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
-           "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown"]
+           "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",
+           "push_response"]

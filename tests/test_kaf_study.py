@@ -281,3 +281,26 @@ def test_measure_push_names_missing_inputs(tmp_path):
     (tmp_path / "epoch_3.pth").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="config not found"):
         measure_push(tmp_path / "epoch_3.pth")
+
+
+def test_push_response_compares_two_noises():
+    k = parts.NUM_KEYPOINTS
+    part_of = {i: name for name, idx in parts.PARTS.items() for i in idx}
+
+    def push_of(levels):
+        values = [levels[part_of[i]] for i in range(k)]
+        return dict(push=values, **{"lambda": [0.01] * k}, labelled=[1.0] * k, awing=values, mse=[0.0] * k)
+
+    final = {"body": 0.1, "foot": 0.2, "face": 0.3, "hand": 0.05}
+    default = {"body": 0.06, "foot": 0.04, "face": 0.02, "hand": 0.06}
+    reverse = dict(default, face=0.03)  # the face's push grows by half when its noise quadruples
+    runs = [dict(_run("default", "paper", 0, final), push=push_of(default)),
+            dict(_run("reverse", "paper", 0, final), push=push_of(reverse))]
+    injected = {n: {p: {"heatmap_px": v} for p, v in zip(kaf_study.NOISE_PARTS, levels)}
+                for n, levels in (("default", (0.6, 0.1, 0.04, 0.05)), ("reverse", (0.4, 0.03, 0.16, 0.08)))}
+    rows = kaf_study.summary(runs)
+    response = kaf_study.push_response(rows, "kal", "paper", injected)
+    assert response["face"] == pytest.approx({"noise_ratio": 4.0, "push_ratio": 1.5})
+    assert response["body"]["push_ratio"] == pytest.approx(1.0)
+    assert kaf_study.push_response(rows, "kal", "barrier", injected) is None
+    assert kaf_study.push_response(kaf_study.summary([runs[0]]), "kal", "paper", injected) is None
