@@ -42,7 +42,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from fowkal import book, kaf_study, parts
 from fowkal.data import NOISE_SCALE
@@ -121,7 +121,12 @@ display(Markdown(
 # %% tags=["hide-input"]
 def lambda_dynamics(selected, title_of):
     groups = list(dict.fromkeys(title_of(r) for r in selected))
-    fig, axes = plt.subplots(1, len(groups) + 1, figsize=(book.TEXT_WIDTH_IN, 2.9), squeeze=False)
+    ncols = min(3, len(groups) + 1)  # wider figures get rows: a panel stays readable in the column
+    nrows = math.ceil((len(groups) + 1) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(book.TEXT_WIDTH_IN, 2.6 * nrows + 0.3), squeeze=False)
+    axes = grid.reshape(1, -1)
+    for ax in axes[0, len(groups) + 1:]:
+        ax.set_visible(False)
     for ax, group in zip(axes[0], groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
             for part, (its, values) in kaf_part_means(r["kaf_log"]).items():
@@ -129,8 +134,9 @@ def lambda_dynamics(selected, title_of):
         ax.set_yscale("log")
         log_x(ax)
         ax.set_title(group, fontsize=9)
-    axes[0, 0].set_ylabel("mean λ of the part")
-    ax = axes[0, -1]
+    for ax in axes[0, :len(groups):ncols]:
+        ax.set_ylabel("mean λ of the part")
+    ax = axes[0, len(groups)]
     for i, group in enumerate(groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
             its, ordered = kaf_series(r["kaf_log"])
@@ -247,6 +253,11 @@ if any(pushed.values()):
     fig, axes = plt.subplots(1, len(PUSH_SETTINGS), figsize=(book.TEXT_WIDTH_IN, 3.0), squeeze=False)
     for ax, (method, variant) in zip(axes[0], PUSH_SETTINGS):
         members = pushed[(method, variant)]
+        if not members:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"{method}, {kaf_study.VARIANT_TITLES[variant]}:\npush not measured", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8)
+            continue
         for n, r in enumerate(members):
             for part, idx in parts.PARTS.items():
                 keep = [k for k in idx if r["push"]["labelled"][k] > 0 and r["push"]["push"][k] > 0]
@@ -260,11 +271,14 @@ if any(pushed.values()):
             ax.plot(xs, [barrier_equilibrium(x, c) for x in xs], color="0.2", lw=1, label=f"λ*(Δ), c = {c:g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers at 1, 2, 5 x 10^n; the rest unlabelled (they collide)
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         ax.set_xlabel("mean push Δ of the keypoint")
         rhos = [kaf_study.push_correlation(r["push"]) for r in members]
-        ax.set_title(f"{method}, {kaf_study.VARIANT_TITLES[variant]}\n" + (
-            f"{len(members)} seed{'s' if len(members) > 1 else ''}, ρ(λ, Δ) = {np.nanmean(rhos):+.2f}"
-            if members else "push not measured"), fontsize=8)
+        ax.set_title(f"{method}, {kaf_study.VARIANT_TITLES[variant]}\n{len(members)} seed"
+                     f"{'s' if len(members) > 1 else ''}, ρ(λ, Δ) = {np.nanmean(rhos):+.2f}", fontsize=8)
         ax.legend(fontsize=7, loc="lower left")
     axes[0, 0].set_ylabel("mean λ of the keypoint")
     if SAVE:
@@ -341,7 +355,6 @@ if found_response:
 variant_runs = runs_of(noise="default", method="fowkal")
 if variant_runs:
     fig = lambda_dynamics(variant_runs, lambda r: r["variant"])
-    fig.set_size_inches(book.TEXT_WIDTH_IN * 1.0, 2.9)
     if SAVE:
         book.save_figure(fig, "kaf_study_variants")
     plt.show()
