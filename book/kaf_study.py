@@ -87,7 +87,8 @@ def log_x(ax):
 # gives every part the same relative noise. Images, people and poses are identical in the three.
 
 # %% tags=["hide-input"]
-lines = ["| part | noise relative to | " + " | ".join(kaf_study.NOISE_VARIANTS) + " |", "|---|---|" + "---:|" * 3]
+lines = ["| part | noise relative to | " + " | ".join(kaf_study.NOISE_VARIANTS) + " |",
+         "|---|---|" + "---:|" * len(kaf_study.NOISE_VARIANTS)]
 for part in kaf_study.NOISE_PARTS:
     cells = []
     for noise in kaf_study.NOISE_VARIANTS:
@@ -179,7 +180,7 @@ else:
 
 # %% tags=["hide-input"]
 def sweep_figure(methods, variant="paper"):
-    noises = list(kaf_study.NOISE_VARIANTS)
+    noises = [n for n in kaf_study.NOISE_VARIANTS if any(runs_of(n, m, variant) for m in methods)] or ["default"]
     fig, axes = plt.subplots(len(methods), len(noises), figsize=(book.TEXT_WIDTH_IN, 2.3 * len(methods)),
                              sharey=True, squeeze=False)
     for i, method in enumerate(methods):
@@ -187,7 +188,7 @@ def sweep_figure(methods, variant="paper"):
             ax = axes[i, j]
             members = runs_of(noise, method, variant)
             if not members:
-                ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+                ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, fontsize=8)
                 ax.set_xticks([])
                 ax.set_title(f"{method}, {noise} noise", fontsize=9)
                 continue

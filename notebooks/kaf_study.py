@@ -17,15 +17,16 @@
 # # Does the KAF track annotation noise? (the study beyond the paper)
 #
 # Trains KAL and FoWKAL on benchmark variants whose per-part label noise we set (default, reverse,
-# uniform), and FoWKAL with the non-paper KAF variants of the loss library (no regulariser,
-# detached features, log-barrier, terms on a common scale); then measures, from the run records
+# uniform), FoWKAL with the non-paper KAF variants of the loss library (no regulariser,
+# detached features, log-barrier, terms on a common scale), and FoWKAL (paper loss, barrier) on a
+# strong-noise variant where the face is the noisiest part in every sense; then measures, from the run records
 # and KAF logs, whether λ ranks the parts by their noise and whether it collapses. The rule of the
 # verdict is in `fowkal.kaf_study`'s docstring and printed below. Runs whose record exists are
 # skipped, so the study resumes where it stopped; the default-noise runs of the paper's loss are
 # the ablation's (`figures/runs/cpu`).
 #
 # ```bash
-# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~2 h 20 on 2 cores)
+# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~3 h on 2 cores)
 # papermill notebooks/kaf_study.ipynb out.ipynb -p run_missing False          # only measure the records there are
 # ```
 
@@ -63,8 +64,8 @@ print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study
 import json
 
 noise_file = root / kaf_study.STUDY_DIR / "injected_noise.json"
-if run_missing and max_iters == 0 and not noise_file.is_file():
-    kaf_study.write_injected_noise(root)
+if run_missing and max_iters == 0:
+    kaf_study.write_injected_noise(root)  # measures only the variants the file does not have yet
 if noise_file.is_file():
     print(noise_file.read_text())
 

@@ -43,9 +43,13 @@ def test_record_folders_and_run_order(tmp_path):
     order = kaf_study.plan([0, 1])
     sweep = len(kaf_study.SWEEP_RUNS)
     assert len(order) == 2 * len(kaf_study.STUDY_RUNS)
-    # the sweep at every seed first, then the variants; each seed-major
+    # the sweep at every seed first, then the variants, then the strong noise; each seed-major
     assert [s for *_, s in order[:2 * sweep]] == [0] * sweep + [1] * sweep
-    assert all(v == "paper" for _, _, v, _ in order[:2 * sweep]) and all(v != "paper" for _, _, v, _ in order[2 * sweep:])
+    assert all(v == "paper" for _, _, v, _ in order[:2 * sweep])
+    variants = len(kaf_study.VARIANT_RUNS)
+    assert [(n, m, v) for n, m, v, _ in order[2 * sweep:2 * (sweep + variants)]] == kaf_study.VARIANT_RUNS * 2
+    assert [(n, m, v, s) for n, m, v, s in order[2 * (sweep + variants):]] == \
+        [r + (s,) for s in (0, 1) for r in kaf_study.STRONG_RUNS]
     with pytest.raises(ValueError, match="unknown study run"):
         kaf_study.plan([0], [("default", "kal", "nonsense")])
 
@@ -213,6 +217,16 @@ def test_write_injected_noise_measures_every_variant(tmp_path, monkeypatch):
     out = kaf_study.write_injected_noise(tmp_path / "runs")
     injected = json.loads(out.read_text())
     assert set(injected) == set(kaf_study.NOISE_VARIANTS)
+    # a file that has every variant is left as it is; a missing variant is measured and added
+    made_before = len(made)
+    kaf_study.write_injected_noise(tmp_path / "runs")
+    assert len(made) == made_before and json.loads(out.read_text()) == injected
+    del injected["strong"]
+    out.write_text(json.dumps(injected))
+    assert set(json.loads(kaf_study.write_injected_noise(tmp_path / "runs").read_text())) == set(kaf_study.NOISE_VARIANTS)
+    # the strong variant: the face is the noisiest part in heatmap pixels too
+    strong = json.loads(out.read_text())["strong"]
+    assert max(kaf_study.NOISE_PARTS, key=lambda p: strong[p]["heatmap_px"]) == "face"
     # the face is 4x noisier relative to its size in the reverse variant than by default
     ratio = injected["reverse"]["face"]["image_px"] / injected["default"]["face"]["image_px"]
     assert 3.0 < ratio < 5.0
