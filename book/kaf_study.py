@@ -333,11 +333,13 @@ def response_text():
             lines.append(f"| {other} | {method} | {variant} | " + " | ".join(cells) + " |")
     if not total:
         return None
-    spreads = [max(r["part_push"].values()) / min(r["part_push"].values())
-               for r in rows if r["n_push"] and r["noise"] == "default"]
-    return (book.wide_table("\n".join(lines)) + f"\n\nThe push moves in the noise's direction in {agree} of {total} (part, setting) "
-            f"pairs, by at most a factor {math.exp(max(moves)):.2f}; on the default benchmark the parts' mean pushes "
-            f"differ by a factor {min(spreads):.1f}–{max(spreads):.1f} between the most and the least pushed part.")
+    # the spread between parts, for the settings whose push is a loss difference (positive), not a share difference
+    spreads = [max(r["part_push"].values()) / min(r["part_push"].values()) for r in rows
+               if r["n_push"] and r["noise"] == "default" and min(r["part_push"].values()) > 0]
+    spread = (f"; on the default benchmark the parts' mean pushes differ by a factor "
+              f"{min(spreads):.1f}–{max(spreads):.1f} between the most and the least pushed part") if spreads else ""
+    return (book.wide_table("\n".join(lines)) + f"\n\nThe push moves in the noise's direction in {agree} of {total} "
+            f"(part, setting) pairs, by at most a factor {math.exp(max(moves)):.2f}{spread}.")
 
 
 found_response = response_text()
