@@ -33,7 +33,9 @@ Measures (pure functions of records and KAF logs):
 
 Verdict rule (:func:`verdict`), per (method, KAF variant), over seeds:
 - **collapsed** when, at the end, the median over seeds of the fraction of keypoints with λ < 0.05
-  is at least 0.9;
+  is at least 0.9; else **collapsing** when the median λ still fell by more than a third over the
+  last epoch (:func:`last_epoch_ratio` < 2/3: a slower collapse cut short by the schedule), else
+  **stable**;
 - **follows noise** when the mean correlation is ≤ −0.6 on the default and on the reverse noise
   (λ ranks the parts inversely to their noise in both, so the order flipped with the noise);
   **against noise** when it is ≥ +0.6 on both; otherwise **unrelated**;
@@ -88,6 +90,8 @@ STUDY_RUNS = SWEEP_RUNS + VARIANT_RUNS + STRONG_RUNS
 STUDY_DIR = "kaf-study"
 LOW_LAMBDA = 0.05
 COLLAPSED_FRACTION = 0.9
+#: Not collapsed yet but still collapsing: the median λ fell below this factor over the last epoch.
+FALLING = 2 / 3
 FOLLOWS = 0.6
 
 
@@ -294,6 +298,15 @@ def fraction_below(entries: list, threshold: float = LOW_LAMBDA) -> list[float]:
     return [sum(v < threshold for v in e["mean"]) / len(e["mean"]) for e in entries]
 
 
+def last_epoch_ratio(entries: list) -> float:
+    """Median λ over keypoints at the last epoch over that at the epoch before (NaN with one epoch):
+    well below 1, λ is still on its way down when training stops."""
+    epochs = [e for e in entries if e["kind"] == "epoch"]
+    if len(epochs) < 2:
+        return float("nan")
+    return statistics.median(epochs[-1]["mean"]) / statistics.median(epochs[-2]["mean"])
+
+
 def final_part_lambda(entries: list, parts=PARTS) -> dict:
     """Per part, the mean λ of the last logged epoch."""
     last = [e for e in entries if e["kind"] == "epoch"][-1]
@@ -393,6 +406,7 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
             rho=rho[0], rho_sd=rho[1], n=len(members), rho_px=rho_px[0],
             final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS},
             low_fraction=statistics.median(low),
+            last_epoch_ratio=statistics.median(last_epoch_ratio(r["kaf_log"]) for r in members),
             # Fig. 5's reading: the face is the part closest to AWing
             face_highest=sum(max(f, key=f.get) == "face" for f in finals) / len(finals),
             ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
@@ -421,8 +435,11 @@ def verdict(rows: list[dict], method: str, variant: str) -> dict:
         raise ValueError(f"no study rows for method {method!r}, variant {variant!r}")
     # collapse is a property of each run, judged on whatever noise was run; the ordering needs two noises
     collapsed = statistics.median(r["low_fraction"] for r in by_noise.values()) >= COLLAPSED_FRACTION
+    ratio = statistics.median(r["last_epoch_ratio"] for r in by_noise.values())
+    state = "collapsed" if collapsed else ("collapsing" if ratio < FALLING else "stable")
     if "default" not in by_noise or "reverse" not in by_noise:
-        return dict(method=method, variant=variant, collapsed=collapsed, ordering="incomplete",
+        return dict(method=method, variant=variant, collapsed=collapsed, state=state, last_epoch_ratio=ratio,
+                    ordering="incomplete",
                     seeds=min(r["n"] for r in by_noise.values()),
                     reason=f"runs on {' and '.join(sorted(by_noise))} noise only; the ordering needs default and reverse")
     rho_default, rho_reverse = by_noise["default"]["rho"], by_noise["reverse"]["rho"]
@@ -433,7 +450,8 @@ def verdict(rows: list[dict], method: str, variant: str) -> dict:
     else:
         ordering = "unrelated"
     seeds = min(r["n"] for r in by_noise.values())
-    return dict(method=method, variant=variant, collapsed=collapsed, ordering=ordering,
+    return dict(method=method, variant=variant, collapsed=collapsed, state=state, last_epoch_ratio=ratio,
+                ordering=ordering,
                 rho_default=rho_default, rho_reverse=rho_reverse, seeds=seeds,
                 reason="" if seeds >= 2 else "fewer than 2 seeds")
 
@@ -483,13 +501,13 @@ def verdicts(rows: list[dict]) -> list[dict]:
 
 
 def verdict_markdown(rows: list[dict]) -> str:
-    lines = ["| method | KAF variant | ρ default | ρ reverse | collapsed | λ ordering | seeds |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| method | KAF variant | ρ default | ρ reverse | λ state | median λ, last epoch × | λ ordering | seeds |",
+             "|---|---|---|---|---|---|---|---|"]
     for v in verdicts(rows):
-        collapsed = "—" if v["collapsed"] is None else ("yes" if v["collapsed"] else "no")
         note = f" ({v['reason']})" if v["reason"] else ""
         lines.append(f"| {v['method']} | {v['variant']} | {_fmt(v.get('rho_default'))} | "
-                     f"{_fmt(v.get('rho_reverse'))} | {collapsed} | {v['ordering']}{note} | {v.get('seeds', 0)} |")
+                     f"{_fmt(v.get('rho_reverse'))} | {v['state']} | {_fmt(v['last_epoch_ratio'], signed=False)} | "
+                     f"{v['ordering']}{note} | {v.get('seeds', 0)} |")
     return "\n".join(lines)
 
 
@@ -547,4 +565,4 @@ __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARI
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
            "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",
-           "push_response"]
+           "push_response", "last_epoch_ratio"]

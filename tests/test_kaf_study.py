@@ -95,6 +95,7 @@ def test_verdict_rule():
     assert barrier["reverse"]["face_highest"] == 0.0  # and the noisiest in reverse
     v = kaf_study.verdict(rows, "kal", "barrier")
     assert (v["ordering"], v["collapsed"], v["seeds"]) == ("follows noise", False, 2)
+    assert v["state"] == "collapsing"  # 0.5 at epoch 1, ≤ 0.1 at epoch 2: still on its way down
     assert v["rho_default"] == pytest.approx(-1.0) and v["rho_reverse"] == pytest.approx(-1.0)
     v = kaf_study.verdict(rows, "kal", "paper")
     assert (v["ordering"], v["collapsed"]) == ("follows noise", True)
@@ -107,7 +108,7 @@ def test_verdict_rule():
     with pytest.raises(ValueError, match="'kal'.*'normalised'"):
         kaf_study.verdict(rows, "kal", "normalised")
     text = kaf_study.verdict_markdown(rows)
-    assert "| kal | barrier | -1.00 | -1.00 | no | follows noise | 2 |" in text
+    assert "| kal | barrier | -1.00 | -1.00 | collapsing | 0.15 | follows noise | 2 |" in text
 
 
 @pytest.mark.slow
@@ -318,3 +319,23 @@ def test_push_response_compares_two_noises():
     assert response["body"]["push_ratio"] == pytest.approx(1.0)
     assert kaf_study.push_response(rows, "kal", "barrier", injected) is None
     assert kaf_study.push_response(kaf_study.summary([runs[0]]), "kal", "paper", injected) is None
+
+
+def test_collapse_states():
+    start = {p: 0.5 for p in parts.PARTS}
+
+    def log(*epochs):
+        return [_entry("iter", 1, 1, start)] + [_entry("epoch", i + 1, 10 * (i + 1), {p: v for p in parts.PARTS})
+                                                 for i, v in enumerate(epochs)]
+
+    assert kaf_study.last_epoch_ratio(log(0.3, 0.15)) == pytest.approx(0.5)
+    assert math.isnan(kaf_study.last_epoch_ratio(log(0.3)))
+    cases = {"paper": (0.05, 0.01), "detached": (0.09, 0.055), "barrier": (0.14, 0.13)}
+    runs = []
+    for variant, epochs in cases.items():
+        for noise in ("default", "reverse"):
+            runs.append(dict(_run(noise, variant, 0, start), kaf_log=log(0.3, *epochs)))
+    rows = kaf_study.summary(runs)
+    states = {v: kaf_study.verdict(rows, "kal", v)["state"] for v in cases}
+    assert states == {"paper": "collapsed", "detached": "collapsing", "barrier": "stable"}
+    assert "| kal | detached | — | — | collapsing | 0.61 |" in kaf_study.verdict_markdown(rows)  # equal λ: ρ undefined
