@@ -198,7 +198,9 @@ if fig4 is not None:
 # whole-body skeleton whose face and hands are enlarged; the second row shows the absolute
 # values on a fixed 0–1 scale. Our log keeps the mean over the samples of a batch or an epoch,
 # not single poses. The {doc}`part_losses` chapter derives why λ can only be pushed down (towards
-# MSE) under the paper's objective; the absolute row shows how far it went.
+# MSE) under the paper's objective; the absolute row shows how far it went. Whether the face's
+# relative lean towards AWing reflects cleaner face labels, as the paper reads it, is tested in
+# {doc}`kaf_study`, where we set the label noise of every part.
 
 # %% tags=["hide-input"]
 kal_runs = [r for m in KAL_METHODS for r in by_method(m) if r["files"].get("kaf_log")]
