@@ -33,9 +33,9 @@ Measures (pure functions of records and KAF logs):
 
 Verdict rule (:func:`verdict`), per (method, KAF variant), over seeds:
 - **collapsed** when, at the end, the median over seeds of the fraction of keypoints with λ < 0.05
-  is at least 0.9; else **collapsing** when the median λ still fell by more than a third over the
-  last epoch (:func:`last_epoch_ratio` < 2/3: a slower collapse cut short by the schedule), else
-  **stable**;
+  is at least 0.9; else **collapsing** when over the last epoch the mean λ still fell by more than
+  a third (:func:`last_epoch_ratio` < 2/3) or the fraction below 0.05 rose by 0.1 or more
+  (:func:`low_fraction_rise`): a slower collapse cut short by the schedule; else **stable**;
 - **follows noise** when the mean correlation is ≤ −0.6 on the default and on the reverse noise
   (λ ranks the parts inversely to their noise in both, so the order flipped with the noise);
   **against noise** when it is ≥ +0.6 on both; otherwise **unrelated**;
@@ -90,8 +90,10 @@ STUDY_RUNS = SWEEP_RUNS + VARIANT_RUNS + STRONG_RUNS
 STUDY_DIR = "kaf-study"
 LOW_LAMBDA = 0.05
 COLLAPSED_FRACTION = 0.9
-#: Not collapsed yet but still collapsing: the median λ fell below this factor over the last epoch.
+#: Not collapsed yet but still collapsing: over the last epoch the mean λ fell below this factor of
+#: itself, or the fraction of keypoints below LOW_LAMBDA rose by at least RISING.
 FALLING = 2 / 3
+RISING = 0.1
 FOLLOWS = 0.6
 
 
@@ -299,12 +301,22 @@ def fraction_below(entries: list, threshold: float = LOW_LAMBDA) -> list[float]:
 
 
 def last_epoch_ratio(entries: list) -> float:
-    """Median λ over keypoints at the last epoch over that at the epoch before (NaN with one epoch):
-    well below 1, λ is still on its way down when training stops."""
+    """Mean λ over keypoints at the last epoch over that at the epoch before (NaN with one epoch):
+    well below 1, λ is still on its way down when training stops. (The mean, not the median: when
+    the 68 face keypoints go one way and the rest the other, the median is a face keypoint's.)"""
     epochs = [e for e in entries if e["kind"] == "epoch"]
     if len(epochs) < 2:
         return float("nan")
-    return statistics.median(epochs[-1]["mean"]) / statistics.median(epochs[-2]["mean"])
+    return statistics.fmean(epochs[-1]["mean"]) / statistics.fmean(epochs[-2]["mean"])
+
+
+def low_fraction_rise(entries: list, threshold: float = LOW_LAMBDA) -> float:
+    """How much the fraction of keypoints with λ < ``threshold`` grew over the last epoch (NaN with one)."""
+    epochs = [e for e in entries if e["kind"] == "epoch"]
+    if len(epochs) < 2:
+        return float("nan")
+    below = fraction_below(epochs[-2:], threshold)
+    return below[1] - below[0]
 
 
 def final_part_lambda(entries: list, parts=PARTS) -> dict:
@@ -407,6 +419,7 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
             final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS},
             low_fraction=statistics.median(low),
             last_epoch_ratio=statistics.median(last_epoch_ratio(r["kaf_log"]) for r in members),
+            low_fraction_rise=statistics.median(low_fraction_rise(r["kaf_log"]) for r in members),
             # Fig. 5's reading: the face is the part closest to AWing
             face_highest=sum(max(f, key=f.get) == "face" for f in finals) / len(finals),
             ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
@@ -436,7 +449,8 @@ def verdict(rows: list[dict], method: str, variant: str) -> dict:
     # collapse is a property of each run, judged on whatever noise was run; the ordering needs two noises
     collapsed = statistics.median(r["low_fraction"] for r in by_noise.values()) >= COLLAPSED_FRACTION
     ratio = statistics.median(r["last_epoch_ratio"] for r in by_noise.values())
-    state = "collapsed" if collapsed else ("collapsing" if ratio < FALLING else "stable")
+    rise = statistics.median(r["low_fraction_rise"] for r in by_noise.values())
+    state = "collapsed" if collapsed else ("collapsing" if ratio < FALLING or rise >= RISING else "stable")
     if "default" not in by_noise or "reverse" not in by_noise:
         return dict(method=method, variant=variant, collapsed=collapsed, state=state, last_epoch_ratio=ratio,
                     ordering="incomplete",
@@ -501,7 +515,7 @@ def verdicts(rows: list[dict]) -> list[dict]:
 
 
 def verdict_markdown(rows: list[dict]) -> str:
-    lines = ["| method | KAF variant | ρ default | ρ reverse | λ state | median λ, last epoch × | λ ordering | seeds |",
+    lines = ["| method | KAF variant | ρ default | ρ reverse | λ state | mean λ, last epoch × | λ ordering | seeds |",
              "|---|---|---|---|---|---|---|---|"]
     for v in verdicts(rows):
         note = f" ({v['reason']})" if v["reason"] else ""
@@ -565,4 +579,4 @@ __all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARI
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
            "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",
-           "push_response", "last_epoch_ratio"]
+           "push_response", "last_epoch_ratio", "low_fraction_rise"]

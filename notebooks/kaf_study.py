@@ -114,8 +114,8 @@ display(Markdown(kaf_study.summary_markdown(rows)))
 # ## Verdict
 #
 # The rule, from `fowkal.kaf_study`: **collapsed** if the median fraction of keypoints with
-# λ < 0.05 at the end is ≥ 0.9, else **collapsing** if the median λ fell by more than a third over
-# the last epoch, else **stable**; λ **follows noise** if ρ ≤ −0.6 on both the default and the
+# λ < 0.05 at the end is ≥ 0.9, else **collapsing** if over the last epoch the mean λ fell by more
+# than a third or that fraction rose by 0.1 or more, else **stable**; λ **follows noise** if ρ ≤ −0.6 on both the default and the
 # reverse noise (the paper's reading: less noise, more AWing, and the order flips with the
 # noise), **against noise** if ρ ≥ +0.6 on both, **unrelated** otherwise.
 

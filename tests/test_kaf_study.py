@@ -329,13 +329,30 @@ def test_collapse_states():
                                                  for i, v in enumerate(epochs)]
 
     assert kaf_study.last_epoch_ratio(log(0.3, 0.15)) == pytest.approx(0.5)
-    assert math.isnan(kaf_study.last_epoch_ratio(log(0.3)))
+    assert math.isnan(kaf_study.last_epoch_ratio(log(0.3))) and math.isnan(kaf_study.low_fraction_rise(log(0.3)))
+    assert kaf_study.low_fraction_rise(log(0.3, 0.06, 0.04)) == pytest.approx(1.0)
     cases = {"paper": (0.05, 0.01), "detached": (0.09, 0.055), "barrier": (0.14, 0.13)}
     runs = []
     for variant, epochs in cases.items():
         for noise in ("default", "reverse"):
             runs.append(dict(_run(noise, variant, 0, start), kaf_log=log(0.3, *epochs)))
+
+    def split(face, rest):  # the face falls towards MSE while the rest rise towards AWing: no collapse
+        values = {p: (face if p == "face" else rest) for p in parts.PARTS}
+        return _entry("epoch", 0, 0, values)["mean"]
+
+    for noise in ("default", "reverse"):
+        entries = log(0.3, 0.3, 0.3)
+        entries[-2]["mean"], entries[-1]["mean"] = split(0.02, 0.90), split(0.011, 0.97)
+        runs.append(dict(_run(noise, "normalised", 0, start), kaf_log=entries))
     rows = kaf_study.summary(runs)
-    states = {v: kaf_study.verdict(rows, "kal", v)["state"] for v in cases}
-    assert states == {"paper": "collapsed", "detached": "collapsing", "barrier": "stable"}
+    states = {v: kaf_study.verdict(rows, "kal", v)["state"] for v in list(cases) + ["normalised"]}
+    assert states == {"paper": "collapsed", "detached": "collapsing", "barrier": "stable", "normalised": "stable"}
     assert "| kal | detached | — | — | collapsing | 0.61 |" in kaf_study.verdict_markdown(rows)  # equal λ: ρ undefined
+    # a slow fall that pushes many keypoints under 0.05 in the last epoch is collapsing too
+    slow = []
+    for noise in ("default", "reverse"):
+        entries = log(0.3, 0.07, 0.07)
+        entries[-1]["mean"] = split(0.04, 0.07)  # mean λ × 0.79 only, but half the keypoints crossed 0.05
+        slow.append(dict(_run(noise, "no_reg", 0, start), kaf_log=entries))
+    assert kaf_study.verdict(kaf_study.summary(slow), "kal", "no_reg")["state"] == "collapsing"
