@@ -414,7 +414,7 @@ if rows:
 # 0.2, so ±0.6 means at most one pair of parts out of order.
 
 # %% tags=["hide-input"]
-def final_lambda(v):
+def final_lambda(v, rows):
     """', final λ body …, foot …' of a verdict's setting on the default noise (seed means)."""
     found = [r for r in rows if (r["noise"], r["method"], r["variant"]) == ("default", v["method"], v["variant"])]
     if not found:
@@ -436,7 +436,7 @@ def verdict_text(rows):
         if v["ordering"] == "incomplete":
             sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: λ {state}; its "
                              f"ordering is not judged ({v['reason']}); {v['seeds']} seed{'s' if v['seeds'] != 1 else ''}"
-                             f"{final_lambda(v)}.")
+                             f"{final_lambda(v, rows)}.")
             continue
         order = {"follows noise": "ranks the parts inversely to their noise on both benchmarks, as the paper reads it",
                  "against noise": "ranks the parts *with* their noise on both benchmarks (the opposite of the paper's reading)",
@@ -444,7 +444,7 @@ def verdict_text(rows):
         seeds = f"{v['seeds']} seed{'s' if v['seeds'] != 1 else ''}" + (" (too few to judge)" if v["reason"] else "")
         sentences.append(f"- **{v['method']}, {kaf_study.VARIANT_TITLES[v['variant']]}**: λ {state} and "
                          f"{order[v['ordering']]}: ρ = {v['rho_default']:+.2f} (default), {v['rho_reverse']:+.2f} "
-                         f"(reverse); {seeds}{final_lambda(v)}.")
+                         f"(reverse); {seeds}{final_lambda(v, rows)}.")
     paper = [v for v in found if v["variant"] == "paper"]
     holds = [v for v in found if v["variant"] != "paper" and v["ordering"] == "follows noise" and v["state"] == "stable"]
     if paper and all(v["collapsed"] for v in paper):
