@@ -72,6 +72,14 @@ def runs_of(noise=None, method=None, variant=None):
             and (variant is None or r["variant"] == variant)]
 
 
+def plain_log_ticks(*axes):
+    """Log axes labelled with plain numbers at 1, 1.5, 2, 2.5, 3, 4, 5, 7 x 10^n only (matplotlib's minor labels collide)."""
+    for axis in axes:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
 def log_x(ax):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -207,10 +215,12 @@ def sweep_figure(methods, variant="paper"):
             levels = kaf_study.noise_params(noise)
             ax.set_xticks(x, [f"{p}\n{levels[f'noise_{p}']:.3f}" for p in kaf_study.NOISE_PARTS], fontsize=7)
             ax.set_yscale("log")
+            plain_log_ticks(ax.yaxis)
             rhos = [kaf_study.noise_correlation(r["kaf_log"], noise) for r in members]
             rho = "ρ undefined" if all(math.isnan(v) for v in rhos) else \
                 f"ρ = {np.nanmean(rhos):+.2f}" + (f" ± {np.nanstd(rhos, ddof=1):.2f}" if len(rhos) > 1 else "")
-            ax.set_title(f"{method}, {noise} noise ({len(members)} s)\n{rho}", fontsize=8)
+            ax.set_title(f"{method}, {noise} noise ({len(members)} seed{'s' if len(members) > 1 else ''})\n{rho}",
+                         fontsize=8)
         axes[i, 0].set_ylabel("final λ")
     return fig
 
@@ -276,10 +286,7 @@ if any(pushed.values()):
             ax.plot(xs, [barrier_equilibrium(x, c) for x in xs], color="0.2", lw=1, label=f"λ*(Δ), c = {c:g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # plain numbers at 1, 2, 5 x 10^n; the rest unlabelled (they collide)
-            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        plain_log_ticks(ax.xaxis, ax.yaxis)
         ax.set_xlabel("mean push Δ of the keypoint")
         rhos = [kaf_study.push_correlation(r["push"]) for r in members]
         ax.set_title(f"{method}, {kaf_study.VARIANT_TITLES[variant]}\n{len(members)} seed"
