@@ -424,6 +424,8 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
             face_highest=sum(max(f, key=f.get) == "face" for f in finals) / len(finals),
             ap={p: statistics.fmean(record_ap(r["record"], p) for r in members)
                 for p in ("wholebody", "body", "foot", "face", "hand")},
+            ap_sd={p: (statistics.stdev(record_ap(r["record"], p) for r in members) if len(members) > 1
+                       else float("nan")) for p in ("wholebody", "body", "foot", "face", "hand")},
             **_push_summary([r["push"] for r in members if r.get("push")], variant)))
     return rows
 
@@ -491,13 +493,13 @@ def lambda_markdown(rows: list[dict]) -> str:
 
 
 def ap_markdown(rows: list[dict]) -> str:
-    """Per setting: AP (%, ground-truth boxes), mean over seeds."""
+    """Per setting: AP (%, ground-truth boxes), mean ± sample sd over seeds."""
     names = ("wholebody", "body", "foot", "face", "hand")
     lines = ["| noise | method | KAF variant | seeds | " + " | ".join(f"AP {p}" for p in names) + " |",
              "|" + "---|" * (4 + len(names))]
     for r in rows:
-        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n']} | "
-                     + " | ".join(f"{r['ap'][p]:.1f}" for p in names) + " |")
+        cells = [f"{r['ap'][p]:.1f}" + ("" if math.isnan(r["ap_sd"][p]) else f" ± {r['ap_sd'][p]:.1f}") for p in names]
+        lines.append(f"| {r['noise']} | {r['method']} | {r['variant']} | {r['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

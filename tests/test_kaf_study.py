@@ -356,3 +356,13 @@ def test_collapse_states():
         entries[-1]["mean"] = split(0.04, 0.07)  # mean λ × 0.79 only, but half the keypoints crossed 0.05
         slow.append(dict(_run(noise, "no_reg", 0, start), kaf_log=entries))
     assert kaf_study.verdict(kaf_study.summary(slow), "kal", "no_reg")["state"] == "collapsing"
+
+
+def test_ap_table_has_seed_spread():
+    final = {p: 0.01 for p in parts.PARTS}
+    runs = [_run("default", "paper", s, final, ap=ap) for s, ap in enumerate((0.50, 0.54))]
+    row, = kaf_study.summary(runs)
+    assert row["ap"]["face"] == pytest.approx(52.0) and row["ap_sd"]["face"] == pytest.approx(2.828, abs=1e-3)
+    assert "| default | kal | paper | 2 | 52.0 ± 2.8 |" in kaf_study.ap_markdown([row])
+    single, = kaf_study.summary(runs[:1])
+    assert "| default | kal | paper | 1 | 50.0 | 50.0 |" in kaf_study.ap_markdown([single])
