@@ -73,11 +73,21 @@ def runs_of(noise=None, method=None, variant=None):
 
 
 def plain_log_ticks(*axes):
-    """Log axes labelled with plain numbers at 1, 1.5, 2, 2.5, 3, 4, 5, 7 x 10^n only (matplotlib's minor labels collide)."""
+    """Log axes (call after plotting) labelled with plain numbers: within a decade at 1, 1.5, 2, 2.5, 3, 4,
+    5, 7 x 10^n, over more decades at fewer steps (matplotlib's own minor labels collide)."""
     for axis in axes:
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0)))
+        axis.axes.autoscale_view()  # the limits the data set, before the ticks are chosen
+        low, high = sorted(axis.get_view_interval())
+        decades = math.log10(high / low) if low > 0 else 3
+        subs = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0) if decades <= 1.2 else (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)
+        axis.set_major_locator(LogLocator(base=10, subs=subs))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def one_line(table: str) -> str:
+    """A Markdown table whose "mean ± sd" cells do not wrap."""
+    return table.replace(" ± ", "\u00a0±\u00a0")
 
 
 def log_x(ax):
@@ -158,7 +168,7 @@ def lambda_dynamics(selected, title_of):
     log_x(ax)
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("fraction of keypoints with λ < 0.05", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left")  # the curves rise late: the top left stays empty
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=8)
     return fig
@@ -215,13 +225,13 @@ def sweep_figure(methods, variant="paper"):
             levels = kaf_study.noise_params(noise)
             ax.set_xticks(x, [f"{p}\n{levels[f'noise_{p}']:.3f}" for p in kaf_study.NOISE_PARTS], fontsize=7)
             ax.set_yscale("log")
-            plain_log_ticks(ax.yaxis)
             rhos = [kaf_study.noise_correlation(r["kaf_log"], noise) for r in members]
             rho = "ρ undefined" if all(math.isnan(v) for v in rhos) else \
                 f"ρ = {np.nanmean(rhos):+.2f}" + (f" ± {np.nanstd(rhos, ddof=1):.2f}" if len(rhos) > 1 else "")
-            ax.set_title(f"{method}, {noise} noise ({len(members)} seed{'s' if len(members) > 1 else ''})\n{rho}",
+            ax.set_title(f"{method}, {noise} noise\n{len(members)} seed{'s' if len(members) > 1 else ''}; {rho}",
                          fontsize=8)
         axes[i, 0].set_ylabel("final λ")
+    plain_log_ticks(axes[0, 0].yaxis)  # shared by every panel: once, after all the data
     return fig
 
 
@@ -311,7 +321,7 @@ else:
 # %% tags=["hide-input"]
 push_table = kaf_study.push_markdown(rows)
 if push_table.count("\n") > 1:
-    display(Markdown(book.wide_table(push_table)))
+    display(Markdown(book.wide_table(one_line(push_table))))
 
 # %% [markdown]
 # **Does the noise move the push?** From the default to the reverse benchmark each part's label
@@ -395,8 +405,8 @@ if any(r["variant"] in ("barrier", "normalised") for r in runs):
 
 # %% tags=["hide-input"]
 if rows:
-    display(Markdown(book.wide_table(kaf_study.lambda_markdown(rows))))
-    display(Markdown(book.wide_table(kaf_study.ap_markdown(rows))))
+    display(Markdown(book.wide_table(one_line(kaf_study.lambda_markdown(rows)))))
+    display(Markdown(book.wide_table(one_line(kaf_study.ap_markdown(rows)))))
     base = {r["noise"]: r for r in rows if r["method"] == "fowkal" and r["variant"] == "paper"}
     lines = ["| noise | FoWKAL variant | seeds | " + " | ".join(f"Δ AP {p}" for p in ("wb", "body", "foot", "face", "hand"))
              + " |", "|---|---|---|" + "---:|" * 5]
