@@ -176,7 +176,7 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
     import hashlib
 
     from . import run_record
-    from .kaf_push import DEFAULT_BATCHES, PUSH_FILE, write_push
+    from .kaf_push import DEFAULT_BATCHES, write_push
 
     written = []
     for noise, method, variant, seed in plan(seeds, runs):
