@@ -481,13 +481,15 @@ def verdict_text(rows):
     others = [r for r in rows if (r["noise"], r["method"]) == ("default", "fowkal") and r["variant"] != "paper"]
     if paper_default and others:
         best = max(others, key=lambda r: r["ap"]["wholebody"])
+        by_noise = [r["ap"]["wholebody"] for r in rows if (r["method"], r["variant"]) == ("fowkal", "paper")]
         mse = [ablation.record_ap(r, "wholebody") for r in book.run_records()[0] if r["method"] == "mse"]
         summary_line += (f" The KAF variants move AP far more than the noise does: on the default benchmark FoWKAL "
                          f"reaches {best['ap']['wholebody']:.1f} whole-body AP with "
                          f"{kaf_study.VARIANT_TITLES[best['variant']]} ({best['n']} seed{'s' if best['n'] != 1 else ''}), "
                          f"against {paper_default[0]['ap']['wholebody']:.1f} with the paper's loss"
                          + (f" and {np.mean(mse):.1f} with plain MSE ({len(mse)} seeds, Table 2 (a) on the results page)" if mse else "")
-                         + ".")
+                         + f"; across the {len(by_noise)} noise variants the paper's loss stays within "
+                         f"{min(by_noise):.1f}–{max(by_noise):.1f}.")
     strong = [r for r in rows if r["noise"] == "strong"]
     if strong:
         summary_line += (" On the *strong* noise, where the face is the noisiest part relative to its size and in "

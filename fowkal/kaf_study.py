@@ -300,11 +300,16 @@ def fraction_below(entries: list, threshold: float = LOW_LAMBDA) -> list[float]:
     return [sum(v < threshold for v in e["mean"]) / len(e["mean"]) for e in entries]
 
 
+def _epochs(entries: list) -> list:
+    """The per-epoch entries of a KAF log (the per-batch ones left out)."""
+    return [e for e in entries if e["kind"] == "epoch"]
+
+
 def last_epoch_ratio(entries: list) -> float:
     """Mean λ over keypoints at the last epoch over that at the epoch before (NaN with one epoch):
     well below 1, λ is still on its way down when training stops. (The mean, not the median: when
     the 68 face keypoints go one way and the rest the other, the median is a face keypoint's.)"""
-    epochs = [e for e in entries if e["kind"] == "epoch"]
+    epochs = _epochs(entries)
     if len(epochs) < 2:
         return float("nan")
     return statistics.fmean(epochs[-1]["mean"]) / statistics.fmean(epochs[-2]["mean"])
@@ -312,7 +317,7 @@ def last_epoch_ratio(entries: list) -> float:
 
 def low_fraction_rise(entries: list, threshold: float = LOW_LAMBDA) -> float:
     """How much the fraction of keypoints with λ < ``threshold`` grew over the last epoch (NaN with one)."""
-    epochs = [e for e in entries if e["kind"] == "epoch"]
+    epochs = _epochs(entries)
     if len(epochs) < 2:
         return float("nan")
     below = fraction_below(epochs[-2:], threshold)
@@ -321,7 +326,7 @@ def low_fraction_rise(entries: list, threshold: float = LOW_LAMBDA) -> float:
 
 def final_part_lambda(entries: list, parts=PARTS) -> dict:
     """Per part, the mean λ of the last logged epoch."""
-    last = [e for e in entries if e["kind"] == "epoch"][-1]
+    last = _epochs(entries)[-1]
     return {name: statistics.fmean(last["mean"][k] for k in idx) for name, idx in parts.items()}
 
 
