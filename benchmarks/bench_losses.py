@@ -5,7 +5,7 @@
 
 Measures, in one process, with warm-up and interleaved repetitions (medians; ratios of medians):
 
-1. forward + backward time of every method (``fowkal.losses`` = reference, ``fowkal.fused`` = fused) and
+1. forward + backward time of every method (``fowkal.losses`` = reference, ``fowkal.losses.fused`` = fused) and
    of MMPose's ``KeypointMSELoss`` and ``AdaptiveWingLoss`` (``use_target_weight=True``), on the paper's
    heatmaps ``[32, 133, 64, 48]`` and the CPU profile's ``[32, 133, 32, 24]``, float32;
 2. extra peak memory of each loss's forward + backward beyond its inputs (the gradient wrt pred
@@ -37,8 +37,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from fowkal import fused, parts  # noqa: E402
-from fowkal.fused import build_fused_loss  # noqa: E402
+from fowkal import parts  # noqa: E402
+from fowkal.losses import fused  # noqa: E402
+from fowkal.losses.fused import build_fused_loss  # noqa: E402
 from fowkal.losses import KAL_METHODS, METHODS, build_loss  # noqa: E402
 from fowkal.parts import NUM_KEYPOINTS  # noqa: E402
 

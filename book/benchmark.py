@@ -39,10 +39,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, Markdown, display
 
-from fowkal import book, figures, parts
-from fowkal.data import TRAIN_ANN, VAL_ANN, contact_sheet, default_benchmark, read_manifest
+from fowkal.viz import figures, pages, style
+from fowkal import parts
+from fowkal.data import TRAIN_ANN, VAL_ANN, default_benchmark, read_manifest
+from fowkal.viz.contact_sheet import contact_sheet
 
-book.use_style()
+style.use_style()
 
 # %% [markdown]
 # ## What it is
@@ -81,10 +83,10 @@ display(Markdown("\n".join([
 # %% [markdown]
 # A contact sheet of validation images, with every person's labels drawn (under each image:
 # close-ups of a face and a hand, raw and labelled). It is written to
-# `figures/benchmark_contact_sheet.png` by `fowkal.data.contact_sheet`.
+# `figures/benchmark_contact_sheet.png` by `fowkal.viz.contact_sheet`.
 
 # %%
-sheet = contact_sheet(root, book.FIGURES_DIR / "benchmark_contact_sheet.png", split="val")
+sheet = contact_sheet(root, style.FIGURES_DIR / "benchmark_contact_sheet.png", split="val")
 
 # %% tags=["hide-input"]
 display(Image(filename=str(sheet), width=760))
@@ -169,7 +171,7 @@ person = max(val["annotations"], key=fully_labelled)
 image = cv2.imread(str(root / "images" / "val" / files[person["image_id"]]))
 benchmark_samples = samples_of(image, person)
 fig = figures.fig1_heatmaps(benchmark_samples)
-book.save_figure(fig, "fig1_heatmaps")
+style.save_figure(fig, "fig1_heatmaps")
 plt.show()
 
 # %% [markdown]
@@ -227,12 +229,12 @@ display(Markdown("\n".join(header + table_rows)
 real_root = os.environ.get("FOWKAL_REAL_SAMPLE", "")
 real_ann = Path(real_root) / "test_coco_wholebody.json" if real_root else None
 if not real_root:
-    display(Markdown(book.admonition(
+    display(Markdown(pages.admonition(
         "Real sample not shown",
         "`FOWKAL_REAL_SAMPLE` is not set, so this build shows the benchmark only. Set it to the folder "
         "holding `test_coco_wholebody.json` and its images, then rebuild.", kind="note")))
 elif not real_ann.is_file():
-    display(Markdown(book.admonition(
+    display(Markdown(pages.admonition(
         "Real sample not found",
         f"`FOWKAL_REAL_SAMPLE` is set to `{real_root}`, but `{real_ann.name}` is not there.", kind="warning")))
 else:

@@ -17,7 +17,7 @@
 # Move the sliders to see how each knob of the losses changes what a pixel costs. Every picture
 # was computed by `fowkal.losses` when this page was built; the sliders switch between those
 # pre-rendered pictures, so they work in the static book as well as in Jupyter (no kernel needed).
-# In a running notebook, `fowkal.book.awing_live_explorer()` turns all five AWing knobs at once.
+# In a running notebook, `fowkal.viz.widgets.awing_live_explorer()` turns all five AWing knobs at once.
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -27,10 +27,11 @@ from IPython.display import display
 from matplotlib.colors import LogNorm
 from myst_nb import glue
 
-from fowkal import book
+from fowkal.viz import style
+from fowkal.viz import widgets as explorer_widgets
 from fowkal.losses import AWING_DEFAULTS, fwahr_weight, wahr_weight
 
-book.use_style()
+style.use_style()
 
 # %% [markdown]
 # ## Adaptive Wing: α, ω, ε, θ and the target value
@@ -49,16 +50,16 @@ AWING_KNOBS = {  # name -> (symbol, values shown; the default is among them)
     "theta": ("θ", [0.1, 0.25, 0.5, 0.75, 1.0]),
 }
 TARGET_VALUES = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0]
-PEAK_AND_BACKGROUND = {0.0: book.CURVE_COLORS[0], 1.0: book.CURVE_COLORS[3]}
+PEAK_AND_BACKGROUND = {0.0: style.CURVE_COLORS[0], 1.0: style.CURVE_COLORS[3]}
 
 
 def knob_curves(name, value):
     params = dict(AWING_DEFAULTS, **{name: value})
-    return {p: book.awing_curve(p, DELTAS, **params) for p in PEAK_AND_BACKGROUND}
+    return {p: explorer_widgets.awing_curve(p, DELTAS, **params) for p in PEAK_AND_BACKGROUND}
 
 
 def axes_pair():
-    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(book.TEXT_WIDTH_IN, 2.7))
+    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(style.TEXT_WIDTH_IN, 2.7))
     for ax in (ax_loss, ax_grad):
         ax.set_xlabel("error δ = p̂ − p")
     ax_loss.set_ylabel("AWing loss")
@@ -91,13 +92,13 @@ def knob_tab(name):
         ax_grad.set_ylim(-grad_top, grad_top)
         ax_loss.legend(loc="upper center")
         fig.suptitle(f"{symbol} = {value:g}   (default {default:g}; dashed)", fontsize=10)
-        return book.figure_png(fig)
+        return style.figure_png(fig)
 
-    return book.frame_explorer([(symbol, values, "slider")], render, initial=[default])
+    return explorer_widgets.frame_explorer([(symbol, values, "slider")], render, initial=[default])
 
 
 def target_tab():
-    curves = {p: book.awing_curve(p, DELTAS) for p in TARGET_VALUES}
+    curves = {p: explorer_widgets.awing_curve(p, DELTAS) for p in TARGET_VALUES}
     loss_top = 1.05 * max(c[0].max() for c in curves.values())
     grad_top = 1.05 * max(np.abs(c[1]).max() for c in curves.values())
 
@@ -108,8 +109,8 @@ def target_tab():
                 ax_loss.plot(DELTAS, loss, color="0.8", lw=1)
                 ax_grad.plot(DELTAS, grad, color="0.8", lw=1)
         loss, grad = curves[p]
-        ax_loss.plot(DELTAS, loss, color=book.CURVE_COLORS[0], lw=2, label=f"AWing, p = {p:g}")
-        ax_grad.plot(DELTAS, grad, color=book.CURVE_COLORS[0], lw=2)
+        ax_loss.plot(DELTAS, loss, color=style.CURVE_COLORS[0], lw=2, label=f"AWing, p = {p:g}")
+        ax_grad.plot(DELTAS, grad, color=style.CURVE_COLORS[0], lw=2)
         ax_loss.plot(DELTAS, DELTAS ** 2, "k--", lw=1, label="MSE (δ²)")
         ax_grad.plot(DELTAS, 2 * DELTAS, "k--", lw=1)
         for ax in (ax_loss, ax_grad):
@@ -119,9 +120,9 @@ def target_tab():
         ax_grad.set_ylim(-grad_top, grad_top)
         ax_loss.legend(loc="upper center")
         fig.suptitle(f"target p = {p:g}   (grey: the other target values)", fontsize=10)
-        return book.figure_png(fig)
+        return style.figure_png(fig)
 
-    return book.frame_explorer([("target p", TARGET_VALUES, "slider")], render, initial=[0.5])
+    return explorer_widgets.frame_explorer([("target p", TARGET_VALUES, "slider")], render, initial=[0.5])
 
 
 # %%
@@ -154,20 +155,20 @@ awing_explorer
 # predicted below zero.
 
 # %% tags=["hide-input"]
-TARGET, PREDICTION = book.example_pair()
+TARGET, PREDICTION = explorer_widgets.example_pair()
 p, p_hat = torch.from_numpy(TARGET), torch.from_numpy(PREDICTION)
-DISTANCE = book.distance_map()
+DISTANCE = explorer_widgets.distance_map()
 glue("positive_share", float((TARGET > 0).mean()), display=False)
 
-fig, axes = plt.subplots(1, 3, figsize=(book.TEXT_WIDTH_IN, 3.0))
+fig, axes = plt.subplots(1, 3, figsize=(style.TEXT_WIDTH_IN, 3.0))
 for ax, image, title in zip(axes[:2], [TARGET, PREDICTION], ["target p", "prediction p̂"]):
     shown = ax.imshow(image, cmap="magma", vmin=-0.05, vmax=1.0)
     ax.set_title(title)
     ax.set_axis_off()
 fig.colorbar(shown, ax=axes[:2], shrink=0.8)
 axes[2].semilogy(DISTANCE.ravel(), np.maximum(TARGET.ravel(), 1e-45), ".", ms=2)
-axes[2].axhline(2.0 ** -100, color=book.CURVE_COLORS[3], lw=1, ls="--")
-axes[2].text(1, 1e-38, "2^(−1/γ), γ = 0.01", color=book.CURVE_COLORS[3], fontsize=8)
+axes[2].axhline(2.0 ** -100, color=style.CURVE_COLORS[3], lw=1, ls="--")
+axes[2].text(1, 1e-38, "2^(−1/γ), γ = 0.01", color=style.CURVE_COLORS[3], fontsize=8)
 axes[2].set_xlabel("distance from the keypoint (px)")
 axes[2].set_title("target value (float32)")
 plt.show()
@@ -201,7 +202,7 @@ def render_weights(reading, gamma, tau):
     ax_map.set_axis_off()
     fig.colorbar(shown, ax=ax_map, shrink=0.85, label="W (log scale)")
     ax_dist.semilogy(DISTANCE.ravel(), np.maximum(weight.ravel(), 1e-6), ".", ms=2,
-                     color=book.CURVE_COLORS[0])
+                     color=style.CURVE_COLORS[0])
     ax_dist.set_ylim(5e-7, 3)
     ax_dist.set_xlabel("distance from the keypoint (px)")
     ax_dist.set_ylabel("W (< 1e-6 drawn at 1e-6)")
@@ -210,10 +211,10 @@ def render_weights(reading, gamma, tau):
                       f" p = 0: {masses[2]:.3g}", fontsize=9)
     tau_text = f", τ = {tau:g}" if uses_tau else " (τ unused)"
     fig.suptitle(f"{reading}: γ = {gamma:g}{tau_text}", fontsize=10)
-    return book.figure_png(fig, dpi=90)
+    return style.figure_png(fig, dpi=90)
 
 
-weight_explorer = book.frame_explorer(
+weight_explorer = explorer_widgets.frame_explorer(
     [("weighting", list(READINGS), "toggle"), ("γ", GAMMAS, "slider"), ("τ", TAUS, "slider")],
     render_weights, initial=["WAHR", 0.01, 0.01])
 weight_explorer

@@ -30,9 +30,10 @@ import numpy as np
 from IPython.display import Markdown
 from myst_nb import glue
 
-from fowkal import book, parts
+from fowkal.viz import style
+from fowkal import parts
 
-book.use_style()
+style.use_style()
 
 # %% [markdown]
 # ## The problem: 133 keypoints at very different scales
@@ -65,16 +66,16 @@ Markdown("\n".join(rows))
 
 # %% tags=["hide-input"]
 sigmas = np.asarray(parts.SIGMAS)
-fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.8))
+fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.8))
 for name, idx in parts.PARTS.items():
     idx = np.asarray(idx)
-    ax.bar(idx, sigmas[idx], width=0.85, color=book.PART_COLORS[name],
+    ax.bar(idx, sigmas[idx], width=0.85, color=style.PART_COLORS[name],
            label=f"{name}: median {np.median(sigmas[idx]):.3f}")
 ax.set_xlim(-1, parts.NUM_KEYPOINTS)
 ax.set_xlabel("keypoint index")
 ax.set_ylabel("OKS σ (evaluation tolerance)")
 fig.legend(loc="outside upper center", ncols=4, fontsize=8)
-book.save_figure(fig, "keypoint_sigmas")
+style.save_figure(fig, "keypoint_sigmas")
 plt.show()
 
 # %% [markdown]

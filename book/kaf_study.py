@@ -25,7 +25,7 @@
 # equations every λ is pushed towards MSE with no interior optimum (spec §5.4), so Fig. 5 may
 # show a slow collapse, min-max normalised, rather than adaptation.
 #
-# **The study** (`notebooks/kaf_study`, module `fowkal.kaf_study`): KAL and FoWKAL trained on
+# **The study** (`notebooks/kaf_study`, module `fowkal.studies.kaf_study`): KAL and FoWKAL trained on
 # three versions of the benchmark that differ only in their training-label noise, several seeds
 # each; then FoWKAL with the loss library's non-paper KAF variants, and on a fourth, strong-noise
 # version; then what λ follows instead (the push of the data term, measured on the trained models). Everything on this page is
@@ -45,24 +45,26 @@ import numpy as np
 from IPython.display import Markdown, display
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from fowkal import ablation, book, kaf_study, parts
+from fowkal.studies import ablation, kaf_study
+from fowkal.viz import pages, style
+from fowkal import parts
 from fowkal.data import NOISE_SCALE
-from fowkal.report import kaf_part_means, kaf_series
+from fowkal.runs.logs import kaf_part_means, kaf_series
 
-book.use_style()
-STUDY_ROOT = book.runs_dir().parent  # the ablation's records (default noise) and kaf-study/ beside them
+style.use_style()
+STUDY_ROOT = pages.runs_dir().parent  # the ablation's records (default noise) and kaf-study/ beside them
 runs = kaf_study.load_runs(STUDY_ROOT) if STUDY_ROOT.is_dir() else []
 measured_file = STUDY_ROOT / kaf_study.STUDY_DIR / "injected_noise.json"
 measured = json.loads(measured_file.read_text()) if measured_file.is_file() else {}
 rows = kaf_study.summary(runs, measured or None)
-SAVE = book.writes_figures()
+SAVE = pages.writes_figures()
 if runs:
     seeds = sorted({r["seed"] for r in runs})
-    display(Markdown(f"Study runs read from `{book.repo_relative(STUDY_ROOT)}`: {len(runs)} "
+    display(Markdown(f"Study runs read from `{pages.repo_relative(STUDY_ROOT)}`: {len(runs)} "
                      f"({len(rows)} settings; seeds {', '.join(map(str, seeds))})."))
 else:
-    display(Markdown(book.admonition(
-        "No study records yet", f"`{book.repo_relative(STUDY_ROOT)}` holds no run of the study; this page "
+    display(Markdown(pages.admonition(
+        "No study records yet", f"`{pages.repo_relative(STUDY_ROOT)}` holds no run of the study; this page "
         "shows its design only. To make them:\n\n```bash\npapermill notebooks/kaf_study.ipynb "
         "work_dirs/kaf_study.ipynb\n```", kind="warning", css_class="fowkal-missing")))
 
@@ -123,7 +125,7 @@ display(Markdown("\n".join(lines)))
 display(Markdown(
     "In brackets: the noise measured in the training labels against a noise-free copy of the benchmark, as "
     "the RMS per-axis displacement in **heatmap pixels** of the cpu profile's crop (what the loss sees; "
-    f"`{book.repo_relative(measured_file)}`, written by the study notebook)." if measured else
+    f"`{pages.repo_relative(measured_file)}`, written by the study notebook)." if measured else
     "The noise in heatmap pixels is measured by the study notebook (`injected_noise.json`); not yet here."))
 
 # %% [markdown]
@@ -146,14 +148,14 @@ def lambda_dynamics(selected, title_of):
     groups = list(dict.fromkeys(title_of(r) for r in selected))
     ncols = min(3, len(groups) + 1)  # wider figures get rows: a panel stays readable in the column
     nrows = math.ceil((len(groups) + 1) / ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(book.TEXT_WIDTH_IN, 2.6 * nrows + 0.3), squeeze=False)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(style.TEXT_WIDTH_IN, 2.6 * nrows + 0.3), squeeze=False)
     axes = grid.reshape(1, -1)
     for ax in axes[0, len(groups) + 1:]:
         ax.set_visible(False)
     for ax, group in zip(axes[0], groups):
         for n, r in enumerate(r for r in selected if title_of(r) == group):
             for part, (its, values) in kaf_part_means(r["kaf_log"]).items():
-                ax.plot(its, values, color=book.PART_COLORS[part], lw=1.1, alpha=0.8, label=part if n == 0 else None)
+                ax.plot(its, values, color=style.PART_COLORS[part], lw=1.1, alpha=0.8, label=part if n == 0 else None)
         ax.set_yscale("log")
         log_x(ax)
         ax.set_title(group, fontsize=9)
@@ -178,7 +180,7 @@ paper_runs = runs_of(noise="default", variant="paper")
 if paper_runs:
     fig = lambda_dynamics(paper_runs, lambda r: r["method"])
     if SAVE:
-        book.save_figure(fig, "kaf_study_collapse")
+        style.save_figure(fig, "kaf_study_collapse")
     plt.show()
     finals = {m: [kaf_study.fraction_below(r["kaf_log"])[-1] for r in runs_of("default", m, "paper")]
               for m in ("kal", "fowkal")}
@@ -188,7 +190,7 @@ if paper_runs:
         f"**{m}**: {100 * np.median(v):.0f} % of keypoints below 0.05, median λ {lam_end[m]:.2g} "
         f"({len(v)} seed{'s' if len(v) > 1 else ''})" for m, v in finals.items() if v) + "."))
 else:
-    display(Markdown(book.admonition("Not drawn", "No default-noise KAL or FoWKAL record.", kind="warning",
+    display(Markdown(pages.admonition("Not drawn", "No default-noise KAL or FoWKAL record.", kind="warning",
                                      css_class="fowkal-missing")))
 
 # %% [markdown]
@@ -203,7 +205,7 @@ else:
 # %% tags=["hide-input"]
 def sweep_figure(methods, variant="paper"):
     noises = [n for n in kaf_study.NOISE_VARIANTS if any(runs_of(n, m, variant) for m in methods)] or ["default"]
-    fig, axes = plt.subplots(len(methods), len(noises), figsize=(book.TEXT_WIDTH_IN, 2.3 * len(methods)),
+    fig, axes = plt.subplots(len(methods), len(noises), figsize=(style.TEXT_WIDTH_IN, 2.3 * len(methods)),
                              sharey=True, squeeze=False)
     for i, method in enumerate(methods):
         for j, noise in enumerate(noises):
@@ -218,7 +220,7 @@ def sweep_figure(methods, variant="paper"):
             x = np.arange(len(kaf_study.NOISE_PARTS))
             means = [np.mean([f[p] for f in finals]) for p in kaf_study.NOISE_PARTS]
             # markers, not bars: on a log axis a bar's length means nothing
-            ax.scatter(x, means, s=90, marker="_", linewidths=2.5, color=[book.PART_COLORS[p] for p in kaf_study.NOISE_PARTS])
+            ax.scatter(x, means, s=90, marker="_", linewidths=2.5, color=[style.PART_COLORS[p] for p in kaf_study.NOISE_PARTS])
             for f in finals:
                 ax.scatter(x, [f[p] for p in kaf_study.NOISE_PARTS], s=10, color="0.25", zorder=3)
             ax.set_xlim(-0.6, len(x) - 0.4)
@@ -238,7 +240,7 @@ def sweep_figure(methods, variant="paper"):
 if runs:
     fig = sweep_figure(["kal", "fowkal"])
     if SAVE:
-        book.save_figure(fig, "kaf_study_sweep")
+        style.save_figure(fig, "kaf_study_sweep")
     plt.show()
     sweep_rows = [r for r in rows if r["variant"] == "paper"]
     display(Markdown(
@@ -258,7 +260,7 @@ if runs:
 # the **push**: positive for every labelled keypoint not predicted perfectly (spec §5.4), larger
 # where the model fits the keypoint worse. Label noise can reach λ only through it: noisier labels,
 # worse fit, more push, lower λ. So the question splits in two: does λ follow the push, and does the
-# push follow the noise? `fowkal.kaf_push` measures the mean push per keypoint with each run's final
+# push follow the noise? `fowkal.studies.kaf_push` measures the mean push per keypoint with each run's final
 # model on training batches (autograd through the loss as it trained, `kaf_push.json` beside the
 # record). With the log-barrier $c\,\mathrm{mean}_P[-\log\lambda - \log(1-\lambda)]$ (the same
 # $1/N_P$) the optimum of a keypoint with push $\Delta$ solves
@@ -270,12 +272,12 @@ if runs:
 # a prediction of λ with nothing fitted.
 
 # %% tags=["hide-input"]
-from fowkal.kaf_push import barrier_equilibrium
+from fowkal.studies.kaf_push import barrier_equilibrium
 
 PUSH_SETTINGS = [("fowkal", "paper"), ("fowkal", "barrier")]
 pushed = {mv: [r for r in runs_of("default", *mv) if r.get("push")] for mv in PUSH_SETTINGS}
 if any(pushed.values()):
-    fig, axes = plt.subplots(1, len(PUSH_SETTINGS), figsize=(book.TEXT_WIDTH_IN, 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(PUSH_SETTINGS), figsize=(style.TEXT_WIDTH_IN, 3.0), squeeze=False)
     for ax, (method, variant) in zip(axes[0], PUSH_SETTINGS):
         members = pushed[(method, variant)]
         if not members:
@@ -287,7 +289,7 @@ if any(pushed.values()):
             for part, idx in parts.PARTS.items():
                 keep = [k for k in idx if r["push"]["labelled"][k] > 0 and r["push"]["push"][k] > 0]
                 ax.scatter([r["push"]["push"][k] for k in keep], [r["push"]["lambda"][k] for k in keep], s=6,
-                           alpha=0.6, color=book.PART_COLORS[part], label=part if n == 0 else None, linewidths=0)
+                           alpha=0.6, color=style.PART_COLORS[part], label=part if n == 0 else None, linewidths=0)
         c = kaf_study.barrier_weight(variant)
         if c and members:
             lo = min(min(v for v in r["push"]["push"] if v > 0) for r in members)
@@ -304,11 +306,11 @@ if any(pushed.values()):
         ax.legend(fontsize=7, loc="lower left")
     axes[0, 0].set_ylabel("mean λ of the keypoint")
     if SAVE:
-        book.save_figure(fig, "kaf_study_push")
+        style.save_figure(fig, "kaf_study_push")
     plt.show()
     display(Markdown("One dot per labelled keypoint and seed (default noise, final model)."))
 else:
-    display(Markdown(book.admonition(
+    display(Markdown(pages.admonition(
         "Push not measured", "No record of the study has `kaf_push.json` (the study notebook measures it from the "
         "runs' checkpoints, which are not committed).", kind="warning", css_class="fowkal-missing")))
 
@@ -321,7 +323,7 @@ else:
 # %% tags=["hide-input"]
 push_table = kaf_study.push_markdown(rows)
 if push_table.count("\n") > 1:
-    display(Markdown(book.wide_table(one_line(push_table))))
+    display(Markdown(pages.wide_table(one_line(push_table))))
 
 # %% [markdown]
 # **Does the noise move the push?** From the default to the reverse benchmark each part's label
@@ -355,7 +357,7 @@ def response_text():
                if r["n_push"] and r["noise"] == "default" and min(r["part_push"].values()) > 0]
     spread = (f"; on the default benchmark the parts' mean pushes differ by a factor "
               f"{min(spreads):.1f}–{max(spreads):.1f} between the most and the least pushed part") if spreads else ""
-    return (book.wide_table("\n".join(lines)) + f"\n\nThe push moves in the noise's direction in {agree} of {total} "
+    return (pages.wide_table("\n".join(lines)) + f"\n\nThe push moves in the noise's direction in {agree} of {total} "
             f"(part, setting) pairs, by at most a factor {math.exp(max(moves)):.2f}{spread}.")
 
 
@@ -366,7 +368,7 @@ if found_response:
 # %% [markdown]
 # ## The variants: can anything make the paper's story hold?
 #
-# FoWKAL with the loss library's non-paper KAF options (`fowkal.kaf_study.KAF_VARIANTS`):
+# FoWKAL with the loss library's non-paper KAF options (`fowkal.studies.kaf_study.KAF_VARIANTS`):
 # without the regulariser (`reg_weight=0`: it only equalises λ inside a part, so it should change
 # nothing about the collapse); with λ's gradient kept out of the backbone (`kaf_detach_features`);
 # with the log-barrier $-c\,[\log\lambda_k + \log(1-\lambda_k)]$, $c = 0.01$, which gives λ an
@@ -381,7 +383,7 @@ variant_runs = runs_of(noise="default", method="fowkal")
 if variant_runs:
     fig = lambda_dynamics(variant_runs, lambda r: r["variant"])
     if SAVE:
-        book.save_figure(fig, "kaf_study_variants")
+        style.save_figure(fig, "kaf_study_variants")
     plt.show()
 
 # %% [markdown]
@@ -405,8 +407,8 @@ if any(r["variant"] in ("barrier", "normalised") for r in runs):
 
 # %% tags=["hide-input"]
 if rows:
-    display(Markdown(book.wide_table(one_line(kaf_study.lambda_markdown(rows)))))
-    display(Markdown(book.wide_table(one_line(kaf_study.ap_markdown(rows)))))
+    display(Markdown(pages.wide_table(one_line(kaf_study.lambda_markdown(rows)))))
+    display(Markdown(pages.wide_table(one_line(kaf_study.ap_markdown(rows)))))
     base = {r["noise"]: r for r in rows if r["method"] == "fowkal" and r["variant"] == "paper"}
     lines = ["| noise | FoWKAL variant | seeds | " + " | ".join(f"Δ AP {p}" for p in ("wb", "body", "foot", "face", "hand"))
              + " |", "|---|---|---|" + "---:|" * 5]
@@ -421,7 +423,7 @@ if rows:
 # %% [markdown]
 # ## Verdict
 #
-# The rule (`fowkal.kaf_study`): a setting has **collapsed** when, at the end, the median over
+# The rule (`fowkal.studies.kaf_study`): a setting has **collapsed** when, at the end, the median over
 # seeds of the fraction of keypoints with λ < 0.05 is at least 0.9; it is **collapsing** when it
 # has not, but over the last epoch the mean λ still fell by more than a third or the fraction below
 # 0.05 rose by 0.1 or more (our schedule is three epochs: a slower collapse is cut short, not
@@ -443,7 +445,7 @@ def final_lambda(v, rows):
 def verdict_text(rows):
     found = kaf_study.verdicts(rows)
     if not found:
-        return book.admonition("No verdict yet", "No study records.", kind="warning", css_class="fowkal-missing")
+        return pages.admonition("No verdict yet", "No study records.", kind="warning", css_class="fowkal-missing")
     sentences = []
     for v in found:
         state = {"collapsed": "collapses towards MSE",
@@ -482,7 +484,7 @@ def verdict_text(rows):
     if paper_default and others:
         best = max(others, key=lambda r: r["ap"]["wholebody"])
         by_noise = [r["ap"]["wholebody"] for r in rows if (r["method"], r["variant"]) == ("fowkal", "paper")]
-        mse = [ablation.record_ap(r, "wholebody") for r in book.run_records()[0] if r["method"] == "mse"]
+        mse = [ablation.record_ap(r, "wholebody") for r in pages.run_records()[0] if r["method"] == "mse"]
         summary_line += (f" The KAF variants move AP far more than the noise does: on the default benchmark FoWKAL "
                          f"reaches {best['ap']['wholebody']:.1f} whole-body AP with "
                          f"{kaf_study.VARIANT_TITLES[best['variant']]} ({best['n']} seed{'s' if best['n'] != 1 else ''}), "
@@ -522,9 +524,9 @@ display(Markdown(verdict_text(rows)))
 if runs:
     lines = ["| record folder | seed | commit | wall time |", "|---|---|---|---:|"]
     for r in runs:
-        p = book.provenance(r["record"])
+        p = pages.provenance(r["record"])
         folder = Path(r["record"]["_path"]).parent.relative_to(STUDY_ROOT)
         lines.append(f"| `{folder.parent}` | {r['seed']} | `{p['commit']}` | {p['wall_time_s']:.0f} s |")
-    display(Markdown(f"Folders relative to `{book.repo_relative(STUDY_ROOT)}`; each holds `run_record.json`, the KAF "
+    display(Markdown(f"Folders relative to `{pages.repo_relative(STUDY_ROOT)}`; each holds `run_record.json`, the KAF "
                      "log, the resolved config, the executed training notebook and (study runs) `study.json`.\n\n"
                      + "\n".join(lines)))

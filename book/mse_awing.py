@@ -30,10 +30,10 @@ from myst_nb import glue
 
 from matplotlib.colors import LogNorm
 
-from fowkal import book
+from fowkal.viz import style, widgets
 from fowkal.losses import AWING_DEFAULTS, awing, build_loss
 
-book.use_style()
+style.use_style()
 torch.set_default_dtype(torch.float64)  # the derivations below check equalities to 1e-9
 
 # %% [markdown]
@@ -44,7 +44,7 @@ torch.set_default_dtype(torch.float64)  # the derivations below check equalities
 # float32 the "background" is positive far from the keypoint.
 
 # %%
-target = book.gaussian_target(book.EXAMPLE_KEYPOINT)  # [64, 48], float32
+target = widgets.gaussian_target(widgets.EXAMPLE_KEYPOINT)  # [64, 48], float32
 target = torch.from_numpy(target).double()
 print(f"shape {tuple(target.shape)}, peak {target.max():.3f}")
 print(f"pixels with p > 0: {(target > 0).double().mean():.0%}, "
@@ -172,10 +172,10 @@ assert table[["value gap", "slope gap"]].abs().max().max() < 1e-12
 
 # %% tags=["hide-input"]
 deltas = np.linspace(0.05, 1.0, 300)
-fig, axes = plt.subplots(1, 2, figsize=(book.TEXT_WIDTH_IN, 2.8), sharey=True)
-for ax, p, color in zip(axes, [0.0, 1.0], [book.CURVE_COLORS[0], book.CURVE_COLORS[3]]):
-    loss, _ = book.awing_curve(p, deltas)
-    log_only, _ = book.awing_curve(p, deltas, theta=10.0)  # δ < 10 everywhere: the log branch
+fig, axes = plt.subplots(1, 2, figsize=(style.TEXT_WIDTH_IN, 2.8), sharey=True)
+for ax, p, color in zip(axes, [0.0, 1.0], [style.CURVE_COLORS[0], style.CURVE_COLORS[3]]):
+    loss, _ = widgets.awing_curve(p, deltas)
+    log_only, _ = widgets.awing_curve(p, deltas, theta=10.0)  # δ < 10 everywhere: the log branch
     at_theta, slope_at_theta = value_and_slope(p, theta)
     ax.plot(deltas, log_only, "--", color="0.45", lw=1.2, label="log branch")
     ax.plot(deltas, at_theta + slope_at_theta * (deltas - theta), ":", color="0.2", lw=1.2,
@@ -198,9 +198,9 @@ plt.show()
 
 # %% tags=["hide-input"]
 deltas = np.linspace(-1.0, 1.0, 801)
-fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(book.TEXT_WIDTH_IN, 3.0))
-for p, color in zip([0.0, 0.25, 0.5, 0.75, 1.0], book.CURVE_COLORS):
-    loss, grad = book.awing_curve(p, deltas)
+fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(style.TEXT_WIDTH_IN, 3.0))
+for p, color in zip([0.0, 0.25, 0.5, 0.75, 1.0], style.CURVE_COLORS):
+    loss, grad = widgets.awing_curve(p, deltas)
     ax_loss.plot(deltas, loss, color=color, label=f"AWing, p = {p:g}")
     ax_grad.plot(deltas, grad, color=color)
 ax_loss.plot(deltas, deltas ** 2, "k--", lw=1.2, label="MSE")
@@ -212,13 +212,13 @@ for ax in (ax_loss, ax_grad):
 ax_loss.set_ylabel("loss")
 ax_grad.set_ylabel("∂ loss / ∂p̂")
 ax_loss.legend(fontsize=8)
-book.save_figure(fig, "awing_loss_gradient")
+style.save_figure(fig, "awing_loss_gradient")
 plt.show()
 
 # %%
 rows = []
 for error in [0.01, 0.05, 0.2]:
-    grad = {p: book.awing_curve(p, [error])[1][0] for p in [0.0, 0.5, 1.0]}
+    grad = {p: widgets.awing_curve(p, [error])[1][0] for p in [0.0, 0.5, 1.0]}
     ratio = grad[1.0] / grad[0.0]
     rows.append({"error δ": error, "AWing, p = 0": grad[0.0],
                  "AWing, p = 0.5": grad[0.5], "AWing, p = 1": grad[1.0],
@@ -245,7 +245,7 @@ pd.DataFrame(rows).style.hide(axis="index").format(precision=3)
 # scale). The titles give the share of the total pull that comes from the pixels with $p > 0.1$.
 
 # %% tags=["hide-input"]
-target_np, prediction_np = book.example_pair()
+target_np, prediction_np = widgets.example_pair()
 p = torch.from_numpy(target_np).double()
 p_hat = torch.from_numpy(prediction_np).double().requires_grad_(True)
 foreground = p > 0.1
@@ -256,7 +256,7 @@ for name, pixel_loss in [("MSE", lambda: (p_hat - p) ** 2), ("AWing", lambda: aw
     share = float(pull[name][foreground].sum() / pull[name].sum())
     glue(f"pull_share_{name}", f"{share:.0%}", display=False)
 
-fig, axes = plt.subplots(1, 4, figsize=(book.TEXT_WIDTH_IN, 2.7))
+fig, axes = plt.subplots(1, 4, figsize=(style.TEXT_WIDTH_IN, 2.7))
 for ax, image, title in [(axes[0], p, "target p"), (axes[1], p_hat.detach(), "prediction p̂")]:
     ax.imshow(image, cmap="magma", vmin=-0.05, vmax=1)
     ax.set_title(title, fontsize=9)

@@ -26,11 +26,12 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from fowkal import book, parts
+from fowkal.viz import style, widgets
+from fowkal import parts
 from fowkal.kaf_head import KAFHead
 from fowkal.losses import awing, build_loss
 
-book.use_style()
+style.use_style()
 torch.set_default_dtype(torch.float64)
 N = {name: len(idx) for name, idx in parts.PARTS.items()}
 N_BF, N_FH, N_ALL = N["body"] + N["foot"], N["face"] + N["hand"], parts.NUM_KEYPOINTS
@@ -234,8 +235,8 @@ glue("min_ratio", f"{smallest:.2f}", display=False)
 print(f"smallest AWing / MSE over the grid: {smallest:.3f}")
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.8))
-for p, color in zip([0.0, 0.25, 0.5, 0.75, 1.0], book.CURVE_COLORS):
+fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.8))
+for p, color in zip([0.0, 0.25, 0.5, 0.75, 1.0], style.CURVE_COLORS):
     row = int(round(p * 100))
     ax.loglog(delta_grid[0], ratio[row], color=color, label=f"p = {p:g}")
 ax.axhline(smallest, color="k", lw=1, ls="--")
@@ -244,7 +245,7 @@ ax.set_xlabel("error |δ|")
 ax.set_ylabel("AWing / δ²")
 ax.set_title("AWing over the squared error, per pixel (fowkal.losses.awing)")
 ax.legend(ncols=5, fontsize=8)
-book.save_figure(fig, "awing_over_mse")
+style.save_figure(fig, "awing_over_mse")
 plt.show()
 
 # %% [markdown]
@@ -262,10 +263,10 @@ rng = np.random.default_rng(0)
 targets, preds = [], []
 for k in range(N_ALL):
     x, y = rng.uniform(8, 40), rng.uniform(8, 56)
-    targets.append(book.gaussian_target((x, y)))
+    targets.append(widgets.gaussian_target((x, y)))
     dx, dy = rng.normal(0, 1.0, 2)  # peak off by ~1 px, 40-100 % high, noisy
     height = rng.uniform(0.4, 1.0)
-    preds.append(height * book.gaussian_target((x + dx, y + dy))
+    preds.append(height * widgets.gaussian_target((x + dx, y + dy))
                  + rng.normal(0, 0.01, (64, 48)))
 target_all = torch.from_numpy(np.stack(targets))[None].double()
 pred_all = torch.from_numpy(np.stack(preds))[None].double()
@@ -300,9 +301,9 @@ history = pd.DataFrame(history, columns=["step", *parts.PARTS])
 history.iloc[[0, 5, 10, 20]].style.hide(axis="index").format(precision=4)
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.6))
+fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.6))
 for name in parts.PARTS:
-    ax.plot(history["step"], history[name], color=book.PART_COLORS[name], label=name)
+    ax.plot(history["step"], history[name], color=style.PART_COLORS[name], label=name)
 ax.set_xlabel("Adam step on the λ logits (lr 0.05, heatmaps fixed)")
 ax.set_ylabel("mean λ of the part")
 ax.set_ylim(0, 0.55)

@@ -36,15 +36,15 @@ with warnings.catch_warnings():  # MMEngine's and MMCV's import-time notices are
     warnings.simplefilter("ignore")
     from mmengine.config import Config
 
-from fowkal import book
+from fowkal.viz import pages, style
 from fowkal.configs import builder
 
-book.use_style()
-BENCH = book.FIGURES_DIR / "bench_losses.json"
+style.use_style()
+BENCH = style.FIGURES_DIR / "bench_losses.json"
 bench = json.loads(BENCH.read_text()) if BENCH.is_file() else None
 if bench is None:
-    display(Markdown(book.admonition(
-        "No loss benchmark", f"`{book.repo_relative(BENCH)}` does not exist. Make it with "
+    display(Markdown(pages.admonition(
+        "No loss benchmark", f"`{pages.repo_relative(BENCH)}` does not exist. Make it with "
         "`.venv/bin/python benchmarks/bench_losses.py` (about 4 minutes on two cores).",
         kind="warning", css_class="fowkal-missing")))
 
@@ -54,7 +54,7 @@ if bench is None:
 # `benchmarks/bench_losses.py` times each loss (forward + backward on fixed inputs, float32, the
 # median of 5 repetitions, 3 for the slow reference implementation) in one process, next to
 # MMPose's own `KeypointMSELoss` and `AdaptiveWingLoss`. *Reference* is `fowkal.losses` (plain
-# autograd, the definition), *fused* is `fowkal.fused` (one blocked pass with an analytic
+# autograd, the definition), *fused* is `fowkal.losses.fused` (one blocked pass with an analytic
 # backward, tested equal to the reference to float64 precision). The inputs mark about two thirds
 # of the keypoints invisible, as in real COCO-WholeBody annotations (faces and hands are often
 # unlabelled); the fused loss skips those, so its worst case (every keypoint visible) is listed
@@ -118,12 +118,12 @@ def median_ms(rows, method, implementation) -> float:
 
 if bench:
     shapes = list(dict.fromkeys(tuple(r["shape"]) for r in bench["losses"]))
-    fig, axes = plt.subplots(1, len(shapes), figsize=(book.TEXT_WIDTH_IN, 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(shapes), figsize=(style.TEXT_WIDTH_IN, 3.4), sharey=True, squeeze=False)
     for ax, shape in zip(axes[0], shapes):
         rows = [r for r in bench["losses"] if tuple(r["shape"]) == shape and r["device"] == "cpu"]
         methods = list(dict.fromkeys(r["method"] for r in rows if r["implementation"] != "mmpose"))
         y = np.arange(len(methods))
-        for offset, impl, color in ((-0.2, "reference", book.CURVE_COLORS[0]), (0.2, "fused", book.CURVE_COLORS[1])):
+        for offset, impl, color in ((-0.2, "reference", style.CURVE_COLORS[0]), (0.2, "fused", style.CURVE_COLORS[1])):
             times = [median_ms(rows, m, impl) for m in methods]
             ax.barh(y + offset, times, height=0.38, color=color, label=impl)
         for method, style in (("awing", "--"), ("mse", ":")):
@@ -140,7 +140,7 @@ if bench:
     axes[0, 0].invert_yaxis()  # once: the axes share y
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=8)
-    book.save_figure(fig, "bench_losses")
+    style.save_figure(fig, "bench_losses")
     plt.show()
 
 # %% [markdown]
@@ -187,7 +187,7 @@ display(Markdown(
 # boxes and with detections) and the time of each epoch.
 
 # %% tags=["hide-input"]
-records, missing = book.run_records()
+records, missing = pages.run_records()
 if records:
     by_method = {}
     for r in records:
@@ -200,11 +200,11 @@ if records:
         lines.append(f"| {method} | {len(runs)} | {np.mean(walls):.1f} | {runs[0]['schedule']['epochs']} | "
                      f"{np.median(epoch_s):.0f} | {runs[0]['schedule']['iters']} |")
     total_h = sum(r.get("wall_time_s") or 0 for r in records) / 3600
-    machines = sorted({book.provenance(r)["machine"] for r in records})
+    machines = sorted({pages.provenance(r)["machine"] for r in records})
     display(Markdown("\n".join(lines) + f"\n\nAll {len(records)} runs: **{total_h:.1f} hours** of wall time "
                      f"on {'; '.join(machines)}, one run at a time."))
 else:
-    display(Markdown(book.missing_records(missing, "Their cost is not shown.")))
+    display(Markdown(pages.missing_records(missing, "Their cost is not shown.")))
 
 # %% [markdown]
 # ## What the paper's run costs (estimated)

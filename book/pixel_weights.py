@@ -26,10 +26,10 @@ import torch
 from matplotlib.colors import LogNorm
 from myst_nb import glue
 
-from fowkal import book
+from fowkal.viz import style, widgets
 from fowkal.losses import FWAHR_READINGS, METHODS, PAPER_ROWS, build_loss, fwahr_weight, wahr_weight
 
-book.use_style()
+style.use_style()
 
 # %% [markdown]
 # ## WAHR
@@ -46,8 +46,8 @@ book.use_style()
 
 # %% tags=["hide-input"]
 p_hat = torch.linspace(-0.2, 1.2, 281)
-fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.6))
-for p, color in zip([0.0, 1e-40, 1e-3, 0.5, 1.0], book.CURVE_COLORS):
+fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.6))
+for p, color in zip([0.0, 1e-40, 1e-3, 0.5, 1.0], style.CURVE_COLORS):
     w = wahr_weight(p_hat.double(), torch.full_like(p_hat, p).double())
     ax.plot(p_hat, w, color=color, label=f"p = {p:g}  (p^γ = {p ** 0.01:.2f})")
 ax.set_xlabel("prediction p̂")
@@ -100,7 +100,7 @@ pd.DataFrame.from_dict(readings, orient="index", columns=columns)
 # example (target, and a weaker, shifted, slightly noisy prediction):
 
 # %%
-target_np, prediction_np = book.example_pair()
+target_np, prediction_np = widgets.example_pair()
 # float32, as in training
 p, p_hat = torch.from_numpy(target_np), torch.from_numpy(prediction_np)
 weights = {"WAHR": wahr_weight(p_hat, p)}
@@ -120,14 +120,14 @@ glue("n_positive", f"{positive:.0%}", display=False)
 mass.style.format("{:.3g}").set_caption("Sum of W over regions")
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 4, figsize=(book.TEXT_WIDTH_IN, 2.7))
+fig, axes = plt.subplots(1, 4, figsize=(style.TEXT_WIDTH_IN, 2.7))
 norm = LogNorm(1e-4, 2.0, clip=True)
 for ax, (name, w) in zip(axes, weights.items()):
     shown = ax.imshow(np.maximum(w.numpy(), 1e-12), cmap="viridis", norm=norm)
     ax.set_title(name, fontsize=9)
     ax.set_axis_off()
 fig.colorbar(shown, ax=axes, shrink=0.8, label="W (log scale; < 1e-4 dark)")
-book.save_figure(fig, "fwahr_readings")
+style.save_figure(fig, "fwahr_readings")
 plt.show()
 
 # %% [markdown]
@@ -162,8 +162,8 @@ for label, (_, grad) in curves.items():
     print(f"p = {p_val:.3f}, p̂ = 0.95, {label}: gradient {grad[at]:+.3f}")
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 2.6))
-for (label, (loss, _)), color in zip(curves.items(), [book.CURVE_COLORS[0], book.CURVE_COLORS[1]]):
+fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.6))
+for (label, (loss, _)), color in zip(curves.items(), [style.CURVE_COLORS[0], style.CURVE_COLORS[1]]):
     ax.plot(p_hat.detach(), loss, color=color, label=label)
 ax.axvline(p_val, color="0.5", lw=0.8, ls=":")
 ax.text(p_val + 0.01, 0.2, "target p", fontsize=8, color="0.4")

@@ -35,17 +35,18 @@ from IPython.display import Markdown, display
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import FuncFormatter
 
-from fowkal import book, figures, parts
+from fowkal.viz import figures, pages, style, widgets
+from fowkal import parts
 from fowkal.data import VAL_ANN, default_benchmark
 from fowkal.losses import KAL_METHODS
-from fowkal.report import kaf_log, kaf_series
+from fowkal.runs.logs import kaf_log, kaf_series
 
-book.use_style()
-RUNS = book.runs_dir()
-records, missing = book.run_records(RUNS)
-SAVE = book.writes_figures()  # figures/ gets only what the committed records draw
-display(Markdown(f"Run records read from `{book.repo_relative(RUNS)}`: {len(records)}."
-                 if records else book.missing_records(missing, "This page has no figures until they exist.")))
+style.use_style()
+RUNS = pages.runs_dir()
+records, missing = pages.run_records(RUNS)
+SAVE = pages.writes_figures()  # figures/ gets only what the committed records draw
+display(Markdown(f"Run records read from `{pages.repo_relative(RUNS)}`: {len(records)}."
+                 if records else pages.missing_records(missing, "This page has no figures until they exist.")))
 
 
 def by_method(method):
@@ -53,7 +54,7 @@ def by_method(method):
 
 
 def caption(record, what=""):
-    p = book.provenance(record)
+    p = pages.provenance(record)
     return (f"{what}`{p['file']}` ({p['method']}, seed {p['seed']}, commit `{p['commit']}`, "
             f"{p['machine']}, {p['device']})")
 
@@ -76,7 +77,7 @@ def benchmark_root(record):
     here = default_benchmark()
     if here.name == recorded.name:
         return here, None
-    return here, book.admonition(
+    return here, pages.admonition(
         "Images may differ", f"The runs were evaluated on `{recorded.name}`, which is not on this machine; "
         f"the images drawn are those of `{here.name}` (the benchmark the current generator makes). "
         "Validation images with the same seed and index match only when the generator did not change.",
@@ -95,21 +96,21 @@ def fig4_inputs():
     mse, fowkal = by_method("mse"), by_method("fowkal")
     if not mse or not fowkal:
         absent = [m for m, rs in (("mse", mse), ("fowkal", fowkal)) if not rs]
-        return None, book.admonition("Fig. 4 not drawn", f"No run record of {' or '.join(absent)} in "
-                                     f"`{book.repo_relative(RUNS)}`.", kind="warning", css_class="fowkal-missing")
+        return None, pages.admonition("Fig. 4 not drawn", f"No run record of {' or '.join(absent)} in "
+                                     f"`{pages.repo_relative(RUNS)}`.", kind="warning", css_class="fowkal-missing")
     seeds = sorted({r["seed"] for r in mse} & {r["seed"] for r in fowkal})
     if not seeds:
-        return None, book.admonition("Fig. 4 not drawn", "The MSE and FoWKAL records share no seed.", kind="warning")
+        return None, pages.admonition("Fig. 4 not drawn", "The MSE and FoWKAL records share no seed.", kind="warning")
     pair = [next(r for r in rs if r["seed"] == seeds[0]) for rs in (mse, fowkal)]
     if not all(r.get("predictions") for r in pair):
-        return None, book.admonition("Fig. 4 not drawn", "A record keeps no predictions.", kind="warning")
+        return None, pages.admonition("Fig. 4 not drawn", "A record keeps no predictions.", kind="warning")
     root, note = benchmark_root(pair[0])
     val = json.loads((root / VAL_ANN).read_text())
     files = {image["id"]: image["file_name"] for image in val["images"]}
     image_ids = sorted({p["image_id"] for p in pair[0]["predictions"]})
     unknown = [i for i in image_ids if i not in files]
     if unknown:
-        return None, book.admonition("Fig. 4 not drawn", f"Images {unknown} of the records are not in "
+        return None, pages.admonition("Fig. 4 not drawn", f"Images {unknown} of the records are not in "
                                      f"`{root.name}`: the benchmark changed since the runs.", kind="warning")
     gt, gt_visible = [], []
     for image_id in image_ids:
@@ -125,7 +126,7 @@ def fig4_inputs():
 if records:
     fig4, fig4_problem = fig4_inputs()
 else:
-    fig4, fig4_problem = None, book.missing_records(missing, "Fig. 4 is not drawn.", first=False)
+    fig4, fig4_problem = None, pages.missing_records(missing, "Fig. 4 is not drawn.", first=False)
 if fig4 is None:
     display(Markdown(fig4_problem))
 else:
@@ -139,7 +140,7 @@ else:
     fig = figures.fig4_predictions(fig4["images"], rows, titles=titles,
                                    visible_rows={"ground truth": fig4["gt_visible"]})
     if SAVE:
-        book.save_figure(fig, "fig4_predictions")
+        style.save_figure(fig, "fig4_predictions")
     plt.show()
     ap = {r["method"]: 100 * r["metrics"]["gt_boxes"]["wholebody"]["AP"] for r in fig4["pair"]}
     display(Markdown(f"Seed {fig4['seed']}. Whole-body AP of these two runs on the whole validation set: "
@@ -185,7 +186,7 @@ if fig4 is not None:
                                 column_parts=[shown for _, _, _, shown in regions],
                                 visible_rows={"ground truth": [labelled] * len(regions)})
     if SAVE:
-        book.save_figure(fig, "fig4_closeups")
+        style.save_figure(fig, "fig4_closeups")
     plt.show()
 
 # %% [markdown]
@@ -206,16 +207,16 @@ if fig4 is not None:
 kal_runs = [r for m in KAL_METHODS for r in by_method(m) if r["files"].get("kaf_log")]
 fowkal_runs = [r for r in kal_runs if r["method"] == "fowkal"]
 if not records:
-    display(Markdown(book.missing_records(missing, "Fig. 5 and the λ explorer are not drawn.", first=False)))
+    display(Markdown(pages.missing_records(missing, "Fig. 5 and the λ explorer are not drawn.", first=False)))
 elif not fowkal_runs:
-    display(Markdown(book.admonition("Fig. 5 not drawn", "No FoWKAL record with a KAF log in "
-                                     f"`{book.repo_relative(RUNS)}`.", kind="warning", css_class="fowkal-missing")))
+    display(Markdown(pages.admonition("Fig. 5 not drawn", "No FoWKAL record with a KAF log in "
+                                     f"`{pages.repo_relative(RUNS)}`.", kind="warning", css_class="fowkal-missing")))
 else:
     run = fowkal_runs[0]
     entries = figures.check_kaf_entries(kaf_log(run))
     fig = figures.fig5_skeletons(figures.choose_snapshots(entries, n=5))
     if SAVE:
-        book.save_figure(fig, "fig5_kaf_skeletons")
+        style.save_figure(fig, "fig5_kaf_skeletons")
     plt.show()
     display(Markdown(f"From {caption(run, 'the KAF log of ')}."))
 
@@ -228,7 +229,7 @@ else:
 if fowkal_runs:
     fig = figures.fig5_heatmap(entries)
     if SAVE:
-        book.save_figure(fig, "fig5_kaf_heatmap")
+        style.save_figure(fig, "fig5_kaf_heatmap")
     plt.show()
 
 # %% [markdown]
@@ -238,7 +239,7 @@ if fowkal_runs:
 # %% tags=["hide-input"]
 def part_curves(runs):
     methods = [m for m in KAL_METHODS if any(r["method"] == m for r in runs)]
-    fig, axes = plt.subplots(1, len(methods), figsize=(book.TEXT_WIDTH_IN, 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(style.TEXT_WIDTH_IN, 2.8), sharey=True, squeeze=False)
     lowest = 1.0
     for ax, method in zip(axes[0], methods):
         for n, r in enumerate(r for r in runs if r["method"] == method):
@@ -246,7 +247,7 @@ def part_curves(runs):
             for part, idx in parts.PARTS.items():
                 values = [float(np.mean(np.asarray(e["mean"])[list(idx)])) for e in log]
                 lowest = min(lowest, *values)
-                ax.plot(its, values, color=book.PART_COLORS[part], lw=1.2, alpha=0.85,
+                ax.plot(its, values, color=style.PART_COLORS[part], lw=1.2, alpha=0.85,
                         label=part if n == 0 else None)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -263,9 +264,9 @@ def part_curves(runs):
 if kal_runs:
     fig = part_curves(kal_runs)
     if SAVE:
-        book.save_figure(fig, "kaf_part_means")
+        style.save_figure(fig, "kaf_part_means")
     plt.show()
-    display(Markdown("Records: " + "; ".join(f"`{book.provenance(r)['file']}`" for r in kal_runs) + "."))
+    display(Markdown("Records: " + "; ".join(f"`{pages.provenance(r)['file']}`" for r in kal_runs) + "."))
 
 # %% [markdown]
 # ## Explore λ per keypoint: run, epoch, part
@@ -325,7 +326,7 @@ if kal_runs:
         return figures.kaf_frame(entry, part, norm=norms[run_name],
                                  title=f"{run_name}: {figures.kaf_label(entry)}; part: {part}")
 
-    kaf_explorer = book.frame_explorer(
+    kaf_explorer = widgets.frame_explorer(
         [("run", labels, "toggle"), ("part", EXPLORER_PARTS, "toggle"), ("logged point", point_labels, "slider")],
         render, initial=[next((l for l in labels if l.startswith("fowkal ")), labels[0]), "all", point_labels[-1]])
     if len(shown_runs) < len(kal_runs):
@@ -333,6 +334,6 @@ if kal_runs:
                          "runs) to keep the page light."))
     display(kaf_explorer)
 else:
-    display(Markdown(book.missing_records(missing, "The λ explorer is not drawn.", first=False) if not records else
-                     book.admonition("No KAF logs", "No KAL-family record with a KAF log.", kind="warning",
+    display(Markdown(pages.missing_records(missing, "The λ explorer is not drawn.", first=False) if not records else
+                     pages.admonition("No KAF logs", "No KAL-family record with a KAF log.", kind="warning",
                                      css_class="fowkal-missing")))

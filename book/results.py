@@ -25,7 +25,7 @@
 # paper reports.
 #
 # Every number of ours is computed on this page from the run records (`run_record.json`, one per
-# training run) by `fowkal.ablation`, the module the ablation notebook uses; the last section
+# training run) by `fowkal.studies.ablation`, the module the ablation notebook uses; the last section
 # lists each record with its commit and machine. The page is executed again whenever the records
 # change, so it always shows the records that are there.
 
@@ -39,14 +39,15 @@ import numpy as np
 
 from IPython.display import Markdown, display
 
-from fowkal import ablation, book, paper
+from fowkal.studies import ablation, paper
+from fowkal.viz import pages, style
 from fowkal.losses import METHODS
 
-book.use_style()
-RUNS = book.runs_dir()
-records, missing = book.run_records(RUNS)
-display(Markdown(f"Run records read from `{book.repo_relative(RUNS)}`: {len(records)}."
-                 if records else book.missing_records(missing, "This page shows the paper's numbers only.")))
+style.use_style()
+RUNS = pages.runs_dir()
+records, missing = pages.run_records(RUNS)
+display(Markdown(f"Run records read from `{pages.repo_relative(RUNS)}`: {len(records)}."
+                 if records else pages.missing_records(missing, "This page shows the paper's numbers only.")))
 
 # %% [markdown]
 # ## Table 1: comparison with other methods
@@ -82,7 +83,7 @@ def cell(stats, method, part):
     c = stats.get(method, {}).get(part)
     if c is None:
         return "—"
-    return book.nbsp(f"{c['mean']:.1f}" + (f" ± {c['std']:.1f}" if c["n"] > 1 else ""))
+    return pages.nbsp(f"{c['mean']:.1f}" + (f" ± {c['std']:.1f}" if c["n"] > 1 else ""))
 
 
 def our_table1(records) -> str:
@@ -100,25 +101,25 @@ def our_table1(records) -> str:
                 continue
             cells = [cell(ap, method, "wholebody"), cell(ar, method, "wholebody")]
             cells += [cell(ap, method, part) for part in ("body", "foot", "face", "hand")]
-            lines.append(f"| {book.nbsp(label)} | {box_label} | " + " | ".join(cells)
+            lines.append(f"| {pages.nbsp(label)} | {box_label} | " + " | ".join(cells)
                          + f" | {ap[method]['wholebody']['n']} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
 ours1 = our_table1(records) if records else ""
 if ours1:
-    display(Markdown(book.wide_table(ours1)))
+    display(Markdown(pages.wide_table(ours1)))
 elif records:
-    display(Markdown(book.admonition("No MSE or FoWKAL runs", "The records hold neither method.", kind="note")))
+    display(Markdown(pages.admonition("No MSE or FoWKAL runs", "The records hold neither method.", kind="note")))
 else:
-    display(Markdown(book.missing_records(missing, "Our rows of Table 1 are not shown.", first=False)))
+    display(Markdown(pages.missing_records(missing, "Our rows of Table 1 are not shown.", first=False)))
 
 # %% [markdown]
 # ## Table 2: the ablation of the losses
 #
 # AP (%) per part with ground-truth person boxes: for each row of the paper's Table 2, the
 # paper's numbers, then ours (mean ± sample standard deviation over the seeds of that method;
-# a single number: one seed). `fowkal.ablation.table2_markdown` prints the same numbers as one
+# a single number: one seed). `fowkal.studies.ablation.table2_markdown` prints the same numbers as one
 # wide table (the ablation notebook's `tables.md`).
 
 # %%
@@ -139,8 +140,8 @@ def table2_long(table) -> str:
     return "\n".join(lines)
 
 
-display(Markdown(book.wide_table(table2_long(table)) if records
-                 else book.missing_records(missing, "Our columns of Tables 2 and 3 are not shown.", first=False)))
+display(Markdown(pages.wide_table(table2_long(table)) if records
+                 else pages.missing_records(missing, "Our columns of Tables 2 and 3 are not shown.", first=False)))
 
 # %% [markdown]
 # ## Table 3: WAHR against FWAHR
@@ -148,14 +149,14 @@ display(Markdown(book.wide_table(table2_long(table)) if records
 # Whole-body AP (%), ground-truth boxes, the paper's beside ours.
 
 # %% tags=["hide-input"]
-display(Markdown(ablation.table3_markdown(table).replace(" ± ", book.nbsp(" ± ")) if records
-                 else book.missing_records(missing, "Our column of Table 3 is not shown.", first=False)))
+display(Markdown(ablation.table3_markdown(table).replace(" ± ", pages.nbsp(" ± ")) if records
+                 else pages.missing_records(missing, "Our column of Table 3 is not shown.", first=False)))
 
 # %% [markdown]
 # ## The paper's claims, checked
 #
 # Each claim is a difference between two rows of Tables 2 or 3 on one part. The verdict rule is
-# `fowkal.ablation`'s (quoted from its documentation):
+# `fowkal.studies.ablation`'s (quoted from its documentation):
 
 # %% tags=["hide-input"]
 rule = ablation.__doc__.split("Verdict rule", 1)[1].split("\n", 1)[1].strip()
@@ -168,18 +169,18 @@ def claims_table(rows) -> str:
         ours = "—" if math.isnan(row["d"]) else f"{row['d']:+.1f}"
         if not math.isnan(row["d"]) and not math.isnan(row["se"]):
             ours += f" ± {2 * row['se']:.1f}"
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {book.nbsp(ours)} | "
-                     f"{book.nbsp(row['verdict'])} |")
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {pages.nbsp(ours)} | "
+                     f"{pages.nbsp(row['verdict'])} |")
     return "\n".join(lines)
 
 
-VERDICT_COLORS = {ablation.REPRODUCED: book.CURVE_COLORS[2], ablation.NOT_REPRODUCED: book.CURVE_COLORS[3],
-                  ablation.INCONCLUSIVE: book.CURVE_COLORS[6]}
+VERDICT_COLORS = {ablation.REPRODUCED: style.CURVE_COLORS[2], ablation.NOT_REPRODUCED: style.CURVE_COLORS[3],
+                  ablation.INCONCLUSIVE: style.CURVE_COLORS[6]}
 
 
 def claims_figure(rows):
     """Paper's Δ (black diamond) and ours (dot ± 2 SE, coloured by verdict), one line per claim."""
-    fig, ax = plt.subplots(figsize=(book.TEXT_WIDTH_IN, 0.32 * len(rows) + 1.0))
+    fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 0.32 * len(rows) + 1.0))
     y = np.arange(len(rows))
     for i, row in enumerate(rows):
         color = VERDICT_COLORS[row["verdict"]]
@@ -202,15 +203,15 @@ if records:
     claim_rows = ablation.claims(table)
     display(Markdown(claims_table(claim_rows)))
     fig = claims_figure(claim_rows)
-    if book.writes_figures():
-        book.save_figure(fig, "claims")
+    if pages.writes_figures():
+        style.save_figure(fig, "claims")
     plt.show()
     verdicts = [row["verdict"] for row in claim_rows]
     tally = {v: verdicts.count(v) for v in (ablation.REPRODUCED, ablation.NOT_REPRODUCED, ablation.INCONCLUSIVE)}
     display(Markdown(f"Of the paper's {len(verdicts)} claims, on the CPU benchmark: "
                      + ", ".join(f"**{n} {v}**" for v, n in tally.items()) + "."))
 else:
-    display(Markdown(book.missing_records(missing, "No claim can be checked.", first=False)))
+    display(Markdown(pages.missing_records(missing, "No claim can be checked.", first=False)))
 
 # %% [markdown]
 # The ablation notebook writes the same tables next to the records (`tables.md`, `tables.json`).
@@ -221,7 +222,7 @@ else:
 def compare_with_written(table) -> str:
     written = RUNS / "tables.json"
     if not written.is_file():
-        return book.admonition("No written tables", f"`{book.repo_relative(written)}` does not exist "
+        return pages.admonition("No written tables", f"`{pages.repo_relative(written)}` does not exist "
                                "(the ablation notebook writes it when it aggregates).", kind="note")
     saved = json.loads(written.read_text())["table"]
     differ = []
@@ -232,10 +233,10 @@ def compare_with_written(table) -> str:
                 differ.append(f"{method}/{part}")
     extra = sorted(set(saved) - set(table))
     if differ or extra:
-        return book.admonition("Written tables differ", f"`{book.repo_relative(written)}` disagrees with the "
+        return pages.admonition("Written tables differ", f"`{pages.repo_relative(written)}` disagrees with the "
                                f"records for {', '.join(differ + extra)}: re-run the ablation notebook's "
                                "aggregation (`-p run_missing False`).", kind="warning")
-    return f"`{book.repo_relative(written)}` agrees with the records (every mean and seed count)."
+    return f"`{pages.repo_relative(written)}` agrees with the records (every mean and seed count)."
 
 
 if records:
@@ -254,7 +255,7 @@ def record_rows(records) -> str:
     head = "| method | seed | whole-body | body | foot | face | hand | whole-body, det. | commit |"
     lines = [head, "|---|---:|" + "---:|" * 6 + "---|"]
     for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
-        p = book.provenance(r)
+        p = pages.provenance(r)
         gt = [f"{ablation.record_ap(r, part):.1f}" for part in ablation.PARTS]
         det = "—"
         if with_boxes([r], "detections"):
@@ -267,9 +268,9 @@ def record_rows(records) -> str:
 def where_records_are(records) -> str:
     expected = [RUNS / r["method"] / f"seed{r['seed']}" / "run_record.json" for r in records]
     if all(Path(r["_path"]) == e for r, e in zip(records, expected)):
-        return (f"The record of a method and seed is `{book.repo_relative(RUNS)}/<method>/seed<seed>/run_record.json`,"
+        return (f"The record of a method and seed is `{pages.repo_relative(RUNS)}/<method>/seed<seed>/run_record.json`,"
                 " next to its KAF log, loss log, resolved config and executed training notebook.")
-    return "Records: " + "; ".join(f"`{book.repo_relative(r['_path'])}`" for r in records) + "."
+    return "Records: " + "; ".join(f"`{pages.repo_relative(r['_path'])}`" for r in records) + "."
 
 
 def timing_rows(records) -> str:
@@ -277,24 +278,24 @@ def timing_rows(records) -> str:
              "|:---|---:|:---|---:|---:|:---|:---|"]
     order = {method: i for i, method in enumerate(METHODS)}
     for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
-        p = book.provenance(r)
+        p = pages.provenance(r)
         wall = "?" if p["wall_time_s"] is None else f"{p['wall_time_s'] / 60:.1f} min"
         v = r.get("versions", {})
-        lines.append(f"| {p['method']} | {p['seed']} | {book.nbsp(p['created'].replace('T', ' ').rstrip('Z'))} | "
-                     f"{book.nbsp(wall)} | {r['schedule']['epochs']} | {book.nbsp(p['device'])} | "
+        lines.append(f"| {p['method']} | {p['seed']} | {pages.nbsp(p['created'].replace('T', ' ').rstrip('Z'))} | "
+                     f"{pages.nbsp(wall)} | {r['schedule']['epochs']} | {pages.nbsp(p['device'])} | "
                      f"torch {v.get('torch', '?')}, mmpose {v.get('mmpose', '?')} |")
     return "\n".join(lines)
 
 
 if records:
-    commits = sorted({book.provenance(r)["commit"] for r in records})
-    machines = sorted({book.provenance(r)["machine"] for r in records})
+    commits = sorted({pages.provenance(r)["commit"] for r in records})
+    machines = sorted({pages.provenance(r)["machine"] for r in records})
     display(Markdown(f"{len(records)} records from {len(commits)} commit(s) ({', '.join(f'`{c}`' for c in commits)}), "
                      f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * was recorded as "
                      "dirty: the checkout was not clean when the run started (records made at commit `200b7a35` and "
                      "before also counted files git does not track, such as the ablation's own earlier records; "
-                     "later ones count only changes to tracked files).\n\n" + book.wide_table(record_rows(records))))
-    display(Markdown(book.admonition("When and how each run ran (click to open)", book.wide_table(timing_rows(records)),
+                     "later ones count only changes to tracked files).\n\n" + pages.wide_table(record_rows(records))))
+    display(Markdown(pages.admonition("When and how each run ran (click to open)", pages.wide_table(timing_rows(records)),
                                      kind="note", css_class="dropdown")))
 else:
-    display(Markdown(book.missing_records(missing, "There is nothing to trace.", first=False)))
+    display(Markdown(pages.missing_records(missing, "There is nothing to trace.", first=False)))

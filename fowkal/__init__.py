@@ -1,11 +1,24 @@
 """fowkal: Keypoint-wise Adaptive Loss (FoWKAL) for whole-body human pose estimation.
 
-Plain-PyTorch losses and the KAF head (:mod:`fowkal.losses`), the 133-keypoint layout
-(:mod:`fowkal.parts`), an embedded benchmark (:mod:`fowkal.data`), MMPose integration
-(:mod:`fowkal.mmpose`), and training/evaluation entry points.
-"""
-import types
+The package is layered; a module may import from its own layer and the layers below it, never above
+(``tests/test_layout.py`` checks it, and that no two files import each other in a cycle):
 
+====  ==========================================  ===================================================
+ 0    ``parts``, ``kaf_head``, ``losses``,         plain-PyTorch core: the 133-keypoint layout, the KAF
+      ``stats``, ``jsonfile``                      head, the losses, paired statistics (torch, numpy)
+ 1    ``data``                                     the embedded benchmark generator (numpy, OpenCV)
+ 2    ``mmpose``                                   MMPose adapter: registered loss, head and hooks
+ 3    ``configs``                                  MMPose configs, one per profile and method
+ 4    ``runs``                                     options, training, launch, checkpoints, evaluation,
+                                                   metrics, run records
+ 5    ``studies``                                  the paper's numbers, the ablation, the KAF study
+ 6    ``viz``                                      every drawing function and the book's page helpers
+====  ==========================================  ===================================================
+
+``__main__`` modules are command-line entry points above every layer. ``import fowkal`` and
+``import fowkal.losses`` load neither MMPose, MMEngine, mmcv nor matplotlib; :func:`train` and
+:func:`evaluate` import the run layer when first called.
+"""
 from . import parts
 from .kaf_head import KAFHead
 from .losses import METHODS, awing, build_loss, fwahr_weight, wahr_weight
@@ -14,24 +27,16 @@ __version__ = "0.1.0"
 __all__ = ["parts", "KAFHead", "METHODS", "awing", "build_loss", "fwahr_weight", "wahr_weight",
            "train", "evaluate"]
 
-#: Entry points that need MMPose, imported on first use so that ``import fowkal`` stays light.
-_LAZY = ("train", "evaluate")
+
+def train(*args, **kwargs) -> dict:
+    """Train one method; see :func:`fowkal.runs.train.train` (imports MMPose on first call)."""
+    from .runs.train import train as run_train
+
+    return run_train(*args, **kwargs)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        from importlib import import_module
+def evaluate(*args, **kwargs) -> dict:
+    """Evaluate a checkpoint or run record; see :func:`fowkal.runs.evaluate.evaluate`."""
+    from .runs.evaluate import evaluate as run_evaluate
 
-        function = getattr(import_module(f".{name}", __name__), name)
-        globals()[name] = function  # the import bound the submodule to this name; the function wins
-        return function
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class _EntryPointModule(types.ModuleType):
-    """``fowkal.train``/``fowkal.evaluate`` share their name with their module; whichever one the
-    package attribute ends up naming (an earlier ``import fowkal.train`` binds the module), calling
-    it calls the function."""
-
-    def __call__(self, *args, **kwargs):
-        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
+    return run_evaluate(*args, **kwargs)

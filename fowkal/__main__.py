@@ -21,7 +21,7 @@ def _add_evaluate_results(subparsers) -> None:
 
 
 def _run_evaluate_results(args) -> None:
-    from .metrics import format_table, wholebody_ap
+    from .runs.metrics import format_table, wholebody_ap
 
     # fail before evaluating, so a bad --json path costs nothing and writes nothing
     if args.json_out and not Path(args.json_out).resolve().parent.is_dir():
@@ -79,7 +79,7 @@ def _add_train(subparsers) -> None:
 
 
 def _run_train(args) -> None:
-    from .train import train
+    from .runs.train import train
 
     overrides = dict(args.cfg_options)
     if args.overrides_json:
@@ -115,7 +115,7 @@ def _add_evaluate(subparsers) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluate import evaluate
+    from .runs.evaluate import evaluate
 
     if args.json_out and not Path(args.json_out).resolve().parent.is_dir():
         raise FileNotFoundError(f"--json: folder {Path(args.json_out).parent} does not exist")

@@ -40,9 +40,9 @@ data_root: str = ""
 # %%
 from pathlib import Path
 
-from fowkal import ablation
+from fowkal.studies import ablation
 from fowkal.losses import METHODS
-from fowkal.params import PROFILES, parse_seeds
+from fowkal.runs.options import PROFILES, parse_seeds
 
 if profile not in PROFILES:
     raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")
@@ -86,7 +86,7 @@ display(Markdown("### Table 3\n\n" + ablation.table3_markdown(table)))
 # %% [markdown]
 # ## The paper's claims
 #
-# The rule (from `fowkal.ablation`): with d the difference of our means and SE its standard
+# The rule (from `fowkal.studies.ablation`): with d the difference of our means and SE its standard
 # error over seeds, a claim is **reproduced** if d − 2·SE > 0, **not reproduced** if
 # d + 2·SE ≤ 0, and **inconclusive** otherwise (or with fewer than 2 seeds).
 

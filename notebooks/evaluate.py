@@ -48,7 +48,7 @@ if num_images < 0:
 
 # %%
 import fowkal
-from fowkal.metrics import format_table
+from fowkal.runs.metrics import format_table
 from IPython.display import Markdown
 
 result = fowkal.evaluate(checkpoint, data_root=data_root or None, ann_file=ann_file or None,
@@ -59,6 +59,6 @@ Markdown(format_table(result["metrics"]))
 # ## Predictions on a few images
 
 # %%
-from fowkal.report import draw_predictions
+from fowkal.viz.plots import draw_predictions
 
 draw_predictions(result, num_images=num_images);

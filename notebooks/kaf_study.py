@@ -21,7 +21,7 @@
 # detached features, log-barrier, terms on a common scale), and FoWKAL (paper loss, barrier) on a
 # strong-noise variant where the face is the noisiest part in every sense; then measures, from the run records
 # and KAF logs, whether λ ranks the parts by their noise and whether it collapses. The rule of the
-# verdict is in `fowkal.kaf_study`'s docstring and printed below. Runs whose record exists are
+# verdict is in `fowkal.studies.kaf_study`'s docstring and printed below. Runs whose record exists are
 # skipped, so the study resumes where it stopped; the default-noise runs of the paper's loss are
 # the ablation's (`figures/runs/cpu`).
 #
@@ -43,8 +43,8 @@ push_batches: int = 20  # training batches per push measurement; 0: measure no p
 # %%
 from pathlib import Path
 
-from fowkal import kaf_study
-from fowkal.params import parse_seeds
+from fowkal.studies import kaf_study
+from fowkal.runs.options import parse_seeds
 
 seed_list = parse_seeds(seeds)
 if epochs < 0 or max_iters < 0 or push_batches < 0:
@@ -83,7 +83,7 @@ if run_missing:
 # %% [markdown]
 # ## What λ answers to: the push
 #
-# Eq. 6 is linear in λ: the data term pushes each λ_k with ℓ^AW_k − ℓ^MSE_k (`fowkal.kaf_push`).
+# Eq. 6 is linear in λ: the data term pushes each λ_k with ℓ^AW_k − ℓ^MSE_k (`fowkal.studies.kaf_push`).
 # For every record without `kaf_push.json` whose final checkpoint is still in its work dir, the
 # push is measured on `push_batches` training batches with the final model and written beside the
 # record (records without checkpoints, e.g. in a fresh clone, are skipped and say so).
@@ -113,7 +113,7 @@ display(Markdown(kaf_study.summary_markdown(rows)))
 # %% [markdown]
 # ## Verdict
 #
-# The rule, from `fowkal.kaf_study`: **collapsed** if the median fraction of keypoints with
+# The rule, from `fowkal.studies.kaf_study`: **collapsed** if the median fraction of keypoints with
 # λ < 0.05 at the end is ≥ 0.9, else **collapsing** if over the last epoch the mean λ fell by more
 # than a third or that fraction rose by 0.1 or more, else **stable**; λ **follows noise** if ρ ≤ −0.6 on both the default and the
 # reverse noise (the paper's reading: less noise, more AWing, and the order flips with the

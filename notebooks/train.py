@@ -44,7 +44,7 @@ resume: bool = False  # continue a killed run from its last checkpoint
 cfg_options: str = ""  # JSON object of dotted config keys, e.g. '{"model.head.loss.reg_weight": 0}'
 
 # %%
-from fowkal.params import check_train_params
+from fowkal.runs.options import check_train_params
 
 train_kwargs = check_train_params(method=method, profile=profile, data_root=data_root, work_dir=work_dir,
                                   gpus=gpus, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -68,7 +68,7 @@ print("run record:", Path(record["files"]["config"]).parent / "run_record.json")
 # ## Per-part AP/AR (COCO-WholeBody evaluation)
 
 # %%
-from fowkal.report import metrics_markdown
+from fowkal.runs.logs import metrics_markdown
 from IPython.display import Markdown
 
 Markdown(metrics_markdown(record))
@@ -77,6 +77,6 @@ Markdown(metrics_markdown(record))
 # ## Loss curve and KAF trajectory
 
 # %%
-from fowkal.report import plot_run
+from fowkal.viz.plots import plot_run
 
 plot_run(record);

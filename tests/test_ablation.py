@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from fowkal import ablation, paper
+from fowkal.studies import ablation, paper
 
 
 def record(method, seed, wb, body=0.5, foot=0.5, face=0.5, hand=0.5):

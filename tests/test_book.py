@@ -30,16 +30,16 @@ CHROMIUM_ARGS = [
 ]
 # Pages of the built site that are not book chapters but are still opened and checked.
 SITE_PAGES = ("genindex.html", "search.html")
-# Pages that read the run records (fowkal.book.runs_dir()): they must say so when there are none.
+# Pages that read the run records (fowkal.pages.runs_dir()): they must say so when there are none.
 RECORD_PAGES = ("book/results.html", "book/predictions_kaf.html", "book/performance.html")
 
 
 def _records_state():
     """(records exist, a KAL-family record has a KAF log) for the folder the book reads."""
-    from fowkal import book
+    from fowkal.viz import pages
     from fowkal.losses import KAL_METHODS
 
-    records, _ = book.run_records()
+    records, _ = pages.run_records()
     return bool(records), any(r["method"] in KAL_METHODS and r["files"].get("kaf_log") for r in records)
 
 
@@ -99,7 +99,7 @@ def test_every_toc_entry_has_a_page():
 
 def test_frame_explorer_links_every_control_and_shares_identical_frames():
     widgets = pytest.importorskip("ipywidgets")
-    from fowkal.book import frame_explorer
+    from fowkal.viz.widgets import frame_explorer
 
     def render(kind, size):  # 'flat' frames do not depend on size: they must be shared
         return f"{kind}-{size if kind == 'sized' else 0}".encode()
@@ -129,7 +129,7 @@ def test_frame_explorer_links_every_control_and_shares_identical_frames():
 
 
 def test_awing_curve_matches_the_closed_form():
-    from fowkal.book import awing_curve
+    from fowkal.viz.widgets import awing_curve
 
     loss, grad = awing_curve(0.0, [1.0, -1.0, 0.0])
     assert loss[0] == pytest.approx(8.4959459105, abs=1e-9)  # MMPose's unit-test value
@@ -139,7 +139,7 @@ def test_awing_curve_matches_the_closed_form():
 
 def test_gaussian_target_is_the_untruncated_dark_target():
     pytest.importorskip("mmpose")
-    from fowkal.book import example_pair, gaussian_target
+    from fowkal.viz.widgets import example_pair, gaussian_target
 
     target = gaussian_target((24, 32))
     assert target.shape == (64, 48) and target.max() == pytest.approx(1.0)
@@ -155,13 +155,13 @@ def test_awing_live_explorer_draws(monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    from fowkal.book import awing_live_explorer
+    from fowkal.viz.widgets import awing_live_explorer
 
     assert callable(awing_live_explorer())  # interact() draws once with the defaults
 
 
 def test_save_figure_rejects_paths():
-    from fowkal.book import save_figure
+    from fowkal.viz.style import save_figure
 
     with pytest.raises(ValueError, match="bare name"):
         save_figure(None, "../elsewhere")
@@ -321,9 +321,10 @@ def _check_explorer(page, box, label):
 
 def _check_study_page(page, relative) -> list[str]:
     """The KAF-study chapter says when its records are missing, and only then."""
-    from fowkal import book, kaf_study
+    from fowkal.viz import pages
+    from fowkal.studies import kaf_study
 
-    study = kaf_study.load_runs(book.runs_dir().parent) if book.runs_dir().parent.is_dir() else []
+    study = kaf_study.load_runs(pages.runs_dir().parent) if pages.runs_dir().parent.is_dir() else []
     notes = [e.inner_text() for e in page.query_selector_all(".fowkal-missing") if e.is_visible()]
     said = any("No study records yet" in n for n in notes)
     if study and said:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from fowkal.data import (DEFAULT_PARAMS, GENERATOR_VERSION, MANIFEST, TRAIN_ANN, VAL_ANN,
-                         VAL_DETECTIONS, contact_sheet, default_benchmark, make_benchmark)
+                         VAL_DETECTIONS, default_benchmark, make_benchmark)
+from fowkal.viz.contact_sheet import contact_sheet
 from fowkal.parts import ANNOTATION_FIELDS, BODY, FACE, FOOT, LEFT_HAND, RIGHT_HAND, SKELETON
 
 # A tiny benchmark: small images and people, a handful of images per split.

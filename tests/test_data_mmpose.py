@@ -2,7 +2,7 @@
 
 A perfect prediction scores AP 1.0 on every part; moving only the face lowers only face AP.
 Per-part APs come from the results file MMPose's metric writes, scored per part with the
-official iouTypes (``fowkal.metrics.wholebody_ap``; MMPose 1.1.0 returns whole-body stats only).
+official iouTypes (``fowkal.runs.metrics.wholebody_ap``; MMPose 1.1.0 returns whole-body stats only).
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def _evaluate(bench, tmp_path, move_face_px=0.0):
     """Feed ground truth (optionally with the face moved) through CocoWholeBodyMetric."""
     from mmpose.evaluation import CocoWholeBodyMetric
 
-    from fowkal.metrics import wholebody_ap
+    from fowkal.runs.metrics import wholebody_ap
 
     dataset = _dataset(bench, "val")
     prefix = str(tmp_path / f"run{move_face_px}")

@@ -1,4 +1,4 @@
-"""fowkal.evaluate: a checkpoint or run record scored per part, as MMPose's CocoWholeBodyMetric does.
+"""fowkal.runs.evaluate: a checkpoint or run record scored per part, as MMPose's CocoWholeBodyMetric does.
 
 One tiny cpu-profile run (one iteration) gives the checkpoint; its APs are ~0, so agreement is
 checked on the results files (the predicted keypoints) as well as on the metrics.
@@ -24,7 +24,7 @@ pytestmark = [
 
 import fowkal  # noqa: E402
 from fowkal.data import VAL_ANN, make_benchmark  # noqa: E402
-from fowkal.evaluate import evaluation_cfgs, part_metrics  # noqa: E402
+from fowkal.runs.evaluate import evaluation_cfgs, part_metrics  # noqa: E402
 from fowkal.parts import ANNOTATION_FIELDS  # noqa: E402
 
 PARTS = {"body", "foot", "face", "lefthand", "righthand", "hand", "wholebody"}
@@ -174,7 +174,7 @@ def test_bad_input_fails_before_any_work(config_run, tmp_path, kwargs, error, wo
 
 
 def test_missing_checkpoints_are_named(tmp_path):
-    from fowkal import run_record
+    from fowkal.runs import record as run_record
 
     with pytest.raises(FileNotFoundError, match="checkpoint or run record not found"):
         fowkal.evaluate(tmp_path / "nothing.pth")

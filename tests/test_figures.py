@@ -1,4 +1,4 @@
-"""The book's result figures (fowkal.figures) and the result pages' record handling (fowkal.book).
+"""The book's result figures (fowkal.viz.figures) and the result pages' record handling (fowkal.book).
 
 Run records here are synthetic dicts in the run-record schema (test inputs, never results); the
 result pages are executed as plain scripts (their .py source) with the records folder pointed at
@@ -17,7 +17,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from fowkal import book, figures  # noqa: E402
+from fowkal.viz import figures, pages  # noqa: E402
 from fowkal.parts import BODY, FACE, FOOT, LEFT_HAND, NUM_KEYPOINTS, PARTS, RIGHT_HAND  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,35 +234,35 @@ def write_records(folder: Path, records, kaf_logs=None):
 
 
 def test_run_records_say_why_there_are_none(tmp_path):
-    records, why = book.run_records(tmp_path / "absent")
+    records, why = pages.run_records(tmp_path / "absent")
     assert records == [] and "does not exist" in why
-    records, why = book.run_records(tmp_path)
+    records, why = pages.run_records(tmp_path)
     assert records == [] and "holds no" in why
-    note = book.missing_records(why, "Nothing is shown.")
+    note = pages.missing_records(why, "Nothing is shown.")
     assert "fowkal-missing" in note and "No run records yet" in note and "papermill notebooks/ablation.ipynb" in note
     write_records(tmp_path, [synthetic_record("mse", 0, 0.5), synthetic_record("mse", 1, 0.6)])
-    records, why = book.run_records(tmp_path)
+    records, why = pages.run_records(tmp_path)
     assert why is None and [r["seed"] for r in records] == [0, 1]
     assert records[0]["_path"].endswith("mse/seed0/run_record.json")
     (tmp_path / "mse" / "seed1" / "run_record.json").write_text('{"kind": "other"}')
     with pytest.raises(ValueError, match="not a fowkal run record"):
-        book.run_records(tmp_path)
+        pages.run_records(tmp_path)
 
 
 def test_runs_dir_follows_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv(book.RUNS_DIR_ENV, raising=False)
-    assert book.runs_dir() == book.DEFAULT_RUNS_DIR and book.writes_figures()
-    monkeypatch.setenv(book.RUNS_DIR_ENV, str(tmp_path))
-    assert book.runs_dir() == tmp_path.resolve() and not book.writes_figures()
+    monkeypatch.delenv(pages.RUNS_DIR_ENV, raising=False)
+    assert pages.runs_dir() == pages.DEFAULT_RUNS_DIR and pages.writes_figures()
+    monkeypatch.setenv(pages.RUNS_DIR_ENV, str(tmp_path))
+    assert pages.runs_dir() == tmp_path.resolve() and not pages.writes_figures()
 
 
 def test_provenance_and_admonition():
-    p = book.provenance(dict(synthetic_record("kal", 1, 0.4), _path=str(REPO / "x" / "run_record.json")))
+    p = pages.provenance(dict(synthetic_record("kal", 1, 0.4), _path=str(REPO / "x" / "run_record.json")))
     assert p["commit"] == "abcdef01 (dirty)" and p["file"] == "x/run_record.json" and "2 CPUs" in p["machine"]
-    assert book.provenance(dict(synthetic_record("kal", 0, 0.4), git=None))["commit"] == "unknown"
+    assert pages.provenance(dict(synthetic_record("kal", 0, 0.4), git=None))["commit"] == "unknown"
     with pytest.raises(ValueError, match="admonition kind"):
-        book.admonition("t", "x", kind="shout")
-    assert book.nbsp("1 ± 2") == "1\u00a0±\u00a02"
+        pages.admonition("t", "x", kind="shout")
+    assert pages.nbsp("1 ± 2") == "1\u00a0±\u00a02"
 
 
 # --------------------------------------------------------------------------- the result pages, run as scripts
@@ -272,7 +272,7 @@ def _run_page(name, monkeypatch, runs_dir):
     import IPython.display
 
     shown = []
-    monkeypatch.setenv(book.RUNS_DIR_ENV, str(runs_dir))
+    monkeypatch.setenv(pages.RUNS_DIR_ENV, str(runs_dir))
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
     monkeypatch.setattr("matplotlib.pyplot.show", lambda *a, **k: None)
     before = {p.name: p.stat().st_mtime for p in (REPO / "figures").glob("*.png")}

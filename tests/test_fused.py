@@ -1,4 +1,4 @@
-"""The fused losses (fowkal.fused) against the reference (fowkal.losses): values, gradients, errors."""
+"""The fused losses (fowkal.losses.fused) against the reference (fowkal.losses): values, gradients, errors."""
 import json
 import math
 import os
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fowkal import fused, parts
-from fowkal.fused import build_fused_loss
+from fowkal.losses import fused
+from fowkal import parts
+from fowkal.losses.fused import build_fused_loss
 from fowkal.losses import FWAHR_READINGS, KAL_METHODS, METHODS, build_loss
 
 D = torch.float64
@@ -335,7 +336,7 @@ def test_benchmark_rejects_bad_arguments_before_writing(tmp_path):
 
 
 def test_build_loss_fused_flag_selects_the_fused_kernel():
-    from fowkal.fused import build_fused_loss
+    from fowkal.losses.fused import build_fused_loss
     from fowkal.losses import build_loss as reference_build
     assert type(reference_build("fowkal", fused=True)) is type(build_fused_loss("fowkal"))
     assert type(reference_build("fowkal")) is not type(build_fused_loss("fowkal"))

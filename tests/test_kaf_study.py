@@ -1,4 +1,4 @@
-"""The KAF noise study (fowkal.kaf_study): variants, measures, the verdict rule, resumable runs."""
+"""The KAF noise study (fowkal.studies.kaf_study): variants, measures, the verdict rule, resumable runs."""
 import json
 import math
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from fowkal import kaf_study, parts
+from fowkal.studies import kaf_study
+from fowkal import parts
 from fowkal.data import DEFAULT_PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,7 @@ def test_measure_noise_sees_only_the_noisy_part(tmp_path):
 
 
 def test_kaf_positions_put_epoch_means_mid_epoch():
-    from fowkal.report import kaf_part_means, kaf_positions, kaf_series
+    from fowkal.runs.logs import kaf_part_means, kaf_positions, kaf_series
 
     start = {p: 0.5 for p in parts.PARTS}
     log = [_entry("iter", 1, 1, start), _entry("iter", 1, 15, dict(start, face=0.1)),
@@ -246,7 +247,7 @@ def test_rho_against_measured_pixel_noise():
 
 
 def test_barrier_equilibrium_balances_the_push():
-    from fowkal.kaf_push import barrier_equilibrium
+    from fowkal.studies.kaf_push import barrier_equilibrium
 
     c = 0.01
     previous = 1.0
@@ -267,7 +268,7 @@ def test_push_measures_by_hand():
     part_of = {i: name for name, idx in parts.PARTS.items() for i in idx}
     base = {"body": 0.06, "foot": 0.045, "face": 0.018, "hand": 0.062}
     push_values = [base[part_of[i]] for i in range(k)]
-    from fowkal.kaf_push import barrier_equilibrium
+    from fowkal.studies.kaf_push import barrier_equilibrium
 
     lam = [barrier_equilibrium(v, 0.01) for v in push_values]  # λ exactly at the barrier's optimum
     push = dict(push=push_values, **{"lambda": lam}, labelled=[1.0] * k, awing=push_values, mse=[0.0] * k)
@@ -289,7 +290,7 @@ def test_push_measures_by_hand():
 
 
 def test_measure_push_names_missing_inputs(tmp_path):
-    from fowkal.kaf_push import measure_push
+    from fowkal.studies.kaf_push import measure_push
 
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         measure_push(tmp_path / "epoch_3.pth")

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from fowkal import parts
-from fowkal.losses import (KAL_METHODS, METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, _awing_constants,
-                           awing, build_loss, fwahr_weight, wahr_weight)
+from fowkal.losses import (KAL_METHODS, METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, awing, build_loss,
+                           fwahr_weight, wahr_weight)
+from fowkal.losses.functional import _awing_constants
 
 D = torch.float64
 

@@ -1,4 +1,4 @@
-"""fowkal.metrics.wholebody_ap against MMPose's own evaluation code, on the real example."""
+"""fowkal.runs.metrics.wholebody_ap against MMPose's own evaluation code, on the real example."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fowkal.metrics import PART_SCORE_FIELDS, RESULT_KEYS, STAT_NAMES, format_table, wholebody_ap
+from fowkal.runs.metrics import PART_SCORE_FIELDS, RESULT_KEYS, STAT_NAMES, format_table, wholebody_ap
 from fowkal.parts import ANNOTATION_FIELDS
 
 pytest.importorskip("xtcocotools")

@@ -101,7 +101,7 @@ def test_train_notebook_runs_a_tiny_training_and_writes_a_record(tmp_path):
 
 
 def test_seeds_parameter_is_checked_with_its_name():
-    from fowkal.params import parse_seeds
+    from fowkal.runs.options import parse_seeds
 
     assert parse_seeds("0, 1,2") == [0, 1, 2]
     for bad in ("", "0,x", "-1"):

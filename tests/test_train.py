@@ -1,4 +1,4 @@
-"""fowkal.train: KAF/loss logging, run records, distributed runs, kill-and-resume, determinism, bad input.
+"""fowkal.runs.train: KAF/loss logging, run records, distributed runs, kill-and-resume, determinism, bad input.
 
 The training tests run the real cpu profile (MMPose/MMEngine) on a tiny generated benchmark with
 a few iterations (``max_iters``), single-process data loading and deterministic algorithms, so
@@ -32,10 +32,10 @@ pytestmark = [
 ]
 
 import fowkal  # noqa: E402
-from fowkal import run_record  # noqa: E402
+from fowkal.runs import record as run_record  # noqa: E402
 from fowkal.data import make_benchmark  # noqa: E402
 from fowkal.parts import NUM_KEYPOINTS  # noqa: E402
-from fowkal.train import N_PREDICTION_IMAGES  # noqa: E402
+from fowkal.runs.train import N_PREDICTION_IMAGES  # noqa: E402
 
 KAL_FAMILY = ("kal", "fowkal", "kal_wahr")
 SINGLE_PROCESS_LOADING = {
@@ -266,7 +266,7 @@ def test_cli_reports_bad_input_with_exit_code_2(bench, tmp_path, capsys):
 # --------------------------------------------------------------------------- launching
 def test_several_processes_go_through_torchrun_with_the_node_options(bench, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(sys.modules["fowkal.train"], "_run_streaming",
+    monkeypatch.setattr(sys.modules["fowkal.runs.train"], "_run_streaming",
                         lambda cmd, env: calls.append((cmd, env)) or 0)
     out = fowkal.train("kal", data_root=bench, work_dir=tmp_path / "run", gpus=4, device="cpu",
                        nnodes=2, node_rank=1, master_addr="10.1.2.3", master_port=29555, epochs=3,
@@ -293,13 +293,13 @@ def test_several_processes_go_through_torchrun_with_the_node_options(bench, tmp_
 # --------------------------------------------------------------------------- pieces
 def test_prepare_config_adds_logging_checkpoints_and_cpu_ddp(bench, tmp_path):
     from fowkal.configs import build_config
-    from fowkal.train import prepare_config
+    from fowkal.runs.train import prepare_config
 
     cfg = build_config("fowkal", "cpu", data_root=bench, work_dir=tmp_path, batch_size=4)
     cfg = prepare_config(cfg, launcher="pytorch", device="cpu", resume=True, max_iters=3,
                          world_size=2, deterministic=True)
     assert [h["type"] for h in cfg.custom_hooks][-2:] == ["KAFLoggingHook", "EpochSeedHook"]
-    assert "fowkal.hooks" in cfg.custom_imports.imports
+    assert "fowkal.mmpose.hooks" in cfg.custom_imports.imports
     assert cfg.default_hooks.checkpoint.interval == 1 and cfg.default_hooks.checkpoint.by_epoch
     assert cfg.resume is True and cfg.launcher == "pytorch" and cfg.env_cfg.dist_cfg.backend == "gloo"
     assert cfg.model_wrapper_cfg.device_ids is None
@@ -336,7 +336,7 @@ def _run_epoch(hook, runner, batches, losses):
 
 
 def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
-    from fowkal.hooks import CHECKPOINT_KEY, KAFLoggingHook
+    from fowkal.mmpose.hooks import CHECKPOINT_KEY, KAFLoggingHook
 
     rng = np.random.default_rng(0)
     batches = [torch.tensor(rng.uniform(0.1, 0.9, size=(3, 5))) for _ in range(3)]
@@ -373,7 +373,7 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
 
 
 def test_kaf_logging_hook_without_kaf_writes_only_losses(tmp_path):
-    from fowkal.hooks import KAFLoggingHook
+    from fowkal.mmpose.hooks import KAFLoggingHook
 
     hook, runner = KAFLoggingHook(), _fake_runner(tmp_path)
     hook.before_train(runner)
@@ -383,7 +383,7 @@ def test_kaf_logging_hook_without_kaf_writes_only_losses(tmp_path):
 
 
 def test_epoch_seed_hook_makes_an_epochs_draws_depend_on_seed_and_epoch_only():
-    from fowkal.hooks import EpochSeedHook
+    from fowkal.mmpose.hooks import EpochSeedHook
 
     def draws(epoch):
         np.random.seed(12345)  # whatever state the process was in before
@@ -397,7 +397,7 @@ def test_epoch_seed_hook_makes_an_epochs_draws_depend_on_seed_and_epoch_only():
 def test_trusted_checkpoints_load_mmengine_checkpoints_only_from_the_given_folders(tmp_path):
     from mmengine.runner.checkpoint import _load_checkpoint
 
-    from fowkal.train import trusted_checkpoints
+    from fowkal.runs.checkpoints import trusted_checkpoints
 
     for folder in ("run", "elsewhere"):
         (tmp_path / folder).mkdir()
@@ -436,7 +436,7 @@ def test_run_record_round_trip_and_checks(tmp_path):
 def test_git_state_dirty_means_tracked_changes_only(tmp_path):
     import subprocess
 
-    from fowkal import run_record
+    from fowkal.runs import record as run_record
 
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)

@@ -50,7 +50,7 @@ def _default(args) -> None:
 
 
 def _sheet(args) -> None:
-    from .contact_sheet import contact_sheet
+    from ..viz.contact_sheet import contact_sheet
 
     print(contact_sheet(args.root, args.out, split=args.split, n=args.n, seed=args.seed))
 

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from ..parts import ANNOTATION_FIELDS, FACE_REGIONS, HAND_BONES, SKELETON
+from .style import PART_COLORS as STYLE_COLORS
 
-#: Part colours (BGR) used on the sheet.
-PART_COLORS = {"body": (70, 215, 70), "foot": (220, 70, 230), "face": (40, 225, 255),
-               "hand": (255, 200, 40)}
+#: The project's part colours (:data:`fowkal.viz.style.PART_COLORS`) as OpenCV's BGR triples.
+PART_COLORS = {part: tuple(int(color[i:i + 2], 16) for i in (5, 3, 1)) for part, color in STYLE_COLORS.items()}
 _FIELD_PART = {"keypoints": "body", "foot_kpts": "foot", "face_kpts": "face",
                "lefthand_kpts": "hand", "righthand_kpts": "hand"}
 _CLOSED_REGIONS = ("right_eye", "left_eye", "outer_lip", "inner_lip")

@@ -5,7 +5,7 @@ import inspect
 import json
 from pathlib import Path
 
-from .losses import METHODS
+from ..losses import METHODS
 
 PROFILES = ("cpu", "paper")
 

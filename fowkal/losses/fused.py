@@ -18,7 +18,7 @@ AWing in the form used here (§2 of the spec, rewritten so three transcendentals
 the log branch and its slope; at and above θ, ``g`` is the linear branch's A and ``ω·log1p(u) − g·θ`` its −C.
 The (F)WAHR weight adds ``p^γ`` (one ``pow``); its masks are float indicators blended with ``lerp``.
 
-Use :func:`build_fused_loss` exactly like :func:`fowkal.losses.build_loss` (same methods, options, errors,
+Use :func:`build_fused_loss` exactly like :func:`fowkal.losses.build_reference_loss` (same methods, options, errors,
 call signature ``loss(pred, target, target_weight=None, kaf=None)``). The reference stays the definition;
 ``tests/test_fused.py`` checks both agree to float64 precision, gradients included.
 """
@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .losses import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_loss
+from .reference import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_reference_loss
 
 #: torch runs an element-wise op on one thread below this many elements (``at::internal::GRAIN_SIZE``).
 #: Blocks stay just under it, so a pool of ``torch.get_num_threads()`` Python threads can work on blocks in
@@ -503,13 +503,13 @@ _FUSED_CLASSES = {MSELoss: FusedMSELoss, AWingLoss: FusedAWingLoss, HeuristicLos
 
 
 def build_fused_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, **options) -> nn.Module:
-    """The fused twin of :func:`fowkal.losses.build_loss`: same methods, options, errors and call signature.
+    """The fused twin of :func:`fowkal.losses.build_reference_loss`: same methods, options, errors and call signature.
 
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar, equal to the
         reference loss (float64: to rounding) with the same gradients wrt ``pred`` and ``kaf``.
     """
-    reference = build_loss(method, parts=parts, **options)  # the reference's validation and error messages
+    reference = build_reference_loss(method, parts=parts, **options)  # the reference's validation and error messages
     cls = _FUSED_CLASSES[type(reference)]
     fixed = METHODS[method][1]
     if cls in (FusedMSELoss, FusedAWingLoss):

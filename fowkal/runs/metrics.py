@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .parts import ANNOTATION_FIELDS, EVAL_PARTS, SIGMAS
+from ..parts import ANNOTATION_FIELDS, EVAL_PARTS, SIGMAS
 
 #: COCO keypoint stats in ``COCOeval.stats`` order, named as MMPose names them.
 STAT_NAMES = (

@@ -13,13 +13,11 @@ import contextlib
 import copy
 import io
 import math
-import sys
 import uuid
 from pathlib import Path
 
-from . import _EntryPointModule
 from .metrics import format_table, wholebody_ap
-from .run_record import RECORD_NAME
+from .record import RECORD_NAME
 
 METRIC_PREFIX = "coco-wholebody"  # CocoWholeBodyMetric's default_prefix
 
@@ -141,7 +139,7 @@ def _find_inputs(source, config):
     if not path.exists():
         raise FileNotFoundError(f"checkpoint or run record not found: {path}")
     if path.suffix == ".json":
-        from .run_record import load
+        from .record import load
 
         files = load(path)["files"]
         checkpoint = files.get("last_checkpoint")
@@ -162,7 +160,7 @@ def _load_config(checkpoint: Path, config: Path | None):
         if not config.is_file():
             raise FileNotFoundError(f"config not found: {config}")
         return Config.fromfile(str(config))
-    from .train import trusted_checkpoints  # MMEngine keeps the config text in the checkpoint
+    from .checkpoints import trusted_checkpoints
 
     with trusted_checkpoints(checkpoint.parent):
         from mmengine.runner.checkpoint import _load_checkpoint
@@ -214,7 +212,7 @@ def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_fil
     from mmengine.runner import Runner
     from mmengine.utils import import_modules_from_strings
 
-    from .train import trusted_checkpoints
+    from .checkpoints import trusted_checkpoints
 
     if cfg.get("custom_imports"):
         import_modules_from_strings(**cfg.custom_imports)
@@ -241,4 +239,3 @@ def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_fil
 
 
 # `import fowkal.evaluate` binds this module to the name fowkal.evaluate: make it call evaluate() too
-sys.modules[__name__].__class__ = _EntryPointModule

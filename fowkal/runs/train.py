@@ -6,7 +6,7 @@ One process on the CPU or one GPU runs MMEngine's ``Runner`` in this process. Mo
 gloo on CPUs; this process waits for them and returns the run record their rank 0 wrote.
 
 A run writes into its work dir: ``config.py`` (the resolved config), a checkpoint every epoch,
-``loss_log.json`` and, for the KAL methods, ``kaf_log.json`` (:mod:`fowkal.hooks`), the results
+``loss_log.json`` and, for the KAL methods, ``kaf_log.json`` (:mod:`fowkal.mmpose.hooks`), the results
 files of the final evaluation, and at the very end ``run_record.json`` (:mod:`fowkal.run_record`).
 ``resume=True`` continues a killed run from its last checkpoint: the epoch it was killed in is
 redone from its start, with the same data order and augmentation draws (the data loaders must
@@ -26,43 +26,13 @@ import time
 import uuid
 from pathlib import Path
 
-from . import _EntryPointModule, run_record
-from .losses import METHODS
+from . import record as run_record
+from ..losses import METHODS
 
 DEVICES = ("cpu", "cuda")
 LAUNCHERS = ("none", "pytorch")
 #: Validation images whose predictions the run record keeps (for the book's Fig. 4).
 N_PREDICTION_IMAGES = 4
-
-
-# --------------------------------------------------------------------------- checkpoints
-@contextlib.contextmanager
-def trusted_checkpoints(*folders):
-    """Let MMEngine load whole checkpoints (optimizer, message hub, numpy meta) from ``folders``.
-
-    torch >= 2.6 loads with ``weights_only=True`` by default, which refuses MMEngine's resume
-    checkpoints (mmengine issue 1655). Files inside ``folders`` (a run's own work dir) are loaded
-    in full; any other file (e.g. pretrained weights) keeps torch's safe default.
-    """
-    import torch
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    roots = [Path(f).resolve() for f in folders]
-    original = CheckpointLoader._schemes[""]
-
-    def load_from_local_trusted(filename, map_location=None):
-        path = Path(filename).expanduser().resolve()
-        if not any(path.is_relative_to(root) for root in roots):
-            return original(filename, map_location)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        return torch.load(path, map_location=map_location, weights_only=False)
-
-    CheckpointLoader._schemes[""] = load_from_local_trusted
-    try:
-        yield
-    finally:
-        CheckpointLoader._schemes[""] = original
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -129,7 +99,7 @@ def prepare_config(cfg, *, launcher: str, device: str, resume: bool, max_iters, 
                    deterministic: bool):
     """The config a fowkal run trains with: hooks, checkpointing, resume, distribution settings."""
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
-    for module in ("fowkal.mmpose", "fowkal.hooks"):
+    for module in ("fowkal.mmpose",):
         if module not in imports:
             imports.append(module)
     cfg.custom_imports = dict(imports=imports, allow_failed_imports=False)
@@ -194,7 +164,7 @@ def train(method: str = "fowkal", profile: str = "cpu", *, data_root=None, work_
     if launching:
         _check_json(overrides)
     device = resolve_device(device, gpus if launcher == "none" else 1, in_process=not launching)
-    from .configs import build_config
+    from ..configs import build_config
 
     cfg = build_config(method, profile, data_root=data_root, work_dir=work_dir, epochs=epochs,
                        batch_size=batch_size, seed=seed, gpus=gpus * nnodes, pretrained=pretrained,
@@ -284,7 +254,8 @@ def _train_here(cfg, *, method, profile, seed, device, launcher, started, max_it
     from mmengine.runner import Runner
     from mmengine.utils import import_modules_from_strings
 
-    from .hooks import KAFLoggingHook
+    from ..mmpose.hooks import KAFLoggingHook
+    from .checkpoints import trusted_checkpoints
 
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
         torch_dist.init_process_group("gloo")  # MMEngine's init_dist would call torch.cuda.set_device
@@ -365,7 +336,7 @@ def _final_evaluation(runner, cfg, work_dir: Path):
 
 def _predictions(cfg, results_file: Path) -> list:
     """Predicted keypoints of every person in the first few val images (sorted by image id)."""
-    from .parts import ANNOTATION_FIELDS, NUM_KEYPOINTS
+    from ..parts import ANNOTATION_FIELDS, NUM_KEYPOINTS
 
     ann = json.loads(Path(cfg.val_dataloader.dataset.ann_file).read_text())
     files = {img["id"]: img["file_name"] for img in ann["images"]}
@@ -443,6 +414,3 @@ def _print_metrics(metrics: dict, record_path: Path) -> None:
             print(f"\nval AP/AR with {title}:\n{format_table(metrics[name])}")
     print(f"\nrun record: {record_path}")
 
-
-# `import fowkal.train` binds this module to the name fowkal.train: make it call train() too
-sys.modules[__name__].__class__ = _EntryPointModule

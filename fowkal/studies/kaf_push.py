@@ -48,7 +48,7 @@ def measure_push(checkpoint, config=None, *, batches: int = DEFAULT_BATCHES, see
     from mmengine.utils import import_modules_from_strings
     from mmpose.registry import MODELS
 
-    from .train import trusted_checkpoints
+    from ..runs.checkpoints import trusted_checkpoints
 
     checkpoint = Path(checkpoint)
     config = Path(config) if config is not None else checkpoint.parent / "config.py"
@@ -108,7 +108,8 @@ def measure_push(checkpoint, config=None, *, batches: int = DEFAULT_BATCHES, see
 
 def write_push(record_folder, checkpoint, *, batches: int = DEFAULT_BATCHES) -> Path:
     """Measure the push of a run's final checkpoint into ``<record_folder>/kaf_push.json``."""
-    from .run_record import git_state, write_json_atomic
+    from ..runs.record import git_state
+    from ..jsonfile import write_json_atomic
 
     folder = Path(record_folder)
     config = folder / "config.py"  # the resolved config the run trained with, kept in its record

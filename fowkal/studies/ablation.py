@@ -151,7 +151,7 @@ def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, no
     a run whose work dir holds checkpoints but no record (killed) continues with ``resume=True``.
     Each run's executed notebook is kept beside its record as the log. Returns the record folders.
     """
-    from .losses import METHODS
+    from ..losses import METHODS
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:

@@ -16,10 +16,11 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from ..jsonfile import write_json_atomic
 
 #: Bump when a field changes meaning or is removed (adding a field keeps the version).
 SCHEMA_VERSION = 1
@@ -88,21 +89,6 @@ def device_info(device: str, world_size: int = 1) -> dict:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_json_atomic(data, path) -> Path:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write(record: dict, path) -> Path:

@@ -1,9 +1,10 @@
-"""Heatmap losses of the FoWKAL paper, in plain PyTorch (no MMPose import).
+"""The reference heatmap losses of the FoWKAL paper, in plain PyTorch: the definition the fused
+twin (:mod:`fowkal.losses.fused`) is tested against.
 
-Element-wise pieces: :func:`awing` (Eq. 2), :func:`wahr_weight` (WAHR) and :func:`fwahr_weight` (Eq. 9).
+Element-wise pieces live in :mod:`fowkal.losses.functional`.
 Losses (one class each): :class:`MSELoss` (Eq. 1), :class:`AWingLoss` (Eq. 3), :class:`HeuristicLoss`
 (Eq. 4-5), :class:`KALLoss` (Eq. 6-8; with FWAHR weighting it is FoWKAL, Eq. 10-11).
-:func:`build_loss` maps the paper's ablation rows (``METHODS``) to configured losses.
+:func:`build_reference_loss` maps the paper's ablation rows (``METHODS``) to configured losses.
 
 Conventions (``../shared/spec/losses.md``; section numbers below refer to it):
 - ``pred``, ``target``: ``[B, K, H, W]``; ``target_weight``: ``[B, K]``; ``kaf`` (λ): ``[B, K]`` in [0, 1].
@@ -19,127 +20,14 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from . import parts as _parts
-from .kaf_head import KAFHead  # noqa: F401  (re-exported: part of the loss library's API)
+from .. import parts as _parts
+from .functional import (FWAHR_READINGS, _as_compute_dtype, _check_awing_target, _check_finite, awing, fwahr_weight, wahr_weight)
 
-AWING_DEFAULTS = dict(alpha=2.1, omega=14.0, epsilon=1.0, theta=0.5)
-FWAHR_READINGS = ("literal", "gt_tau_target", "gt_tau_pred")
 PIXEL_REDUCTIONS = ("mean", "sum")
 WEIGHTINGS = ("none", "wahr", "fwahr")
 HEURISTIC_BALANCES = ("literal", "swapped")
 #: KAL's optional (non-paper) rescaling of ℓ^AW and ℓ^MSE before they are mixed (``term_normalisation``).
 TERM_NORMALISATIONS = ("none", "batch")
-
-
-# --------------------------------------------------------------------------- element-wise pieces
-def _check_finite(name: str, x: Tensor) -> None:
-    if not torch.isfinite(x).all():
-        bad = "NaN" if torch.isnan(x).any() else "inf"
-        raise ValueError(f"{name} contains {bad} values")
-
-
-def _awing_constants(target: Tensor, alpha, omega, epsilon, theta) -> tuple[Tensor, Tensor, Tensor]:
-    """Exponent y = α − p and the linear branch's A and C (§2.1), all element-wise in p."""
-    y = alpha - target
-    ratio_pow = torch.pow(torch.as_tensor(theta / epsilon, dtype=target.dtype, device=target.device), y)
-    # A = ω·y·(θ/ε)^(y−1)/(ε·(1 + (θ/ε)^y)); (θ/ε)^(y−1)/ε == (θ/ε)^y/θ saves a pow
-    a = omega * y * ratio_pow / (theta * (1.0 + ratio_pow))
-    c = theta * a - omega * torch.log1p(ratio_pow)
-    return y, a, c
-
-
-def awing(pred: Tensor, target: Tensor, *, alpha: float = 2.1, omega: float = 14.0,
-          epsilon: float = 1.0, theta: float = 0.5) -> Tensor:
-    """Adaptive Wing loss, element-wise (Eq. 2; Wang, Bo & Fuxin 2019).
-
-    ``ω·ln(1 + (δ/ε)^(α−p))`` for δ = |p − p̂| < θ, else ``A·δ − C`` (C¹ at θ).
-
-    Args:
-        pred: predicted heatmap values p̂, any shape.
-        target: ground-truth values p, same shape, in [0, α − 1] (above it the exponent drops
-            below 1 and the gradient at δ = 0 is NaN; a ValueError is raised).
-        alpha, omega, epsilon, theta: the AWing hyper-parameters (defaults: the AWing paper's).
-
-    Returns:
-        Tensor of ``pred``'s shape (float32 for half inputs).
-    """
-    pred, target = _as_compute_dtype(pred, target)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
-    _check_awing_target(target, alpha)
-    target = target.detach()
-    delta = (target - pred).abs()
-    y, a, c = _awing_constants(target, alpha, omega, epsilon, theta)
-    # clamp so the unused log branch never overflows (0·inf would poison the gradient)
-    log_branch = omega * torch.log1p(torch.pow(delta.clamp(max=theta) / epsilon, y))
-    return torch.where(delta < theta, log_branch, a * delta - c)
-
-
-def wahr_weight(pred: Tensor, target: Tensor, *, gamma: float = 0.01) -> Tensor:
-    """WAHR weight (Luo et al. 2021): ``p^γ·|1 − p̂| + |p̂|·(1 − p^γ)``, element-wise.
-
-    Args:
-        pred: predicted heatmap p̂; target: ground truth p ≥ 0, same shape.
-        gamma: γ, the softness of the foreground/background split (SWAHR: 0.01).
-
-    Returns:
-        Weights of ``pred``'s shape; gradients flow through ``pred`` (as SWAHR's code), not ``target``.
-    """
-    pred, target = _as_compute_dtype(pred, target)
-    if gamma <= 0:
-        raise ValueError(f"gamma must be > 0, got {gamma}")
-    p_gamma = target.detach().clamp(min=0).pow(gamma)
-    return p_gamma * (1.0 - pred).abs() + pred.abs() * (1.0 - p_gamma)
-
-
-def fwahr_weight(pred: Tensor, target: Tensor, *, gamma: float = 0.01, tau: float = 0.01,
-                 reading: str = "literal") -> Tensor:
-    """FWAHR weight (Eq. 9), element-wise, under one of the spec's three readings (§6.3).
-
-    - ``'literal'`` (R1, default): WAHR where ``p̂ ≥ 2^(−1/γ)``, else ``τ·p`` (as printed).
-    - ``'gt_tau_target'`` (R2): WAHR where ``p ≥ 2^(−1/γ)``, else ``τ·p`` (≈ a hard 0 mask).
-    - ``'gt_tau_pred'`` (R3): WAHR where ``p ≥ 2^(−1/γ)``, else ``τ·|p̂|`` (WAHR's background weight × τ).
-
-    Args:
-        pred, target: as :func:`wahr_weight`; gamma: γ (0.01); tau: τ (0.01, the paper's).
-        reading: one of ``FWAHR_READINGS``.
-    """
-    if reading not in FWAHR_READINGS:
-        raise ValueError(f"unknown FWAHR reading {reading!r}; valid: {', '.join(FWAHR_READINGS)}")
-    if tau < 0:
-        raise ValueError(f"tau must be >= 0, got {tau}")
-    pred, target = _as_compute_dtype(pred, target)
-    target = target.detach()
-    threshold = 2.0 ** (-1.0 / gamma)  # 7.9e-31 for γ = 0.01: a Python float, exact in fp32 compare
-    wahr = wahr_weight(pred, target, gamma=gamma)
-    if reading == "literal":
-        return torch.where(pred >= threshold, wahr, tau * target)
-    if reading == "gt_tau_target":
-        return torch.where(target >= threshold, wahr, tau * target)
-    return torch.where(target >= threshold, wahr, tau * pred.abs())
-
-
-def _as_compute_dtype(*xs: Tensor) -> tuple[Tensor, ...]:
-    """Upcast half precision to float32 (§9.4); keep float32/float64."""
-    out = []
-    for x in xs:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"expected a floating-point tensor, got dtype {x.dtype}")
-        out.append(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
-    if len({x.dtype for x in out}) > 1:
-        out = [x.double() for x in out] if any(x.dtype == torch.float64 for x in out) else out
-    return tuple(out)
-
-
-def _check_awing_target(target: Tensor, alpha: float) -> None:
-    top = float(target.max()) if target.numel() else 0.0
-    if top > alpha - 1:
-        raise ValueError(
-            f"target values reach {top:g} > alpha - 1 = {alpha - 1:g}: the AWing exponent alpha - p "
-            f"drops below 1 and its gradient at p_hat = p is NaN (heatmaps scaled by 10 or 255?)"
-        )
 
 
 # --------------------------------------------------------------------------- the losses
@@ -446,7 +334,7 @@ _CLASS_OPTIONS = {
 }
 
 
-def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, **options) -> nn.Module:
+def build_reference_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, **options) -> nn.Module:
     """Build the loss of one ablation method.
 
     Args:
@@ -461,9 +349,6 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar.
     """
-    if options.pop("fused", False):  # the single-pass kernel with an analytic backward (same values)
-        from .fused import build_fused_loss
-        return build_fused_loss(method, parts=parts, **options)
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     cls, fixed = METHODS[method]
@@ -484,7 +369,6 @@ def _choice(name: str, value, valid: Sequence[str]) -> None:
 
 
 __all__ = [
-    "awing", "wahr_weight", "fwahr_weight", "build_loss", "METHODS", "KAL_METHODS", "PAPER_ROWS",
-    "MSELoss", "AWingLoss", "HeuristicLoss", "KALLoss", "KAFHead", "AWING_DEFAULTS", "FWAHR_READINGS",
-    "TERM_NORMALISATIONS",
+    "build_reference_loss", "METHODS", "KAL_METHODS", "PAPER_ROWS", "MSELoss", "AWingLoss", "HeuristicLoss",
+    "KALLoss", "TERM_NORMALISATIONS",
 ]

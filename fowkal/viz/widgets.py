@@ -1,89 +1,14 @@
-"""Shared pieces of the book's pages: the one plotting style, part colours, the training target,
-figure saving and the kernel-free explorer widget.
-
-Every page calls :func:`use_style` first, so all figures share fonts, sizes and colours. Figures the
-README shows are written to ``figures/`` by :func:`save_figure` (the book and the README then show
-the same files).
-"""
+"""The book's example heatmaps and its explorers: pre-rendered frames switched by sliders (work in
+the static page, no kernel) and one live explorer for a running kernel."""
 from __future__ import annotations
 
-import io
 import itertools
-import os
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FIGURES_DIR = REPO_ROOT / "figures"
-
-#: Heatmap size of the paper's 256x192 input (H' x W' = 64 x 48) and the target's sigma (DARK, σ = 2).
-HEATMAP_SIZE = (64, 48)
-SIGMA = 2.0
-
-#: One colour per part (seaborn's colour-blind palette), used by every figure that colours by part.
-PART_COLORS = {
-    "body": "#0173B2",
-    "foot": "#DE8F05",
-    "face": "#029E73",
-    "hand": "#CC78BC",  # not the palette's vermillion: too close to the foot's orange in thin lines
-}
-#: Colours for a handful of curves (target values, methods), in order.
-CURVE_COLORS = ("#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC", "#CA9161", "#949494")
-
-#: Figure width (inches) that fills the book's text column.
-TEXT_WIDTH_IN = 7.5
-
-
-def use_style() -> None:
-    """Set the book's matplotlib/seaborn style (call once at the top of a page)."""
-    import matplotlib as mpl
-    import seaborn as sns
-
-    sns.set_theme(context="notebook", style="ticks", palette=list(CURVE_COLORS), font_scale=0.9)
-    mpl.rcParams.update({
-        "figure.figsize": (TEXT_WIDTH_IN, 3.0),
-        "figure.dpi": 100,
-        "savefig.dpi": 100,
-        "savefig.bbox": "tight",
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.35,
-        "legend.frameon": False,
-        "image.interpolation": "nearest",
-        "figure.constrained_layout.use": True,
-    })
-
-
-def save_figure(fig, name: str) -> Path:
-    """Write ``fig`` to ``figures/<name>.png`` (the README shows these) and return the path."""
-    if not name or "/" in name or name.endswith(".png"):
-        raise ValueError(f"figure name must be a bare name without '/' or '.png', got {name!r}")
-    FIGURES_DIR.mkdir(exist_ok=True)
-    path = FIGURES_DIR / f"{name}.png"
-    # no 'Software' tag: a re-generated figure is byte-identical unless it really changed
-    fig.savefig(path, metadata={"Software": None})
-    return path
-
-
-def figure_png(fig, *, dpi: int = 80, colors: int = 64) -> bytes:
-    """Render ``fig`` to a small PNG (for pre-rendered explorer frames) and close it.
-
-    The image is reduced to a ``colors``-colour palette: about 4x smaller than full colour and
-    indistinguishable for line plots and smooth colour maps, which keeps explorer pages light.
-    """
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    small = io.BytesIO()
-    image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(small, format="png", optimize=True)
-    return small.getvalue()
+from ..losses.functional import awing
+from .style import HEATMAP_SIZE, SIGMA, TEXT_WIDTH_IN
 
 
 def gaussian_target(center_xy: tuple[float, float] | None = None, *, size_hw: tuple[int, int] = HEATMAP_SIZE,
@@ -224,8 +149,6 @@ def awing_curve(target_value: float, deltas, **awing_params) -> tuple[np.ndarray
     """
     import torch
 
-    from .losses import awing
-
     delta = torch.as_tensor(np.asarray(deltas, dtype=np.float64))
     target = torch.full_like(delta, float(target_value))
     pred = (target + delta).requires_grad_(True)
@@ -266,105 +189,3 @@ def awing_live_explorer():
         theta=widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="θ"),
         p=widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="target p"),
     )
-
-
-# --------------------------------------------------------------------------- result pages
-#: Where the committed CPU reproduction's run records live (``<method>/seed<N>/run_record.json``).
-DEFAULT_RUNS_DIR = REPO_ROOT / "figures" / "runs" / "cpu"
-#: Environment variable that points the result pages at another folder of run records.
-RUNS_DIR_ENV = "FOWKAL_RUNS_DIR"
-
-
-def runs_dir() -> Path:
-    """The folder of run records the result pages read: ``$FOWKAL_RUNS_DIR`` or the committed one."""
-    value = os.environ.get(RUNS_DIR_ENV, "").strip()
-    return Path(value).expanduser().resolve() if value else DEFAULT_RUNS_DIR
-
-
-def writes_figures() -> bool:
-    """Whether result figures go to ``figures/``: only when drawn from the committed records (a
-    book built from another records folder must not overwrite the README's figures)."""
-    return runs_dir() == DEFAULT_RUNS_DIR.resolve()
-
-
-def admonition(title: str, text: str, *, kind: str = "warning", css_class: str = "") -> str:
-    """MyST source of an admonition box, for a code cell's ``Markdown`` output (a colon fence, so
-    the text may hold code blocks)."""
-    if kind not in ("note", "warning", "important", "tip", "caution"):
-        raise ValueError(f"admonition kind must be note, warning, important, tip or caution, got {kind!r}")
-    # four colons: the text may hold a three-colon block (a wide_table); a blank line ends the options
-    return f"::::{{admonition}} {title}\n:class: {kind} {css_class}\n\n{text}\n::::\n"
-
-
-def wide_table(markdown: str) -> str:
-    """A Markdown table wrapped so that the book's CSS draws it compact (class ``fowkal-wide``)."""
-    return f":::{{container}} fowkal-wide\n{markdown}\n:::\n"
-
-
-def nbsp(text) -> str:
-    """``text`` with non-breaking spaces, so that a table cell ("45.1 ± 0.3") stays on one line."""
-    return str(text).replace(" ", "\u00a0")
-
-
-def repo_relative(path) -> str:
-    """``path`` relative to the repository when inside it (for provenance lines), else absolute."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-#: How to make the CPU reproduction's run records (said wherever they are missing).
-MAKE_RECORDS = ("# 8 methods x 3 seeds, cpu profile, resumable (about 2 h on 2 cores)\n"
-                "papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb")
-
-
-def run_records(folder=None) -> tuple[list[dict], str | None]:
-    """Every run record under ``folder`` (default :func:`runs_dir`), checked by
-    :func:`fowkal.run_record.load` (``files`` absolute, ``_path`` added), sorted by path; and, when
-    there are none, why (a sentence for the reader), else None."""
-    from . import run_record
-
-    folder = runs_dir() if folder is None else Path(folder)
-    if not folder.is_dir():
-        return [], f"`{repo_relative(folder)}` does not exist"
-    records = []
-    for path in sorted(folder.rglob(run_record.RECORD_NAME)):
-        record = run_record.load(path)
-        record["_path"] = str(path)
-        records.append(record)
-    if not records:
-        return [], f"`{repo_relative(folder)}` holds no `{run_record.RECORD_NAME}`"
-    return records, None
-
-
-def missing_records(reason: str, consequence: str, *, first: bool = True) -> str:
-    """The admonition a result page shows instead of a figure or table whose records are missing:
-    in full (why, and how to make them) the first time on a page, then in one line."""
-    if not first:
-        return admonition("No run records yet", f"{consequence.rstrip('.')} (see the note at the top of the page).",
-                          kind="warning", css_class="fowkal-missing")
-    return admonition(
-        "No run records yet",
-        f"{reason}: the CPU reproduction has not been run (or not committed) where this book was "
-        f"built. {consequence}\n\nTo make them (then rebuild the book):\n\n```bash\n{MAKE_RECORDS}\n```\n\n"
-        f"To point the book at another folder of records: `{RUNS_DIR_ENV}=/path/to/records`.",
-        kind="warning", css_class="fowkal-missing")
-
-
-def provenance(record: dict) -> dict:
-    """Where one record's numbers come from: method, seed, commit, machine, device, time, file."""
-    git = record.get("git") or {}
-    commit = git.get("commit")
-    machine = record.get("machine") or {}
-    device = record.get("device") or {}
-    return {
-        "method": record["method"], "seed": record["seed"],
-        "commit": "unknown" if not commit else commit[:8] + (" (dirty)" if git.get("dirty") else ""),
-        "machine": f"{machine.get('cpu_count', '?')} CPUs, {machine.get('platform', '?')}",
-        "device": f"{device.get('type', '?')} × {device.get('processes', 1)}",
-        "created": record.get("created", "?"),
-        "wall_time_s": record.get("wall_time_s"),
-        "file": repo_relative(record.get("_path", "?")),
-    }

@@ -49,10 +49,10 @@ import math
 import statistics
 from pathlib import Path
 
-from .data.params import NOISE_PARTS
+from ..data.params import NOISE_PARTS
+from ..parts import PARTS
+from ..runs.logs import kaf_log
 from .kaf_push import PUSH_FILE, barrier_equilibrium
-from .parts import PARTS
-from .report import kaf_log
 
 #: The benchmark's per-part training-label noise (std as a fraction of the part's size).
 NOISE_VARIANTS = {
@@ -99,7 +99,7 @@ FOLLOWS = 0.6
 
 def noise_params(noise: str) -> dict:
     """The benchmark's four noise levels under one variant (fraction of each part's size)."""
-    from .data import DEFAULT_PARAMS
+    from ..data import DEFAULT_PARAMS
 
     if noise not in NOISE_VARIANTS:
         raise ValueError(f"unknown noise variant {noise!r}; valid: {', '.join(NOISE_VARIANTS)}")
@@ -145,7 +145,7 @@ def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs:
     :func:`fowkal.data.default_benchmark` with that variant's noise).
     """
     from .ablation import run_train_notebook
-    from .data import default_benchmark
+    from ..data import default_benchmark
 
     roots = dict(data_roots or {})
     folders = []
@@ -175,7 +175,7 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
     ``config.py`` is not the record's (another run trained there since) is not measured."""
     import hashlib
 
-    from . import run_record
+    from ..runs import record as run_record
     from .kaf_push import DEFAULT_BATCHES, write_push
 
     written = []
@@ -201,7 +201,7 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
 
 def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
     """Every study run with a record: dicts of noise, method, variant, seed, record, kaf_log."""
-    from . import run_record
+    from ..runs import record as run_record
 
     out = []
     seen_seeds = sorted({int(p.name[4:]) for p in Path(runs_root).rglob("seed*") if p.name[4:].isdigit()}) \
@@ -246,7 +246,7 @@ def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 32, aspect: f
     keypoints, in image pixels and in heatmap pixels of the cpu profile's crop (the person box padded
     by ``padding`` to ``aspect`` = w/h, mapped to ``heatmap_height`` rows), i.e. what the loss sees.
     """
-    from .data import TRAIN_ANN
+    from ..data import TRAIN_ANN
 
     noisy = json.loads((Path(noisy_root) / TRAIN_ANN).read_text())["annotations"]
     clean = {a["id"]: a for a in json.loads((Path(clean_root) / TRAIN_ANN).read_text())["annotations"]}
@@ -278,7 +278,7 @@ def write_injected_noise(runs_root) -> Path:
     """Measure the training labels of every noise variant not yet in ``injected_noise.json`` against a
     noise-free twin (both generated and cached by :func:`fowkal.data.default_benchmark` if missing)
     and write the file with them added."""
-    from .data import default_benchmark
+    from ..data import default_benchmark
 
     out = Path(runs_root) / STUDY_DIR / "injected_noise.json"
     injected = json.loads(out.read_text()) if out.is_file() else {}

@@ -1,62 +1,12 @@
-"""Show one run record: its per-part metrics table, loss curve and KAF trajectory."""
+"""Draw one run: its loss and KAF curves (:func:`plot_run`) and its predicted keypoints (:func:`draw_predictions`)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .metrics import format_table
-from .parts import PARTS
-
-BOX_TITLES = {"gt_boxes": "ground-truth boxes", "detections": "person detections"}
-
-
-def metrics_markdown(record: dict) -> str:
-    """Markdown: one AP/AR table per evaluation (GT boxes, detections) of the run."""
-    blocks = [f"**{record['method']}** ({record['profile']} profile, seed {record['seed']}, "
-              f"{record['schedule']['epochs']} epochs, {record.get('wall_time_s', float('nan')):.0f} s)"]
-    for name, title in BOX_TITLES.items():
-        metrics = (record.get("metrics") or {}).get(name)
-        if metrics:
-            blocks.append(f"Validation with {title}:\n\n{format_table(metrics)}")
-    return "\n\n".join(blocks)
-
-
-def kaf_log(record: dict) -> list | None:
-    """The run's KAF log entries (None for methods without a KAF)."""
-    path = record["files"].get("kaf_log")
-    if not path:
-        return None
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"the run record names a KAF log {path} that does not exist")
-    return json.loads(path.read_text())
-
-
-def kaf_positions(entries: list) -> list[float]:
-    """Where each KAF-log entry sits on an iteration axis: a batch at its iteration, an epoch mean at
-    the middle of its epoch (it averages the whole epoch; drawn at the epoch's end, epoch 1's mean,
-    still near the initial 0.5, would look like a jump back up after the first batches)."""
-    ends = sorted({e["iter"] for e in entries if e["kind"] == "epoch"})
-    out = []
-    for e in entries:
-        if e["kind"] != "epoch":
-            out.append(float(e["iter"]))
-            continue
-        start = max([0] + [end for end in ends if end < e["iter"]])
-        out.append((start + e["iter"]) / 2)
-    return out
-
-
-def kaf_series(entries: list) -> tuple[list[float], list]:
-    """The entries in time order of :func:`kaf_positions` -> (positions, entries)."""
-    pairs = sorted(zip(kaf_positions(entries), range(len(entries))))
-    return [x for x, _ in pairs], [entries[i] for _, i in pairs]
-
-
-def kaf_part_means(entries: list, parts=PARTS) -> dict:
-    """Per part: the mean λ over its keypoints at each logged point, in time order -> (x, values)."""
-    xs, ordered = kaf_series(entries)
-    return {name: (xs, [sum(e["mean"][k] for k in idx) / len(idx) for e in ordered]) for name, idx in parts.items()}
+from ..parts import ANNOTATION_FIELDS, EVAL_PARTS
+from ..runs.logs import kaf_log, kaf_part_means
+from .style import PART_COLORS
 
 
 def plot_run(record: dict):
@@ -90,8 +40,6 @@ def draw_predictions(result: dict, *, num_images: int = 4, min_score: float = 0.
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    from .book import PART_COLORS
-    from .parts import ANNOTATION_FIELDS, EVAL_PARTS
 
     ann = json.loads(Path(result["ann_file"]).read_text())
     files = {img["id"]: img["file_name"] for img in ann["images"]}

@@ -46,7 +46,8 @@ def _add_tree(digest, root: Path) -> None:
 
 def inputs_fingerprint() -> str:
     """A hash of everything the data pages read (see the module's documentation)."""
-    from .book import FIGURES_DIR, runs_dir
+    from .style import FIGURES_DIR
+    from .pages import runs_dir
 
     digest = hashlib.sha256()
     _add_tree(digest, runs_dir())

@@ -13,9 +13,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .book import PART_COLORS, SIGMA, TEXT_WIDTH_IN
-from .parts import (ANNOTATION_FIELDS, BODY, FACE, FACE_REGIONS, FOOT, HAND_BONES, LEFT_HAND,
-                    NUM_KEYPOINTS, PARTS, RIGHT_HAND, SKELETON)
+from ..parts import (ANNOTATION_FIELDS, BODY, FACE, FACE_REGIONS, FOOT, HAND_BONES, LEFT_HAND, NUM_KEYPOINTS, PARTS,
+                     RIGHT_HAND, SKELETON)
+from .style import PART_COLORS, SIGMA, TEXT_WIDTH_IN
 
 #: The two heatmap sizes the book compares, (H', W'): the CPU profile's and the paper's.
 PROFILE_SIZES = {"cpu": dict(input_size=(96, 128), heatmap_size=(24, 32)),
@@ -78,7 +78,7 @@ def template_pose() -> np.ndarray:
     The subject's left is on the image's right, as in COCO. The face is the benchmark generator's
     iBUG-68 template (:func:`fowkal.data.face.template_2d`).
     """
-    from .data.face import template_2d
+    from ..data.face import template_2d
 
     xy = np.zeros((NUM_KEYPOINTS, 2))
     face = template_2d() * 0.42
@@ -563,7 +563,7 @@ def kaf_frame(entry: Mapping, part: str, *, norm, title: str, xy=None, dpi: int 
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import NullFormatter
 
-    from .book import figure_png
+    from .style import figure_png
 
     if part != "all" and part not in PARTS:
         raise ValueError(f"part must be 'all' or one of {list(PARTS)}, got {part!r}")

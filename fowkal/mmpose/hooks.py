@@ -8,7 +8,7 @@
   the augmentation of an epoch does not depend on whether the run was resumed before it.
 - :class:`RankWeightsHook` saves every process's final weights (checks data-parallel training).
 
-Use from a config: ``custom_imports = dict(imports=['fowkal.hooks'])`` and, e.g.,
+Use from a config: ``custom_imports = dict(imports=['fowkal.mmpose'])`` and, e.g.,
 ``custom_hooks = [dict(type='KAFLoggingHook'), dict(type='EpochSeedHook')]``.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.utils import set_random_seed
 from mmpose.registry import HOOKS
 
-from .run_record import write_json_atomic
+from ..jsonfile import write_json_atomic
 
 KAF_LOG = "kaf_log.json"
 LOSS_LOG = "loss_log.json"

@@ -1,0 +1,87 @@
+"""``KAFHeatmapHead``: MMPose's ``HeatmapHead`` plus the KAF branch (:class:`fowkal.kaf_head.KAFHead`)."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from mmpose.evaluation.functional import pose_pck_accuracy
+from mmpose.models.heads import HeatmapHead
+from mmpose.registry import MODELS
+from mmpose.utils.tensor_utils import to_numpy
+
+from ..kaf_head import KAFHead
+from ..losses import KAL_METHODS
+
+
+@MODELS.register_module()
+class KAFHeatmapHead(HeatmapHead):
+    """MMPose's ``HeatmapHead`` with the KAF branch of the FoWKAL paper (Fig. 2).
+
+    With a KAL-family loss (``FoWKALLoss`` with method kal, fowkal or kal_wahr) the head owns a
+    :class:`fowkal.KAFHead` that maps its input feature map (the backbone's last one, the tensor
+    the heatmap layers consume) to λ ``[B, K]``; ``loss`` passes λ to the loss. With any other loss
+    no KAF branch is built: the head is then HeatmapHead exactly (same parameters, same state dict).
+    ``forward`` and ``predict`` are never changed, so inference and flip test ignore λ.
+
+    After each training step (``loss``) the head keeps, for logging:
+
+    - ``last_kaf``: λ of the batch, detached ``[B, K]`` (None for non-KAL methods);
+    - ``last_loss_terms``: KAL methods only: per-keypoint batch means of ℓ^AWing and ℓ^MSE (``[K]``),
+      the data term and the regulariser (detached scalars); None otherwise.
+
+    The loss dict also carries the mean λ of each part (``kaf_body``, ...), which MMEngine logs.
+
+    Args:
+        kaf_cfg: options of :class:`fowkal.KAFHead` (``hidden``, ``lambda_init``,
+            ``detach_features``, ``source``); ``in_channels``/``num_keypoints`` come from the head.
+        Other arguments as ``HeatmapHead``; ``loss`` defaults to ``FoWKALLoss(method='fowkal')``.
+    """
+
+    def __init__(self, in_channels, out_channels: int, *, kaf_cfg: Optional[dict] = None,
+                 loss: dict = dict(type="FoWKALLoss", method="fowkal"), **kwargs):
+        super().__init__(in_channels, out_channels, loss=loss, **kwargs)
+        if hasattr(self.loss_module, "check_num_keypoints"):
+            self.loss_module.check_num_keypoints(out_channels)
+        self.uses_kaf = bool(getattr(self.loss_module, "uses_kaf", False))
+        if kaf_cfg and not self.uses_kaf:
+            raise ValueError(f"kaf_cfg is given but the loss {type(self.loss_module).__name__} "
+                             f"does not use λ (only the KAL methods {KAL_METHODS} do)")
+        feature_channels = in_channels if isinstance(in_channels, int) else in_channels[-1]
+        self.kaf_head = (KAFHead(feature_channels, out_channels, **(kaf_cfg or {}))
+                         if self.uses_kaf else None)
+        self.last_kaf: Optional[Tensor] = None
+        self.last_loss_terms: Optional[dict] = None
+
+    def _log_parts(self) -> Mapping[str, Sequence[int]]:
+        found = getattr(self.loss_module, "parts", None)
+        return found if found is not None else {}
+
+    def loss(self, feats, batch_data_samples, train_cfg: dict = {}) -> dict:
+        if self.kaf_head is None:
+            self.last_kaf, self.last_loss_terms = None, None
+            return super().loss(feats, batch_data_samples, train_cfg)
+
+        pred = self.forward(feats)
+        kaf = self.kaf_head(feats[-1])
+        gt_heatmaps = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
+        keypoint_weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+
+        terms = self.loss_module.terms(pred, gt_heatmaps, keypoint_weights, kaf)
+        kaf = kaf.detach()
+        self.last_kaf = kaf
+        self.last_loss_terms = dict(awing=terms["awing"].detach().mean(0), mse=terms["mse"].detach().mean(0),
+                                    data=terms["data"].detach(), reg=terms["reg"].detach())
+        losses = dict(loss_kpt=terms["total"])
+        for name, idx in self._log_parts().items():  # logged by MMEngine, not summed ('loss' not in key)
+            losses[f"kaf_{name}"] = kaf[:, list(idx)].mean()
+
+        if train_cfg.get("compute_acc", True):
+            _, avg_acc, _ = pose_pck_accuracy(output=to_numpy(pred), target=to_numpy(gt_heatmaps),
+                                              mask=to_numpy(keypoint_weights) > 0)
+            losses.update(acc_pose=torch.tensor(avg_acc, device=gt_heatmaps.device))
+        return losses
+
+
+__all__ = ["KAFHeatmapHead"]
