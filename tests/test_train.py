@@ -299,7 +299,7 @@ def test_prepare_config_adds_logging_checkpoints_and_cpu_ddp(bench, tmp_path):
     cfg = prepare_config(cfg, launcher="pytorch", device="cpu", resume=True, max_iters=3,
                          world_size=2, deterministic=True)
     assert [h["type"] for h in cfg.custom_hooks][-2:] == ["KAFLoggingHook", "EpochSeedHook"]
-    assert "fowkal.mmpose.hooks" in cfg.custom_imports.imports
+    assert "fowkal.mmpose" in cfg.custom_imports.imports  # registers the hooks too
     assert cfg.default_hooks.checkpoint.interval == 1 and cfg.default_hooks.checkpoint.by_epoch
     assert cfg.resume is True and cfg.launcher == "pytorch" and cfg.env_cfg.dist_cfg.backend == "gloo"
     assert cfg.model_wrapper_cfg.device_ids is None
