@@ -6,16 +6,13 @@ profile's one-iteration training and evaluations through MMEngine's Runner are m
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mmpose")
-pytestmark = [pytest.mark.mmpose,
-              pytest.mark.filterwarnings("ignore:.*not found, use 'score' instead"),  # xtcocotools
-              pytest.mark.filterwarnings("ignore:The metainfo config file")]
+pytestmark = pytest.mark.mmpose
 
 import fowkal.mmpose  # noqa: E402,F401  (registers the head and the loss)
 from mmpose.registry import DATASETS, MODELS  # noqa: E402
@@ -28,11 +25,8 @@ SAMPLE_FILES = dict(ann_train="test_coco_wholebody.json", ann_val="test_coco_who
 
 
 @pytest.fixture(scope="module")
-def sample():
-    root = os.environ.get("FOWKAL_REAL_SAMPLE")
-    if not root:
-        pytest.skip("FOWKAL_REAL_SAMPLE is not set (folder with the real COCO-WholeBody sample)")
-    return Path(root)
+def sample(real_sample):
+    return real_sample
 
 
 def sample_config(method, profile, sample, **kwargs):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,10 +57,8 @@ def _kind(value):
     return type(value).__name__
 
 
-def test_schema_matches_real_coco_wholebody(tiny):
-    sample = os.environ.get("FOWKAL_REAL_SAMPLE")
-    if not sample:
-        pytest.skip("FOWKAL_REAL_SAMPLE is not set (folder with the real COCO-WholeBody sample)")
+def test_schema_matches_real_coco_wholebody(tiny, real_sample):
+    sample = real_sample
     real = json.loads((Path(sample) / "test_coco_wholebody.json").read_text())
     ours = _load(tiny, VAL_ANN)
     assert list(ours) == list(real), "top-level keys"

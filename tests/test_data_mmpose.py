@@ -12,11 +12,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("mmpose")
-pytestmark = [
-    pytest.mark.mmpose,
-    pytest.mark.filterwarnings("ignore:.*not found, use 'score' instead"),  # xtcocotools, documented
-    pytest.mark.filterwarnings("ignore:The metainfo config file"),  # MMPose finds its own copy
-]
+pytestmark = pytest.mark.mmpose
 
 from fowkal.data import TRAIN_ANN, VAL_ANN, VAL_DETECTIONS, image_prefix, make_benchmark  # noqa: E402
 from fowkal.parts import FACE, NUM_KEYPOINTS  # noqa: E402

@@ -6,21 +6,13 @@ checked on the results files (the predicted keypoints) as well as on the metrics
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mmpose")
-pytestmark = [
-    pytest.mark.mmpose,
-    pytest.mark.filterwarnings("ignore:.*not found, use 'score' instead"),  # xtcocotools, documented
-    pytest.mark.filterwarnings("ignore:The metainfo config file"),  # MMPose finds its own copy
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::FutureWarning"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-]
+pytestmark = [pytest.mark.mmpose, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 import fowkal  # noqa: E402
 from fowkal.data import VAL_ANN, make_benchmark  # noqa: E402
@@ -104,10 +96,8 @@ def test_cli_evaluate_writes_json(run, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("use_gt_boxes", [True, False])
-def test_evaluation_on_the_real_sample(run, tmp_path, use_gt_boxes):
-    sample = os.environ.get("FOWKAL_REAL_SAMPLE")
-    if not sample:
-        pytest.skip("FOWKAL_REAL_SAMPLE is not set (the real COCO-WholeBody sample folder)")
+def test_evaluation_on_the_real_sample(run, tmp_path, use_gt_boxes, real_sample):
+    sample = real_sample
     metrics = fowkal.evaluate(run["files"]["last_checkpoint"], data_root=sample,
                               ann_file="test_coco_wholebody.json", img_prefix="",
                               det_file=None if use_gt_boxes else "test_coco_det_AP_H_56.json",

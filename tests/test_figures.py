@@ -7,7 +7,6 @@ a temporary folder through FOWKAL_RUNS_DIR, so they never touch figures/.
 from __future__ import annotations
 
 import json
-import os
 import runpy
 from pathlib import Path
 
@@ -18,7 +17,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from fowkal.viz import figures, pages  # noqa: E402
-from fowkal.parts import BODY, FACE, FOOT, LEFT_HAND, NUM_KEYPOINTS, PARTS, RIGHT_HAND  # noqa: E402
+from fowkal.parts import BODY, FACE, FOOT, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"

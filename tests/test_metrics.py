@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -17,21 +16,17 @@ from fowkal.parts import ANNOTATION_FIELDS
 
 pytest.importorskip("xtcocotools")
 
-EXAMPLE = os.environ.get("FOWKAL_EVAL_EXAMPLE")
-needs_example = pytest.mark.skipif(
-    not EXAMPLE, reason="FOWKAL_EVAL_EXAMPLE is not set (folder with example_gt.json, example_pred.json)"
-)
 PARTS = ("body", "foot", "face", "lefthand", "righthand")
 
 
 @pytest.fixture(scope="module")
-def ann_file() -> str:
-    return str(Path(EXAMPLE) / "example_gt.json")
+def ann_file(eval_example) -> str:
+    return str(eval_example / "example_gt.json")
 
 
 @pytest.fixture(scope="module")
-def predictions() -> list[dict]:
-    return json.loads((Path(EXAMPLE) / "example_pred.json").read_text())
+def predictions(eval_example) -> list[dict]:
+    return json.loads((eval_example / "example_pred.json").read_text())
 
 
 def without_part_scores(results: list[dict]) -> list[dict]:
@@ -69,7 +64,6 @@ def mmpose_stats(ann_file, results, tmp_path, monkeypatch) -> dict:
     return recorded
 
 
-@needs_example
 @pytest.mark.mmpose
 @pytest.mark.slow  # importing mmpose (torch) takes ~4 s
 @pytest.mark.filterwarnings("ignore:'.*_score' not found, use 'score' instead")
@@ -86,7 +80,6 @@ def test_matches_mmpose_cocowholebodymetric(ann_file, predictions, tmp_path, mon
     assert 0.3 < ours["wholebody"]["AP"] < 0.95  # a real model: neither trivial nor perfect
 
 
-@needs_example
 def test_result_shape_and_input_untouched(ann_file, predictions):
     before = copy.deepcopy(predictions)
     metrics = wholebody_ap(ann_file, predictions)
@@ -97,7 +90,6 @@ def test_result_shape_and_input_untouched(ann_file, predictions):
     assert "| whole-body | " in table and f"{metrics['face']['AP']:.3f}" in table
 
 
-@needs_example
 def test_part_scores_are_used(ann_file, predictions):
     with_scores = wholebody_ap(ann_file, predictions)
     score_only = wholebody_ap(ann_file, without_part_scores(predictions))
@@ -114,7 +106,6 @@ def perfect_results(ann_file) -> list[dict]:
     ]
 
 
-@needs_example
 def test_ground_truth_as_prediction_scores_one(ann_file):
     metrics = wholebody_ap(ann_file, perfect_results(ann_file))
     for part in RESULT_KEYS:
@@ -122,7 +113,6 @@ def test_ground_truth_as_prediction_scores_one(ann_file):
         assert set(metrics[part].values()) <= {1.0, -1.0}, part  # -1: stat undefined
 
 
-@needs_example
 def test_face_perturbation_only_moves_face(ann_file, predictions):
     shifted = copy.deepcopy(predictions)
     for r in shifted:
@@ -148,7 +138,6 @@ def _drop_score(results):
     return results
 
 
-@needs_example
 @pytest.mark.parametrize(
     "edit, error, match",
     [
@@ -191,10 +180,9 @@ def run_cli(*args) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-@needs_example
-def test_cli_evaluate_results(ann_file, tmp_path):
+def test_cli_evaluate_results(ann_file, tmp_path, eval_example):
     out = tmp_path / "metrics.json"
-    pred = str(Path(EXAMPLE) / "example_pred.json")
+    pred = str(eval_example / "example_pred.json")
     done = run_cli("evaluate-results", "--ann", ann_file, "--results", pred, "--json", str(out))
     assert done.returncode == 0, done.stderr
     written = json.loads(out.read_text())
