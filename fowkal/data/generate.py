@@ -35,6 +35,9 @@ from .params import (DEFAULT_PARAMS, GENERATOR_VERSION, NOISE_PARTS, NOISE_SCALE
                      validate_params, validate_seed)
 from .render import render_image
 
+#: The folder that holds the ``fowkal`` package (the repository, for a checkout).
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+
 MANIFEST = "benchmark.json"
 TRAIN_ANN = "annotations/wholebody_train.json"
 VAL_ANN = "annotations/wholebody_val.json"
@@ -78,9 +81,7 @@ def default_data_root() -> Path:
     env = os.environ.get("FOWKAL_DATA_ROOT")
     if env:
         return Path(env)
-    import fowkal
-
-    return Path(fowkal.__file__).resolve().parents[1] / "data"
+    return PACKAGE_PARENT / "data"
 
 
 def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, **params) -> Path:
@@ -243,10 +244,8 @@ def _run(tasks, workers):
     """Results of ``render_task`` for every task, in order; ``workers`` fresh interpreters."""
     if workers == 1 or len(tasks) < 64:
         return [render_task(t) for t in tasks]
-    import fowkal
-
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    package_parent = str(Path(fowkal.__file__).resolve().parents[1])  # importable in the child
+    package_parent = str(PACKAGE_PARENT)  # importable in the child
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory(prefix="fowkal-data-") as scratch:
         procs = []

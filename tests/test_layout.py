@@ -1,0 +1,144 @@
+"""The package's layers: who may import whom (the table in ``fowkal/__init__.py``), no import cycles
+between files, a light core, and plain entry-point functions."""
+from __future__ import annotations
+
+import ast
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fowkal"
+
+#: The layer of each top-level name of the package (``fowkal/__init__.py`` states the same table).
+LAYERS = {"parts": 0, "kaf_head": 0, "losses": 0, "stats": 0, "jsonfile": 0, "data": 1, "mmpose": 2,
+          "configs": 3, "runs": 4, "studies": 5, "viz": 6}
+#: Entry points above every layer: the package's own ``__init__`` (lazy train/evaluate) and ``__main__``s.
+ENTRY_POINTS = {"fowkal", "fowkal.__main__", "fowkal.data.__main__"}
+#: MMEngine config files: data that MMEngine loads by path, not modules of the package.
+CONFIG_FILES = ("configs/cpu/", "configs/paper/", "configs/cpu_base.py", "configs/paper_base.py")
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith(CONFIG_FILES):
+            continue
+        parts = ["fowkal", *path.relative_to(PACKAGE).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imported_modules(name: str, path: Path, known: dict) -> set[str]:
+    """Every fowkal module ``name`` imports, anywhere in the file (functions included)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            # ``from pkg import sub`` imports the submodule ``pkg.sub`` where one exists
+            targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in known else source for a in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t == "fowkal" or t.startswith("fowkal."))
+    return found - {name}
+
+
+def layer(name: str) -> int | None:
+    if name in ENTRY_POINTS:
+        return None
+    return LAYERS[name.split(".")[1]]
+
+
+def test_every_module_has_a_layer():
+    unknown = sorted(n for n in modules() if n not in ENTRY_POINTS and n.split(".")[1] not in LAYERS)
+    assert not unknown, f"modules outside the layer table of fowkal/__init__.py: {unknown}"
+
+
+def test_the_package_docstring_states_the_table():
+    doc = __import__("fowkal").__doc__
+    for name, level in LAYERS.items():
+        row = next((line for line in doc.splitlines() if f"``{name}``" in line), None)
+        assert row is not None, f"fowkal/__init__.py's layer table does not mention {name}"
+        # the row that names it, or the row above (a name on a continuation line), starts with the layer
+        lines = doc.splitlines()
+        i = lines.index(row)
+        numbered = next(line for line in reversed(lines[: i + 1]) if line.strip()[:1].isdigit())
+        assert numbered.split()[0] == str(level), f"{name}: table says layer {numbered.split()[0]}, test {level}"
+
+
+def test_no_module_imports_a_higher_layer():
+    known = modules()
+    wrong = []
+    for name, path in known.items():
+        here = layer(name)
+        if here is None:
+            continue
+        for target in imported_modules(name, path, known):
+            there = layer(target)
+            if there is not None and there > here:
+                wrong.append(f"{name} (layer {here}) imports {target} (layer {there})")
+            if there is None:
+                wrong.append(f"{name} imports the entry point {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles_between_files():
+    known = modules()
+    graph = {name: {t for t in imported_modules(name, path, known) if t in known} for name, path in known.items()}
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize("module", ["fowkal", "fowkal.losses", "fowkal.kaf_head", "fowkal.parts"])
+def test_the_core_imports_light(module):
+    heavy = ("mmpose", "mmengine", "mmcv", "matplotlib")
+    code = f"import sys, {module}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"import {module} loaded {done.stdout.strip()}"
+
+
+def test_train_and_evaluate_are_plain_functions():
+    import fowkal
+    import fowkal.runs.evaluate  # noqa: F401  (importing the modules must not rebind the names)
+    import fowkal.runs.train  # noqa: F401
+
+    for name in ("train", "evaluate"):
+        function = getattr(fowkal, name)
+        assert inspect.isfunction(function), f"fowkal.{name} is {type(function).__name__}, not a function"
+        assert type(sys.modules["fowkal"]) is type(sys), "the package module's class was replaced"
+
+
+def test_mmpose_users_register_everything_with_one_import():
+    pytest.importorskip("mmpose")
+    code = ("from mmengine.utils import import_modules_from_strings; import_modules_from_strings(['fowkal.mmpose']);"
+            "from mmpose.registry import MODELS, HOOKS;"
+            "assert all(MODELS.get(n) for n in ('FoWKALLoss', 'KAFHeatmapHead')), 'models';"
+            "assert all(HOOKS.get(n) for n in ('KAFLoggingHook', 'EpochSeedHook')), 'hooks'")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
