@@ -116,7 +116,8 @@ plt.show()
 # %% [markdown]
 # ## How to run it
 #
-# Everything runs from the repository root after `bash .ci/setup` (which creates `.venv/`).
+# Everything runs from the repository root. `make` runs the main job (it creates `.venv/` first,
+# then trains FoWKAL on the embedded benchmark and builds this book); `make test` runs the tests.
 # Train one method of the ablation (the `method` parameter takes `mse`, `awing`, `heuristic`,
 # `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr` or `kal_wahr`); the default profile is the
 # CPU one:
@@ -136,8 +137,7 @@ plt.show()
 # (its pages execute when their code changed, and are cached otherwise):
 #
 # ```bash
-# bash .ci/setup-book             # once: the book's own JavaScript, chromium
-# .venv/bin/jupyter-book build .  # then open _build/html/index.html
+# make book   # then open _build/html/index.html
 # ```
 
 # %% [markdown]

@@ -1,7 +1,8 @@
 """The book: its configuration serves everything locally, it builds with warnings as errors, and
 every built page works in a real browser (Debian's Chromium driven by Playwright) with no network.
 
-The browser test needs what ``.ci/setup-book`` installs (the vendored JavaScript and chromium).
+The browser test needs what ``.ci/setup-book`` (the vendored JavaScript) and ``.ci/setup-browser``
+(chromium) install; ``make test`` runs both.
 Screenshots of every page land in ``_build/screenshots/`` (look at them).
 """
 from __future__ import annotations
@@ -172,7 +173,7 @@ def _require_setup():
     missing = [str(p) for p in (VENDOR / "mathjax" / "tex-mml-chtml.js", VENDOR / "require.js",
                                 VENDOR / "html-manager" / "embed-amd.js", CHROMIUM) if not p.exists()]
     if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `bash .ci/setup-book` first")
+        pytest.fail(f"missing {', '.join(missing)}: run `bash .ci/setup-book && bash .ci/setup-browser` (or `make test`) first")
 
 
 @pytest.fixture(scope="module")

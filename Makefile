@@ -1,0 +1,42 @@
+# fowkal's entry points (README, "Two commands"):
+#   make          the main job: the default FoWKAL training on the embedded benchmark (cpu profile),
+#                 then the book (_build/html/index.html); needs no root and no browser
+#   make test     the whole test suite, slow tests included (what CI runs; installs chromium: root)
+#   make book     build the book only
+#   make setup    create/refresh .venv only (uv, else pip; reused while pyproject.toml is unchanged)
+# Options: make METHOD=kal SEED=1     make test PYTEST_ARGS="-k losses -m 'not slow'"
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+METHOD ?= fowkal
+SEED ?= 0
+PYTEST_ARGS ?=
+MAIN_NOTEBOOK := work_dirs/main/train-$(METHOD)-seed$(SEED).ipynb
+# the real-data folders the tests read, beside the repository where they exist (never copied in)
+SHARED := $(abspath $(CURDIR)/../shared/data)
+
+.PHONY: main test book setup help
+.DEFAULT_GOAL := main
+
+main: setup
+	@mkdir -p work_dirs/main
+	.venv/bin/papermill --log-output notebooks/train.ipynb $(MAIN_NOTEBOOK) -p method $(METHOD) -p seed $(SEED)
+	@echo "executed notebook: $(MAIN_NOTEBOOK)"
+	@$(MAKE) --no-print-directory book
+
+book: setup
+	bash .ci/setup-book
+	.venv/bin/jupyter-book build . --path-output .
+	@echo "book built: open $(CURDIR)/_build/html/index.html"
+
+test: setup
+	bash .ci/setup-book
+	bash .ci/setup-browser
+	if [[ -d "$(SHARED)/coco-wholebody-sample" ]]; then export FOWKAL_REAL_SAMPLE="$${FOWKAL_REAL_SAMPLE:-$(SHARED)/coco-wholebody-sample}"; fi; \
+	if [[ -d "$(SHARED)/coco-wholebody-eval-example" ]]; then export FOWKAL_EVAL_EXAMPLE="$${FOWKAL_EVAL_EXAMPLE:-$(SHARED)/coco-wholebody-eval-example}"; fi; \
+	.venv/bin/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+setup:
+	@bash .ci/setup
+
+help:
+	@sed -n '1,7p' Makefile
