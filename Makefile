@@ -11,8 +11,11 @@ METHOD ?= fowkal
 SEED ?= 0
 PYTEST_ARGS ?=
 MAIN_NOTEBOOK := work_dirs/main/train-$(METHOD)-seed$(SEED).ipynb
-# the real-data folders the tests read, beside the repository where they exist (never copied in)
+# the real-data folders the tests and the book's benchmark chapter read, beside the repository where
+# they exist (never copied in); a value already in the environment wins
 SHARED := $(abspath $(CURDIR)/../shared/data)
+REAL_DATA := if [[ -d "$(SHARED)/coco-wholebody-sample" ]]; then export FOWKAL_REAL_SAMPLE="$${FOWKAL_REAL_SAMPLE:-$(SHARED)/coco-wholebody-sample}"; fi; \
+	if [[ -d "$(SHARED)/coco-wholebody-eval-example" ]]; then export FOWKAL_EVAL_EXAMPLE="$${FOWKAL_EVAL_EXAMPLE:-$(SHARED)/coco-wholebody-eval-example}"; fi
 
 .PHONY: main test book setup help
 .DEFAULT_GOAL := main
@@ -25,15 +28,13 @@ main: setup
 
 book: setup
 	bash .ci/setup-book
-	.venv/bin/jupyter-book build . --path-output .
+	$(REAL_DATA); .venv/bin/jupyter-book build . --path-output .
 	@echo "book built: open $(CURDIR)/_build/html/index.html"
 
 test: setup
 	bash .ci/setup-book
 	bash .ci/setup-browser
-	if [[ -d "$(SHARED)/coco-wholebody-sample" ]]; then export FOWKAL_REAL_SAMPLE="$${FOWKAL_REAL_SAMPLE:-$(SHARED)/coco-wholebody-sample}"; fi; \
-	if [[ -d "$(SHARED)/coco-wholebody-eval-example" ]]; then export FOWKAL_EVAL_EXAMPLE="$${FOWKAL_EVAL_EXAMPLE:-$(SHARED)/coco-wholebody-eval-example}"; fi; \
-	.venv/bin/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+	$(REAL_DATA); .venv/bin/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 setup:
 	@bash .ci/setup
