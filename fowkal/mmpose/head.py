@@ -49,8 +49,13 @@ class KAFHeatmapHead(HeatmapHead):
             raise ValueError(f"kaf_cfg is given but the loss {type(self.loss_module).__name__} "
                              f"does not use λ (only the KAL methods {KAL_METHODS} do)")
         feature_channels = in_channels if isinstance(in_channels, int) else in_channels[-1]
-        self.kaf_head = (KAFHead(feature_channels, out_channels, **(kaf_cfg or {}))
-                         if self.uses_kaf else None)
+        self.kaf_head = None
+        if self.uses_kaf:
+            # built on a copy of the random state, which is then restored: the KAF branch must not shift
+            # the draws of the weights initialised after it, so that for one seed every method starts
+            # from the same backbone and heatmap-head weights (paired seeds)
+            with torch.random.fork_rng(devices=[]):
+                self.kaf_head = KAFHead(feature_channels, out_channels, **(kaf_cfg or {}))
         self.last_kaf: Optional[Tensor] = None
         self.last_loss_terms: Optional[dict] = None
 
