@@ -3,7 +3,7 @@
 
 Each maps ``pred``/``target`` of any (equal) shape to a tensor of that shape; half precision is
 computed in float32, float64 stays float64. The target is a constant (never differentiated).
-Section numbers (§) refer to the loss decisions in ``docs/loss-decisions.md``.
+Section numbers (§) refer to the loss decisions in ``book/loss_decisions.md``.
 """
 from __future__ import annotations
 
