@@ -32,69 +32,26 @@ def _run_evaluate_results(args) -> None:
         Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def _override(text: str):
-    """``key=value`` of ``--cfg-options``; the value is read as JSON when it parses (numbers, lists)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def _add_train(subparsers) -> None:
-    from .losses import METHODS
+    from .runs.options import TrainOptions
 
     parser = subparsers.add_parser("train", help="train one method (MMPose/MMEngine), print per-part AP")
-    parser.add_argument("--method", default="fowkal", choices=METHODS)
-    parser.add_argument("--profile", default="cpu", help="cpu (default) or paper")
-    parser.add_argument("--data-root", help="dataset folder (cpu default: the embedded benchmark)")
-    parser.add_argument("--ann-train", help="training annotations, relative to the data root")
-    parser.add_argument("--ann-val", help="validation annotations, relative to the data root")
-    parser.add_argument("--det-file", help="person detections for validation")
-    parser.add_argument("--gt-boxes", action="store_true", help="validate on ground-truth boxes only")
-    parser.add_argument("--work-dir", help="output folder (default work_dirs/<profile>/<method>-seed<seed>)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int, help="crops per process")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--gpus", type=int, default=1,
-                        help="processes per node (GPUs; CPU processes with --device cpu)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--pretrained", help="backbone weights file")
-    parser.add_argument("--nnodes", type=int, default=1)
-    parser.add_argument("--node-rank", type=int, default=0)
-    parser.add_argument("--master-addr", default="127.0.0.1")
-    parser.add_argument("--master-port", type=int)
-    parser.add_argument("--max-iters", type=int, help="cut every epoch to this many iterations")
-    parser.add_argument("--deterministic", action="store_true")
-    parser.add_argument("--quiet", action="store_true", help="do not print the metric tables")
-    parser.add_argument("--cfg-options", nargs="+", type=_override, default=[], metavar="KEY=VALUE",
-                        help="dotted config keys, e.g. train_dataloader.num_workers=0")
-    parser.add_argument("--launcher", default="none", choices=("none", "pytorch"),
-                        help=argparse.SUPPRESS)  # set by torchrun for the processes it starts
-    parser.add_argument("--overrides-json", help=argparse.SUPPRESS)
+    TrainOptions.add_arguments(parser)  # one flag per option
+    # the torchrun relaunch hands its processes every option at once, as JSON
+    parser.add_argument("--options-json", help=argparse.SUPPRESS)
     parser.set_defaults(run=_run_train)
 
 
 def _run_train(args) -> None:
+    from .runs.options import TrainOptions
     from .runs.train import train
 
-    overrides = dict(args.cfg_options)
-    if args.overrides_json:
-        overrides.update(json.loads(args.overrides_json))
-    for name in ("ann_train", "ann_val", "det_file"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    if args.gt_boxes:
-        overrides["gt_boxes"] = True
-    train(args.method, args.profile, data_root=args.data_root, work_dir=args.work_dir,
-          epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, gpus=args.gpus,
-          resume=args.resume, pretrained=args.pretrained, nnodes=args.nnodes,
-          node_rank=args.node_rank, master_addr=args.master_addr, master_port=args.master_port,
-          max_iters=args.max_iters, device=args.device, deterministic=args.deterministic,
-          launcher=args.launcher, quiet=args.quiet, **overrides)
+    options = TrainOptions.from_args(args)
+    if args.options_json is not None:
+        if options != TrainOptions():
+            raise ValueError("--options-json holds every option: give no other option with it")
+        options = TrainOptions.from_json(args.options_json)
+    train(options)
 
 
 def _add_evaluate(subparsers) -> None:

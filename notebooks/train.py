@@ -32,25 +32,34 @@
 method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr
 profile: str = "cpu"  # cpu (embedded benchmark, minutes) or paper (HRNet-w32+DARK 256x192, COCO-WholeBody)
 data_root: str = ""  # empty: the embedded benchmark; for paper: the COCO-WholeBody root
+ann_train: str = ""  # empty: the profile's layout; relative to data_root unless absolute
+ann_val: str = ""  # empty: the profile's layout; relative to data_root unless absolute
+det_file: str = ""  # person detections for validation; empty: the profile's
+gt_boxes: bool = False  # validate on ground-truth boxes only (no detections)
+img_train: str = ""  # empty: the profile's layout; "." is data_root itself
+img_val: str = ""  # empty: the profile's layout; "." is data_root itself
 work_dir: str = ""  # empty: work_dirs/<profile>/<method>-seed<seed>
-gpus: int = 1  # >1 launches one process per GPU through torchrun
-device: str = "auto"  # auto, cpu or cuda (cpu with gpus>1: gloo processes on the CPU)
 epochs: int = 0  # 0: the profile's default
-batch_size: int = 0  # per GPU; 0: the profile's default
+batch_size: int = 0  # per process; 0: the profile's default
 seed: int = 0
 pretrained: str = ""  # ImageNet HRNet weights file (paper profile); never downloaded
-max_iters: int = 0  # >0: stop after this many iterations (smoke tests)
-resume: bool = False  # continue a killed run from its last checkpoint
 cfg_options: str = ""  # JSON object of dotted config keys, e.g. '{"model.head.loss.reg_weight": 0}'
+gpus: int = 1  # >1 launches one process per GPU through torchrun
+device: str = "auto"  # auto, cpu or cuda (cpu with gpus>1: gloo processes on the CPU)
+nnodes: int = 1  # multi-node runs: run the notebook on every node with its node_rank
+node_rank: int = 0
+master_addr: str = "127.0.0.1"  # node 0's address (multi-node runs)
+master_port: int = 0  # 0: a free port on one node, 29500 on several
+resume: bool = False  # continue a killed run from its last checkpoint
+max_iters: int = 0  # >0: cut every epoch to this many iterations (smoke tests)
+deterministic: bool = False  # deterministic torch algorithms
+quiet: bool = False  # do not print the metric tables
 
 # %%
-from fowkal.runs.options import check_train_params
+from fowkal.runs.options import TrainOptions
 
-train_kwargs = check_train_params(method=method, profile=profile, data_root=data_root, work_dir=work_dir,
-                                  gpus=gpus, epochs=epochs, batch_size=batch_size, seed=seed,
-                                  pretrained=pretrained, max_iters=max_iters, device=device,
-                                  cfg_options=cfg_options)
-train_kwargs
+options = TrainOptions.from_notebook(globals())  # every parameter above, checked before any work
+print(options.to_json(indent=1))
 
 # %% [markdown]
 # ## Train
@@ -61,7 +70,7 @@ from pathlib import Path
 
 import fowkal
 
-record = fowkal.train(**train_kwargs, resume=resume)
+record = fowkal.train(options)
 print("run record:", Path(record["files"]["config"]).parent / "run_record.json")
 
 # %% [markdown]

@@ -1,4 +1,5 @@
 """The notebooks: .py/.ipynb pairs in sync, parameters checked in the first cell, papermill runs."""
+import ast
 import json
 from pathlib import Path
 
@@ -29,6 +30,26 @@ def test_notebooks_are_the_four_documented():
     assert [p.stem for p in NOTEBOOKS] == ["ablation", "evaluate", "kaf_study", "train"]
 
 
+def test_train_notebook_has_every_train_option_as_a_typed_parameter():
+    """A new TrainOptions option fails here until the train notebook's parameters cell has it."""
+    from fowkal.runs.options import TrainOptions
+
+    nb = jupytext.read(ROOT / "notebooks" / "train.py")
+    (cell,) = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    body = ast.parse(cell).body
+    assert all(isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) for n in body), \
+        "papermill needs plain typed assignments in the parameters cell"
+    names = [n.target.id for n in body]
+    assert sorted(names) == sorted(TrainOptions.notebook_names())
+    namespace = {}
+    exec(compile(cell, "parameters", "exec"), namespace)
+    values = {name: namespace[name] for name in names}
+    for node in body:  # each annotation is the type of its value (papermill's --help-notebook shows it)
+        assert node.annotation.id == type(values[node.target.id]).__name__, node.target.id
+    assert TrainOptions.from_notebook(**values) == TrainOptions()  # the cell's defaults are the options'
+    assert TrainOptions.from_notebook(namespace) == TrainOptions()  # as the notebook calls it, globals()
+
+
 def _run(name, tmp_path, **parameters):
     out = tmp_path / f"{name}-out.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
@@ -38,12 +59,12 @@ def _run(name, tmp_path, **parameters):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, parameters, message", [
-    ("train", dict(method="bogus"), "parameter 'method' is 'bogus'; valid methods: mse"),
-    ("train", dict(epochs=-1), "parameter 'epochs' must be >= 0"),
-    ("train", dict(data_root="/nonexistent/coco"), "parameter 'data_root': folder '/nonexistent/coco' does not exist"),
-    ("train", dict(profile="paper"), "parameter 'data_root' is required for profile 'paper'"),
-    ("train", dict(cfg_options="{reg_weight: 0}"), "parameter 'cfg_options' is not valid JSON"),
-    ("train", dict(cfg_options='{"seed": 3}'), "parameter 'cfg_options' sets ['seed']"),
+    ("train", dict(method="bogus"), "option 'method' is 'bogus'; valid: mse"),
+    ("train", dict(epochs=-1), "option 'epochs' must be >= 1"),
+    ("train", dict(data_root="/nonexistent/coco"), "option 'data_root': folder '/nonexistent/coco' does not exist"),
+    ("train", dict(profile="paper"), "option 'data_root' is required for profile 'paper'"),
+    ("train", dict(cfg_options="{reg_weight: 0}"), "option 'cfg_options' is not valid JSON"),
+    ("train", dict(cfg_options='{"seed": 3}'), "option 'cfg_options' sets ['seed']"),
     ("ablation", dict(methods="mse,nope"), "parameter 'methods' names unknown method(s) ['nope']"),
     ("evaluate", dict(checkpoint=""), "parameter 'checkpoint' is required"),
 ])

@@ -217,14 +217,17 @@ def _nothing_written(path: Path) -> bool:
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
-    (dict(method="fowkall"), ValueError, "unknown method 'fowkall'"),
-    (dict(data_root="/nonexistent/fowkal-data"), FileNotFoundError, "data root not found"),
+    (dict(method="fowkall"), ValueError, "option 'method' is 'fowkall'; valid: mse"),
+    (dict(data_root="/nonexistent/fowkal-data"), FileNotFoundError,
+     "option 'data_root': folder '/nonexistent/fowkal-data' does not exist"),
     (dict(ann_train="annotations/missing.json"), FileNotFoundError, "missing.json"),
     (dict(det_file="annotations/missing_dets.json"), FileNotFoundError, "missing_dets.json"),
     (dict(max_iters=0), ValueError, "max_iters"),
     (dict(gpus=0), ValueError, "gpus"),
     (dict(nnodes=2, node_rank=2), ValueError, "node_rank"),
     (dict(device="tpu"), ValueError, "device"),
+    (dict(epochs=2.5), TypeError, "option 'epochs' must be an integer or None, got 2.5"),
+    (dict(gt_boxes=True, det_file="annotations/person_detections_val.json"), ValueError, "not both"),
 ])
 def test_bad_input_fails_before_any_work(bench, tmp_path, kwargs, error, words):
     kwargs = {"method": "fowkal", "data_root": bench, **kwargs}
@@ -255,7 +258,7 @@ def test_cli_reports_bad_input_with_exit_code_2(bench, tmp_path, capsys):
 
     assert main(["train", "--data-root", str(tmp_path / "missing"), "--work-dir",
                  str(tmp_path / "run")]) == 2
-    assert "data root not found" in capsys.readouterr().err
+    assert "option 'data_root': folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--method", "nope"])
     assert exit_.value.code == 2
@@ -265,6 +268,8 @@ def test_cli_reports_bad_input_with_exit_code_2(bench, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- launching
 def test_several_processes_go_through_torchrun_with_the_node_options(bench, tmp_path, monkeypatch):
+    from fowkal.runs.options import TrainOptions
+
     calls = []
     monkeypatch.setattr(sys.modules["fowkal.runs.train"], "_run_streaming",
                         lambda cmd, env: calls.append((cmd, env)) or 0)
@@ -278,16 +283,33 @@ def test_several_processes_go_through_torchrun_with_the_node_options(bench, tmp_
                    "--master_port=29555"):
         assert option in cmd
     train_args = cmd[cmd.index("fowkal"):]
-    assert train_args[:2] == ["fowkal", "train"] and train_args[-2:] == ["--launcher", "pytorch"]
-    for flag, value in (("--method", "kal"), ("--device", "cpu"), ("--epochs", "3"),
-                        ("--work-dir", str((tmp_path / "run").resolve()))):
-        assert train_args[train_args.index(flag) + 1] == value
-    assert json.loads(train_args[train_args.index("--overrides-json") + 1]) == \
-        {"train_dataloader.num_workers": 0}
+    assert train_args[:3] == ["fowkal", "train", "--options-json"] and len(train_args) == 4
+    # the processes get this call's options, work dir and device resolved, launcher set
+    expected = TrainOptions(method="kal", data_root=str(bench), work_dir=str((tmp_path / "run").resolve()),
+                            gpus=4, device="cpu", nnodes=2, node_rank=1, master_addr="10.1.2.3",
+                            master_port=29555, epochs=3, launcher="pytorch",
+                            cfg_options={"train_dataloader.num_workers": 0})
+    assert TrainOptions.from_json(train_args[3]) == expected
     assert env["CUDA_VISIBLE_DEVICES"] == ""
-    with pytest.raises(TypeError, match="JSON"):
+    with pytest.raises(TypeError, match="JSON.*option 'cfg_options' key 'model.head.loss.reg_weight'"):
         fowkal.train("kal", data_root=bench, work_dir=tmp_path / "run2", gpus=2, device="cpu",
                      **{"model.head.loss.reg_weight": object()})
+    assert _nothing_written(tmp_path / "run2")
+
+
+def test_the_processes_entry_point_runs_the_options_it_is_given(monkeypatch, tmp_path):
+    """``python -m fowkal train --options-json`` (what torchrun starts) trains exactly those options."""
+    from fowkal.__main__ import main
+    from fowkal.runs.options import TrainOptions
+
+    got = []
+    monkeypatch.setattr(sys.modules["fowkal.runs.train"], "_train", got.append)
+    options = TrainOptions(method="kal", epochs=2, seed=4, work_dir=str(tmp_path), device="cpu",
+                           launcher="pytorch", cfg_options={"custom_hooks": [{"type": "SyncBuffersHook"}]})
+    assert main(["train", "--options-json", options.to_json()]) == 0
+    assert got == [options]
+    assert main(["train", "--options-json", options.to_json(), "--seed", "5"]) == 2  # never mixed
+    assert len(got) == 1
 
 
 # --------------------------------------------------------------------------- pieces

@@ -2,8 +2,9 @@
 
 One process on the CPU or one GPU runs MMEngine's ``Runner`` in this process. More processes
 (``gpus > 1``, or several nodes) are started through ``torchrun``
-(``python -m torch.distributed.run ... -m fowkal train ... --launcher pytorch``), NCCL on GPUs and
-gloo on CPUs; this process waits for them and returns the run record their rank 0 wrote.
+(``python -m torch.distributed.run ... -m fowkal train --options-json '{...}'``: the run's
+:class:`~fowkal.runs.options.TrainOptions` as JSON, ``launcher='pytorch'``), NCCL on GPUs and gloo
+on CPUs; this process waits for them and returns the run record their rank 0 wrote.
 
 A run writes into its work dir: ``config.py`` (the resolved config), a checkpoint every epoch,
 ``loss_log.json`` and, for the KAL methods, ``kaf_log.json`` (:mod:`fowkal.mmpose.hooks`), the results
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
-import numbers
 import os
 import socket
 import subprocess
@@ -27,40 +28,13 @@ import uuid
 from pathlib import Path
 
 from . import record as run_record
-from ..losses import METHODS
+from .options import TrainOptions
 
-DEVICES = ("cpu", "cuda")
-LAUNCHERS = ("none", "pytorch")
 #: Validation images whose predictions the run record keeps (for the book's Fig. 4).
 N_PREDICTION_IMAGES = 4
 
 
-# --------------------------------------------------------------------------- argument checks
-def _positive_int(name, value, *, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_args(method, profile, gpus, nnodes, node_rank, max_iters, device, launcher, master_port):
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    _positive_int("gpus", gpus)
-    _positive_int("nnodes", nnodes)
-    _positive_int("max_iters", max_iters, allow_none=True)
-    if isinstance(node_rank, bool) or not isinstance(node_rank, numbers.Integral) \
-            or not 0 <= node_rank < nnodes:
-        raise ValueError(f"node_rank must be an integer in [0, nnodes={nnodes}), got {node_rank!r}")
-    if device is not None and device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES} or None (automatic), got {device!r}")
-    if launcher not in LAUNCHERS:
-        raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
-    if master_port is not None:
-        _positive_int("master_port", master_port)
-
-
+# --------------------------------------------------------------------------- device and work dir
 def resolve_device(device, gpus: int, *, in_process: bool = True) -> str:
     """'cuda' or 'cpu'; raises before any work when GPUs are asked for and missing."""
     import torch
@@ -124,71 +98,54 @@ def prepare_config(cfg, *, launcher: str, device: str, resume: bool, max_iters, 
 
 
 # --------------------------------------------------------------------------- entry point
-def train(method: str = "fowkal", profile: str = "cpu", *, data_root=None, work_dir=None,
-          epochs=None, batch_size=None, seed: int = 0, gpus: int = 1, resume: bool = False,
-          pretrained=None, nnodes: int = 1, node_rank: int = 0, master_addr: str = "127.0.0.1",
-          master_port=None, max_iters=None, device=None, deterministic: bool = False,
-          launcher: str = "none", quiet: bool = False, **overrides) -> dict:
+def train(*args, **kwargs) -> dict:
     """Train one method in one profile; returns the run record (also written to the work dir).
 
-    Args:
-        method, profile: see ``fowkal.configs.build_config`` (``fowkal.losses.METHODS``; 'cpu' or
-            'paper').
-        data_root, work_dir, epochs, batch_size, seed, pretrained: passed to ``build_config``
-            (``batch_size`` is per process).
-        gpus: processes per node: GPUs, or CPU processes with ``device='cpu'``. More than one
-            starts ``torchrun``.
-        resume: continue the run in ``work_dir`` from its last checkpoint (a fresh start if it has
-            none). Without it, a work dir that already holds a run is refused.
-        nnodes, node_rank, master_addr, master_port: multi-node runs (torchrun's options); start
-            the same call on every node with its own ``node_rank``. ``master_port`` defaults to a
-            free port on one node, 29500 on several.
-        max_iters: cut every epoch to this many iterations (by training on the first
-            ``max_iters x batch_size x processes`` samples); for smoke tests.
-        device: 'cpu', 'cuda' or None (CUDA when there is a GPU). GPUs asked for on a machine
-            without them raise a ValueError before any work.
-        deterministic: MMEngine's ``randomness.deterministic`` (deterministic torch algorithms).
-        launcher: 'none'; 'pytorch' is set by torchrun for the processes it starts.
-        quiet: do not print the metric tables at the end.
-        **overrides: more ``build_config`` arguments (``ann_train``, ``ann_val``, ``det_file``,
-            ``gt_boxes``, ``img_train``, ``img_val``) and dotted config keys
-            (``**{'train_dataloader.num_workers': 0}``).
+    ``train(options)`` with a :class:`~fowkal.runs.options.TrainOptions` (every option, its default
+    and meaning is a field there), or the keyword form ``train(method, profile, **options)``:
+    ``train("fowkal", "cpu", data_root=..., epochs=2, **{"train_dataloader.num_workers": 0})``, where a
+    name that is no option is a config override (a dotted or top-level config key, added to
+    ``cfg_options``). ``train(options, quiet=True)`` replaces options of an options object.
+
+    Every option is checked before any work (errors name the option and the value). ``gpus`` or
+    ``nnodes`` above 1 start ``torchrun``, which is handed the options as JSON.
 
     Returns:
-        The run record (see :mod:`fowkal.run_record`). On a node other than node 0 of a
+        The run record (see :mod:`fowkal.runs.record`). On a node other than node 0 of a
         multi-node run whose work dir is not shared, an empty dict.
     """
+    if args and isinstance(args[0], TrainOptions):
+        if len(args) > 1:
+            raise TypeError("train(options) takes no other positional argument")
+        options = dataclasses.replace(args[0], **kwargs)
+    else:
+        options = TrainOptions.from_kwargs(*args, **kwargs)
+    return _train(options.validate())
+
+
+def _train(options: TrainOptions) -> dict:
     started = time.time()
-    _check_args(method, profile, gpus, nnodes, node_rank, max_iters, device, launcher, master_port)
-    launching = launcher == "none" and gpus * nnodes > 1
-    if launching:
-        _check_json(overrides)
-    device = resolve_device(device, gpus if launcher == "none" else 1, in_process=not launching)
+    launching = options.launcher == "none" and options.gpus * options.nnodes > 1
+    if launching:  # the processes get the options as JSON: fail now on what JSON cannot hold
+        try:
+            options.to_json()
+        except TypeError as err:
+            raise TypeError(f"with several processes, the options go to them as JSON: {err}") from None
+    device = resolve_device(options.device, options.gpus if options.launcher == "none" else 1,
+                            in_process=not launching)
     from ..configs import build_config
 
-    cfg = build_config(method, profile, data_root=data_root, work_dir=work_dir, epochs=epochs,
-                       batch_size=batch_size, seed=seed, gpus=gpus * nnodes, pretrained=pretrained,
-                       **overrides)
-    work = Path(cfg.work_dir)
-    if launcher == "none":
-        _check_work_dir(work, resume)
+    cfg = build_config(**options.config_kwargs())
+    if options.launcher == "none":
+        _check_work_dir(Path(cfg.work_dir), options.resume)
+    # from here on the options say what runs: the work dir and the device resolved
+    options = dataclasses.replace(options, work_dir=cfg.work_dir, device=device)
     if launching:
-        return _launch(method=method, profile=profile, data_root=data_root, work_dir=work,
-                       epochs=epochs, batch_size=batch_size, seed=seed, gpus=gpus, resume=resume,
-                       pretrained=pretrained, nnodes=nnodes, node_rank=node_rank,
-                       master_addr=master_addr, master_port=master_port, max_iters=max_iters,
-                       device=device, deterministic=deterministic, quiet=quiet, overrides=overrides)
-    cfg = prepare_config(cfg, launcher=launcher, device=device, resume=resume, max_iters=max_iters,
-                         world_size=_world_size(), deterministic=deterministic)
-    return _train_here(cfg, method=method, profile=profile, seed=seed, device=device,
-                       launcher=launcher, started=started, max_iters=max_iters, quiet=quiet)
-
-
-def _check_json(overrides: dict) -> None:
-    try:
-        json.dumps(overrides)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"with several processes, overrides must be JSON values: {err}") from None
+        return _launch(options)
+    cfg = prepare_config(cfg, launcher=options.launcher, device=device, resume=options.resume,
+                         max_iters=options.max_iters, world_size=_world_size(),
+                         deterministic=options.deterministic)
+    return _train_here(cfg, options, started=started)
 
 
 def _free_port(host: str) -> int:
@@ -197,42 +154,36 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def torchrun_command(*, gpus, nnodes, node_rank, master_addr, master_port, train_args) -> list:
-    """The ``torchrun`` command line that starts this node's processes."""
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={gpus}",
-            f"--nnodes={nnodes}", f"--node_rank={node_rank}", f"--master_addr={master_addr}",
-            f"--master_port={master_port}", "-m", "fowkal", "train", *train_args,
-            "--launcher", "pytorch"]
+def torchrun_command(options: TrainOptions) -> list:
+    """The ``torchrun`` command line that starts this node's processes of the run ``options``
+    (``master_port`` set): each runs ``python -m fowkal train --options-json`` with these options,
+    ``launcher='pytorch'``."""
+    child = dataclasses.replace(options, launcher="pytorch")
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={options.gpus}",
+            f"--nnodes={options.nnodes}", f"--node_rank={options.node_rank}",
+            f"--master_addr={options.master_addr}", f"--master_port={options.master_port}",
+            "-m", "fowkal", "train", "--options-json", child.to_json()]
 
 
-def _launch(*, work_dir: Path, gpus, nnodes, node_rank, master_addr, master_port, device, overrides,
-            **options) -> dict:
-    if master_port is None:
-        master_port = _free_port(master_addr) if nnodes == 1 else 29500
-    args = ["--work-dir", str(work_dir), "--device", device, "--gpus", str(gpus),
-            "--nnodes", str(nnodes), "--node-rank", str(node_rank)]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            args += [flag] if value else []
-        elif value is not None:
-            args += [flag, str(value)]
-    if overrides:
-        args += ["--overrides-json", json.dumps(overrides)]
-    cmd = torchrun_command(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
-                           master_port=master_port, train_args=args)
+def _launch(options: TrainOptions) -> dict:
+    """Start this node's processes through torchrun (``options``: work dir and device resolved)."""
+    if options.master_port is None:
+        port = _free_port(options.master_addr) if options.nnodes == 1 else 29500
+        options = dataclasses.replace(options, master_port=port)
+    cmd = torchrun_command(options)
     env = dict(os.environ)
-    if device == "cpu":
+    if options.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         # share the cores between the processes (torchrun would otherwise set 1 with a warning)
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // gpus)))
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // options.gpus)))
+    work_dir = Path(options.work_dir)
     code = _run_streaming(cmd, env)
     if code != 0:
         raise RuntimeError(f"distributed training failed (torchrun exit code {code}); its log is "
                            f"in {work_dir}")
     record_path = work_dir / run_record.RECORD_NAME
     if not record_path.is_file():
-        if node_rank > 0:
+        if options.node_rank > 0:
             return {}
         raise RuntimeError(f"distributed training ended without a run record in {work_dir}")
     return run_record.load(record_path)
@@ -248,7 +199,7 @@ def _run_streaming(cmd: list, env: dict) -> int:
     return proc.returncode
 
 
-def _train_here(cfg, *, method, profile, seed, device, launcher, started, max_iters, quiet) -> dict:
+def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
     import torch.distributed as torch_dist
     from mmengine.dist import barrier, get_dist_info, is_main_process
     from mmengine.runner import Runner
@@ -257,6 +208,7 @@ def _train_here(cfg, *, method, profile, seed, device, launcher, started, max_it
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
 
+    launcher, device = options.launcher, options.device
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
         torch_dist.init_process_group("gloo")  # MMEngine's init_dist would call torch.cuda.set_device
     import_modules_from_strings(**cfg.custom_imports)
@@ -282,12 +234,12 @@ def _train_here(cfg, *, method, profile, seed, device, launcher, started, max_it
     _, world_size = get_dist_info()
     record_path = work_dir / run_record.RECORD_NAME
     if is_main_process():
-        record = _record(cfg, runner, log_hook, method=method, profile=profile, seed=seed,
-                         device=device, world_size=world_size, launcher=launcher, started=started,
-                         max_iters=max_iters, metrics=metrics, predictions=predictions,
-                         results=results)
+        record = _record(cfg, runner, log_hook, method=options.method, profile=options.profile,
+                         seed=options.seed, device=device, world_size=world_size, launcher=launcher,
+                         started=started, max_iters=options.max_iters, metrics=metrics,
+                         predictions=predictions, results=results)
         run_record.write(record, record_path)
-        if not quiet:
+        if not options.quiet:
             _print_metrics(metrics, record_path)
     barrier()
     record = run_record.load(record_path)
