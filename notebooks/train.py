@@ -43,6 +43,7 @@ epochs: int = 0  # 0: the profile's default
 batch_size: int = 0  # per process; 0: the profile's default
 seed: int = 0
 pretrained: str = ""  # ImageNet HRNet weights file (paper profile); never downloaded
+from_scratch: bool = False  # paper profile without pretrained weights: train from random weights on purpose
 cfg_options: str = ""  # JSON object of dotted config keys, e.g. '{"model.head.loss.reg_weight": 0}'
 gpus: int = 1  # >1 launches one process per GPU through torchrun
 device: str = "auto"  # auto, cpu or cuda (cpu with gpus>1: gloo processes on the CPU)

@@ -30,6 +30,8 @@ def sample(real_sample):
 
 
 def sample_config(method, profile, sample, **kwargs):
+    if profile == "paper" and "pretrained" not in kwargs:  # no ImageNet weights on this machine
+        kwargs.setdefault("from_scratch", True)
     return build_config(method, profile, data_root=sample, **{**SAMPLE_FILES, **kwargs})
 
 
@@ -158,7 +160,30 @@ def test_unknown_method_and_profile_list_the_valid_ones(sample):
 
 def test_paper_profile_needs_a_data_root():
     with pytest.raises(ValueError, match="'paper' profile needs data_root"):
-        build_config("mse", "paper")
+        build_config("mse", "paper", from_scratch=True)
+
+
+def test_paper_profile_needs_imagenet_weights_or_an_explicit_from_scratch(sample, tmp_path):
+    with pytest.raises(ValueError, match="ImageNet-pretrained.*pretrained=PATH.*from_scratch=True"):
+        build_config("fowkal", "paper", data_root=sample, **SAMPLE_FILES)
+    weights = tmp_path / "hrnet_w32.pth"
+    weights.write_bytes(b"")
+    with pytest.raises(ValueError, match="either pretrained=PATH or from_scratch=True"):
+        sample_config("fowkal", "paper", sample, pretrained=weights, from_scratch=True)
+    cfg = sample_config("fowkal", "paper", sample, pretrained=weights)
+    assert cfg.model.backbone.init_cfg == dict(type="Pretrained", checkpoint=str(weights.resolve()))
+    assert sample_config("fowkal", "paper", sample).model.backbone.init_cfg is None
+    assert sample_config("fowkal", "cpu", sample).model.backbone.get("init_cfg") is None  # cpu: always allowed
+
+
+def test_paper_profile_augments_as_the_paper(sample):
+    pipeline = sample_config("fowkal", "paper", sample).train_dataloader.dataset.pipeline
+    types = [step["type"] for step in pipeline]
+    assert "RandomHalfBody" in types and "RandomFlip" in types
+    bbox = next(step for step in pipeline if step["type"] == "RandomBBoxTransform")
+    assert bbox["rotate_factor"] == 40.0 and tuple(bbox["scale_factor"]) == (0.5, 1.5)
+    target = next(step for step in pipeline if step["type"] == "GenerateTarget")["encoder"]
+    assert tuple(target["heatmap_size"]) == (48, 64) and target["sigma"] == 2 and target["unbiased"]
 
 
 def test_missing_paths_are_named(sample, tmp_path):

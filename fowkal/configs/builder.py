@@ -41,7 +41,7 @@ def config_file(method: str, profile: str = "cpu") -> Path:
 def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train=None, ann_val=None,
                  det_file=None, gt_boxes: bool = False, img_train=None, img_val=None, work_dir=None,
                  epochs: int | None = None, batch_size: int | None = None, seed: int = 0, gpus: int = 1,
-                 pretrained=None, **overrides):
+                 pretrained=None, from_scratch: bool = False, **overrides):
     """The resolved ``mmengine.Config`` of one training run.
 
     Args:
@@ -59,8 +59,10 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
             the total batch (``auto_scale_lr``).
         seed: random seed. gpus: processes (GPUs) the run is meant for; recorded, and the
             distributed backend is NCCL when CUDA is available, else gloo.
-        pretrained: path of a backbone weights file (ImageNet HRNet-w32 for 'paper'); None = train
-            from scratch. Never downloaded.
+        pretrained: path of a backbone weights file (ImageNet HRNet-w32 for 'paper'). Never downloaded.
+        from_scratch: train the backbone from random weights. The 'paper' profile needs either
+            ``pretrained`` or ``from_scratch=True`` (the paper starts from ImageNet weights); the 'cpu'
+            profile trains from scratch whatever this says, unless ``pretrained`` is given.
         **overrides: dotted config keys merged last, e.g. ``**{'model.head.loss.reg_weight': 0.5}``.
 
     Raises:
@@ -88,6 +90,14 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
                                              "det_file (person detections)"),
     )
     weights = None
+    if not isinstance(from_scratch, bool):
+        raise TypeError(f"from_scratch must be True or False, got {from_scratch!r}")
+    if pretrained is not None and from_scratch:
+        raise ValueError("give either pretrained=PATH or from_scratch=True, not both")
+    if profile == "paper" and pretrained is None and not from_scratch:
+        raise ValueError("the paper profile starts from ImageNet-pretrained HRNet-w32 weights, as the paper "
+                         "does: give pretrained=PATH (--pretrained), or from_scratch=True (--from-scratch) to "
+                         "train from random weights on purpose")
     if pretrained is not None:
         weights = Path(pretrained).expanduser().resolve()
         if not weights.is_file():

@@ -13,13 +13,26 @@ custom_imports = dict(imports=['fowkal.mmpose'], allow_failed_imports=False)
 auto_scale_lr = dict(base_batch_size=256, enable=True)
 
 model = dict(
-    # ImageNet-pretrained HRNet-w32 only when a weights file is given (build_config(pretrained=...));
-    # never fetched from the web
+    # ImageNet-pretrained HRNet-w32 from a weights file (build_config(pretrained=...)), as the paper;
+    # build_config refuses to go on without one unless from_scratch=True. Never fetched from the web
     backbone=dict(init_cfg=None),
     head=dict(
         type='KAFHeatmapHead',
         loss=dict(_delete_=True, type='FoWKALLoss', method='mse', use_target_weight=True)))
 
-train_dataloader = dict(batch_size=32)
+# The paper's augmentation (Sec. 4.1): flip, half-body, rotation ±40° (MMPose 1.x's default is ±80°)
+# and scale 0.5-1.5; the target is DARK's unbiased Gaussian, sigma 2, on 64x48 heatmaps
+codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2, unbiased=True)
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform', rotate_factor=40.0, scale_factor=(0.5, 1.5)),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32)
 test_dataloader = val_dataloader

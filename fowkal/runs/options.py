@@ -92,6 +92,8 @@ class TrainOptions:
     seed: int = _option(0, "random seed", minimum=0, config=True)
     pretrained: str | None = _option(None, "backbone weights file (ImageNet HRNet-w32 for paper); never "
                                      "downloaded", path=True, config=True)
+    from_scratch: bool = _option(False, "train the backbone from random weights: the paper profile needs "
+                                 "this or --pretrained (the paper starts from ImageNet weights)", config=True)
     cfg_options: dict = _option({}, "more config keys, merged last: dotted keys (model.head.loss.reg_weight=0) "
                                 "or top-level ones (custom_hooks=[...]); values are read as JSON when they "
                                 "parse", config=True, from_notebook=_notebook_cfg_options, from_cli=dict,
