@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
 COMMITTED = sorted(RESULTS.rglob(run_record.RECORD_NAME))
-#: An absolute path of a machine: /work/, /tmp/, /root/, /home/, /Users/, /mnt/ ... at the start of a
-#: path (not inside a relative one such as runs/tmp/), or a Windows drive.
+#: An absolute path of a machine: one of these top-level folders (work, tmp, root, home, Users, mnt ...)
+#: at the start of a path, not inside a relative one such as runs/tmp/.
 MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(work|tmp|root|home|Users|mnt|scratch|private|var/folders)/")
 
 
