@@ -527,6 +527,6 @@ if runs:
         p = pages.provenance(r["record"])
         folder = Path(r["record"]["_path"]).parent.relative_to(STUDY_ROOT)
         lines.append(f"| `{folder.parent}` | {r['seed']} | `{p['commit']}` | {p['wall_time_s']:.0f} s |")
-    display(Markdown(f"Folders relative to `{pages.repo_relative(STUDY_ROOT)}`; each holds `run_record.json`, the KAF "
-                     "log, the resolved config, the executed training notebook and (study runs) `study.json`.\n\n"
+    display(Markdown(f"Folders relative to `{pages.repo_relative(STUDY_ROOT)}`; each holds `run_record.json` (with what "
+                     "regenerates the run's config), the KAF and loss logs and (study runs) `study.json`.\n\n"
                      + "\n".join(lines)))

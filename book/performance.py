@@ -316,6 +316,7 @@ display(Markdown("\n".join(f"- `{files[key]}`: {WHAT[key]}"
 # bash .ci/setup-book && .venv/bin/jupyter-book build .
 # ```
 #
-# The ablation writes one folder per run into `figures/runs/cpu/<method>/seed<N>/` (the run record,
-# KAF and loss logs, the resolved config and the executed notebook) and the aggregated tables
-# beside them; this book reads those folders.
+# The ablation writes one folder per run into `results/cpu/<method>/seed<N>/` (the run record and
+# the KAF and loss logs; the record stores what regenerates the run's config, and the config's hash)
+# and the aggregated tables beside them; this book reads those folders. Checkpoints, MMEngine's
+# `config.py` and the executed train notebook stay in the work dirs.

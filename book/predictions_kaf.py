@@ -26,7 +26,6 @@
 
 # %% tags=["hide-input"]
 import json
-from pathlib import Path
 
 import cv2
 import matplotlib.pyplot as plt
@@ -40,6 +39,7 @@ from fowkal import parts
 from fowkal.data import VAL_ANN, default_benchmark
 from fowkal.losses import KAL_METHODS
 from fowkal.runs.logs import kaf_log, kaf_series
+from fowkal.runs.record import data_root
 
 style.use_style()
 RUNS = pages.runs_dir()
@@ -71,7 +71,7 @@ def caption(record, what=""):
 def benchmark_root(record):
     """The benchmark a record was evaluated on: its own folder if it is here, else the default
     benchmark (regenerated on first use), with a note when that is not the same benchmark."""
-    recorded = Path(record["data"]["data_root"])
+    recorded = data_root(record)  # the record's root ($FOWKAL_DATA_ROOT/...) on this machine
     if (recorded / VAL_ANN).is_file():
         return recorded, None
     here = default_benchmark()

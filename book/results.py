@@ -269,7 +269,8 @@ def where_records_are(records) -> str:
     expected = [RUNS / r["method"] / f"seed{r['seed']}" / "run_record.json" for r in records]
     if all(Path(r["_path"]) == e for r, e in zip(records, expected)):
         return (f"The record of a method and seed is `{pages.repo_relative(RUNS)}/<method>/seed<seed>/run_record.json`,"
-                " next to its KAF log, loss log, resolved config and executed training notebook.")
+                " next to its KAF and loss logs; the record stores what regenerates the run's config, and the"
+                " config's sha256.")
     return "Records: " + "; ".join(f"`{pages.repo_relative(r['_path'])}`" for r in records) + "."
 
 

@@ -30,7 +30,7 @@
 profile: str = "cpu"
 methods: str = "all"  # comma-separated, or "all" (Table 2 a-f and Table 3's WAHR rows)
 seeds: str = "0,1,2"
-records_dir: str = ""  # empty: figures/runs/<profile> (committed)
+records_dir: str = ""  # empty: results/<profile> (committed)
 work_root: str = "work_dirs/ablation"  # checkpoints and full logs (not committed)
 run_missing: bool = True  # False: aggregate the records there are, train nothing
 epochs: int = 0  # 0: the profile's default
@@ -53,8 +53,8 @@ if bad or not method_list:
 seed_list = parse_seeds(seeds)
 if epochs < 0 or max_iters < 0:
     raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
-repo = Path(ablation.__file__).resolve().parents[1]
-out_dir = Path(records_dir) if records_dir else repo / "figures" / "runs" / profile
+repo = Path(ablation.__file__).resolve().parents[2]  # fowkal/studies/ablation.py -> the repo
+out_dir = Path(records_dir) if records_dir else repo / "results" / profile
 print(f"records: {out_dir}\nmethods: {method_list}\nseeds: {seed_list}")
 
 # %% [markdown]

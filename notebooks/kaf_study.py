@@ -23,7 +23,7 @@
 # and KAF logs, whether λ ranks the parts by their noise and whether it collapses. The rule of the
 # verdict is in `fowkal.studies.kaf_study`'s docstring and printed below. Runs whose record exists are
 # skipped, so the study resumes where it stopped; the default-noise runs of the paper's loss are
-# the ablation's (`figures/runs/cpu`).
+# the ablation's (`results/cpu`).
 #
 # ```bash
 # papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~3 h on 2 cores)
@@ -32,7 +32,7 @@
 
 # %% tags=["parameters"]
 seeds: str = "0,1,2"
-runs_root: str = ""  # empty: figures/runs (committed); the study's records go to <runs_root>/kaf-study
+runs_root: str = ""  # empty: results (committed); the study's records go to <runs_root>/kaf-study
 work_root: str = "work_dirs/kaf-study"  # checkpoints and full logs (not committed)
 run_missing: bool = True  # False: measure the records there are, train nothing
 epochs: int = 0  # 0: the cpu profile's default
@@ -49,8 +49,8 @@ from fowkal.runs.options import parse_seeds
 seed_list = parse_seeds(seeds)
 if epochs < 0 or max_iters < 0 or push_batches < 0:
     raise ValueError("parameters 'epochs', 'max_iters' and 'push_batches' must be >= 0")
-repo = Path(kaf_study.__file__).resolve().parents[1]
-root = Path(runs_root) if runs_root else repo / "figures" / "runs"
+repo = Path(kaf_study.__file__).resolve().parents[2]  # fowkal/studies/kaf_study.py -> the repo
+root = Path(runs_root) if runs_root else repo / "results"
 if runs_root and not root.is_dir():
     raise FileNotFoundError(f"parameter 'runs_root': folder {runs_root!r} does not exist")
 print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study.STUDY_RUNS)}")

@@ -169,7 +169,9 @@ def test_missing_checkpoints_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint or run record not found"):
         fowkal.evaluate(tmp_path / "nothing.pth")
     record = {"schema_version": run_record.SCHEMA_VERSION, "kind": run_record.KIND,
-              "method": "fowkal", "profile": "cpu", "seed": 0, "config": {}, "versions": {},
+              "method": "fowkal", "profile": "cpu", "seed": 0, "versions": {},
+              "config": {"source": "fowkal/configs/cpu/fowkal.py", "args": {}, "overrides": {}, "run": {},
+                         "sha256": "0" * 64}, "data": {"root": "$FOWKAL_DATA_ROOT/bench"},
               "losses": [], "metrics": {}, "files": {"config": "config.py",
                                                      "last_checkpoint": "epoch_9.pth"}}
     run_record.write(record, tmp_path / run_record.RECORD_NAME)  # committed without checkpoints

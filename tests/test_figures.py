@@ -209,13 +209,15 @@ def _metrics(ap):
 def synthetic_record(method, seed, ap, *, data_root="/nowhere", predictions=None, kaf=False):
     """A run record with the schema's fields (test input, not a result)."""
     return {
-        "schema_version": 1, "kind": "fowkal-run", "method": method, "profile": "cpu", "seed": seed,
-        "created": "2026-01-01T00:00:00Z", "config": {"file": "config.py", "sha256": "0" * 64},
+        "schema_version": 2, "kind": "fowkal-run", "method": method, "profile": "cpu", "seed": seed,
+        "created": "2026-01-01T00:00:00Z",
+        "config": {"source": f"fowkal/configs/cpu/{method}.py", "args": {}, "overrides": {}, "run": {},
+                   "sha256": "0" * 64},
         "git": {"commit": "abcdef0123456789", "dirty": seed == 1},
         "versions": {"torch": "2.14.1", "mmpose": "1.1.0"}, "device": {"type": "cpu", "processes": 1},
         "machine": {"cpu_count": 2, "platform": "Linux-test"}, "wall_time_s": 60.0 + seed,
         "schedule": {"epochs": 2, "iters": 20, "batch_size": 8},
-        "data": {"data_root": data_root}, "losses": [{"epoch": 1, "iter": 10, "time_s": 5.0, "loss": 0.1}],
+        "data": {"root": data_root}, "losses": [{"epoch": 1, "iter": 10, "time_s": 5.0, "loss": 0.1}],
         "metrics": {"gt_boxes": _metrics(ap), "detections": _metrics(ap - 0.01)},
         "predictions": predictions or [],
         "files": {"config": "config.py", "kaf_log": "kaf_log.json" if kaf else None, "loss_log": "loss_log.json"},

@@ -127,7 +127,18 @@ def test_study_runs_resume_and_measure(tmp_path):
     assert folders[0] == tmp_path / "runs" / "cpu" / "kal" / "seed0"
     study = json.loads((folders[1] / "study.json").read_text())
     assert study["variant"] == "normalised" and study["noise_params"]["noise_face"] == 0.04
-    assert "term_normalisation='batch'" in (folders[1] / "config.py").read_text()
+    # the record folder holds data only: the record names the variant's overrides and regenerates the
+    # config that trained (MMEngine's dump stays in the work dir, never beside the record)
+    from fowkal.runs import record as run_record
+    from fowkal.runs.runconfig import regenerated_sha256
+
+    record = run_record.load(folders[1])
+    assert record["config"]["overrides"] == {"model.head.loss.term_normalisation": "batch"}
+    assert regenerated_sha256(record) == record["config"]["sha256"]
+    assert "term_normalisation='batch'" in (tmp_path / "work" / "reverse" / "fowkal-normalised" / "seed0"
+                                            / "config.py").read_text()
+    assert sorted(p.name for p in folders[1].iterdir()) == ["kaf_log.json", "loss_log.json", "run_record.json",
+                                                            "study.json"]
     logged = []
     kaf_study.run_study(**kwargs, log=logged.append)  # everything is there: nothing trains
     assert len(logged) == 2 and all("record exists, skipped" in line for line in logged)
@@ -167,7 +178,7 @@ def test_study_runs_resume_and_measure(tmp_path):
     # a work dir another run has trained in since is not taken for the record's
     written[0].unlink()
     config = tmp_path / "work" / "default" / "kal-paper" / "seed0" / "config.py"
-    config.write_text(config.read_text() + "# retrained\n")
+    config.write_text(config.read_text() + "retrained = True\n")  # (a comment would not change the config)
     logged = []
     assert kaf_study.measure_pushes(**push_kwargs, log=logged.append) == []
     assert any("is not the record's config" in line for line in logged)

@@ -92,7 +92,15 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
     work = Path(files["config"]).parent
     assert record["method"] == method and record["profile"] == "cpu" and record["seed"] == 3
     assert record["schema_version"] == run_record.SCHEMA_VERSION
-    assert record["config"]["sha256"] == run_record.sha256_of(files["config"])
+    # the record regenerates the config the run trained with (the dump stays in the work dir only)
+    from mmengine.config import Config
+
+    from fowkal.runs.runconfig import regenerated_sha256
+
+    dumped = Config.fromfile(files["config"], import_custom_modules=False)
+    assert record["config"]["sha256"] == run_record.config_sha256(dumped) == regenerated_sha256(record)
+    assert record["config"]["args"]["epochs"] == 1 and "--method " + method in record["config"]["command"]
+    assert record["data"]["ann_val"] == "annotations/wholebody_val.json"  # relative to the data root
     assert {"torch", "mmpose", "mmengine", "numpy", "fowkal"} <= record["versions"].keys()
     assert record["device"] == {"type": "cpu", "processes": 1}
     assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
@@ -123,7 +131,7 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
     assert all(Path(f).is_file() for f in files["checkpoints"])
 
     predictions = record["predictions"]
-    val = json.loads((Path(record["data"]["ann_val"])).read_text())
+    val = json.loads((run_record.data_root(record) / record["data"]["ann_val"]).read_text())
     first_images = sorted(img["id"] for img in val["images"])[:N_PREDICTION_IMAGES]
     assert {p["image_id"] for p in predictions} == set(first_images)
     for p in predictions:
@@ -436,7 +444,9 @@ def test_trusted_checkpoints_load_mmengine_checkpoints_only_from_the_given_folde
 
 def test_run_record_round_trip_and_checks(tmp_path):
     record = {"schema_version": run_record.SCHEMA_VERSION, "kind": run_record.KIND, "method": "mse",
-              "profile": "cpu", "seed": 0, "config": {}, "versions": run_record.package_versions(),
+              "profile": "cpu", "seed": 0, "versions": run_record.package_versions(),
+              "config": {"source": "fowkal/configs/cpu/mse.py", "args": {}, "overrides": {}, "run": {},
+                         "sha256": "0" * 64}, "data": {"root": "$FOWKAL_DATA_ROOT/bench"},
               "losses": [], "metrics": {}, "files": {"config": "config.py", "kaf_log": None,
                                                      "checkpoints": ["epoch_1.pth"]}}
     run_record.write(record, tmp_path / run_record.RECORD_NAME)
@@ -446,7 +456,9 @@ def test_run_record_round_trip_and_checks(tmp_path):
     assert json.loads((tmp_path / run_record.RECORD_NAME).read_text())["files"]["config"] == "config.py"
     for bad, words in ((dict(record, schema_version=99), "schema_version 99"),
                        (dict(record, kind="other"), "not a fowkal run record"),
-                       ({k: v for k, v in record.items() if k != "metrics"}, "lacks \\['metrics'\\]")):
+                       ({k: v for k, v in record.items() if k != "metrics"}, "lacks \\['metrics'\\]"),
+                       (dict(record, config={"sha256": "0" * 64}), "config block lacks \\['source', 'args'"),
+                       (dict(record, data={"data_root": "/x"}), "names no data root")):
         with pytest.raises(ValueError, match=words):
             run_record.write(bad, tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()

@@ -8,7 +8,9 @@ on CPUs; this process waits for them and returns the run record their rank 0 wro
 
 A run writes into its work dir: ``config.py`` (the resolved config), a checkpoint every epoch,
 ``loss_log.json`` and, for the KAL methods, ``kaf_log.json`` (:mod:`fowkal.mmpose.hooks`), the results
-files of the final evaluation, and at the very end ``run_record.json`` (:mod:`fowkal.run_record`).
+files of the final evaluation, and at the very end ``run_record.json`` (:mod:`fowkal.runs.record`),
+which stores what regenerates the config instead of the ``config.py`` dump
+(:mod:`fowkal.runs.runconfig`): the dump stays in the work dir for evaluation, never in a record folder.
 ``resume=True`` continues a killed run from its last checkpoint: the epoch it was killed in is
 redone from its start, with the same data order and augmentation draws (the data loaders must
 be single-process, ``num_workers=0``, or not persistent for the draws to match exactly).
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from . import record as run_record
 from .options import TrainOptions
+from .runconfig import prepare_config  # noqa: F401 (part of this module's interface)
 
 #: Validation images whose predictions the run record keeps (for the book's Fig. 4).
 N_PREDICTION_IMAGES = 4
@@ -66,35 +69,6 @@ def _check_work_dir(work_dir: Path, resume: bool) -> None:
 
 def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-# --------------------------------------------------------------------------- config
-def prepare_config(cfg, *, launcher: str, device: str, resume: bool, max_iters, world_size: int,
-                   deterministic: bool):
-    """The config a fowkal run trains with: hooks, checkpointing, resume, distribution settings."""
-    imports = list(cfg.get("custom_imports", {}).get("imports", []))
-    for module in ("fowkal.mmpose",):
-        if module not in imports:
-            imports.append(module)
-    cfg.custom_imports = dict(imports=imports, allow_failed_imports=False)
-    hooks = [h for h in cfg.get("custom_hooks", [])
-             if h.get("type") not in ("KAFLoggingHook", "EpochSeedHook")]
-    cfg.custom_hooks = hooks + [dict(type="KAFLoggingHook"), dict(type="EpochSeedHook")]
-    checkpoint = cfg.default_hooks.get("checkpoint") or dict(type="CheckpointHook")
-    checkpoint.update(interval=1, by_epoch=True)  # resume loses at most the epoch in progress
-    cfg.default_hooks.checkpoint = checkpoint
-    seed = cfg.get("randomness", {}).get("seed", 0)
-    cfg.randomness = dict(seed=seed, deterministic=bool(deterministic), diff_rank_seed=False)
-    cfg.resume, cfg.load_from, cfg.launcher = bool(resume), None, launcher
-    cfg.env_cfg.dist_cfg = dict(cfg.env_cfg.get("dist_cfg", {}),
-                                backend="nccl" if device == "cuda" else "gloo")
-    if launcher != "none" and device == "cpu":
-        # DDP takes device_ids=None for a CPU module (MMEngine would pass [LOCAL_RANK])
-        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
-                                     broadcast_buffers=False)
-    if max_iters is not None:  # a smoke-test knob: cut every epoch to max_iters iterations
-        cfg.train_dataloader.dataset.indices = max_iters * cfg.train_dataloader.batch_size * world_size
-    return cfg
 
 
 # --------------------------------------------------------------------------- entry point
@@ -207,6 +181,7 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
 
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
+    from .runconfig import config_block
 
     launcher, device = options.launcher, options.device
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
@@ -225,19 +200,24 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         runner_cfg.visualizer.pop("name", None)
     with _restoring_torch_flags():
         runner = Runner.from_cfg(runner_cfg)
+        _, world_size = get_dist_info()
+        # the record's config block before training: a config it cannot hash fails now, not at the end
+        config = config_block(cfg, args=_record_args(options), overrides=_record_overrides(options),
+                              run=dict(device=device, launcher=launcher, world_size=world_size,
+                                       max_iters=options.max_iters,
+                                       deterministic=bool(cfg.randomness.deterministic)))
         if is_main_process():
-            cfg.dump(str(work_dir / "config.py"))
+            cfg.dump(str(work_dir / "config.py"))  # for evaluate/kaf_push in the work dir; never committed
         log_hook = next(h for h in runner.hooks if isinstance(h, KAFLoggingHook))
         with trusted_checkpoints(work_dir):
             runner.train()
         metrics, predictions, results = _final_evaluation(runner, cfg, work_dir)
-    _, world_size = get_dist_info()
     record_path = work_dir / run_record.RECORD_NAME
     if is_main_process():
         record = _record(cfg, runner, log_hook, method=options.method, profile=options.profile,
                          seed=options.seed, device=device, world_size=world_size, launcher=launcher,
                          started=started, max_iters=options.max_iters, metrics=metrics,
-                         predictions=predictions, results=results)
+                         predictions=predictions, results=results, config=config)
         run_record.write(record, record_path)
         if not options.quiet:
             _print_metrics(metrics, record_path)
@@ -246,6 +226,22 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
     if launcher == "pytorch":
         torch_dist.destroy_process_group()
     return record
+
+
+#: build_config's file arguments, kept with the config overrides in a record (regenerate_config passes both on).
+FILE_OPTIONS = ("ann_train", "ann_val", "det_file", "gt_boxes", "img_train", "img_val")
+
+
+def _record_args(options: TrainOptions) -> dict:
+    """build_config's arguments a record keeps (``fowkal.runs.runconfig.ARGS``)."""
+    return dict(epochs=options.epochs, batch_size=options.batch_size, gpus=options.gpus, nnodes=options.nnodes,
+                pretrained=options.pretrained, from_scratch=options.from_scratch)
+
+
+def _record_overrides(options: TrainOptions) -> dict:
+    """The run's file arguments that differ from the profile's layout, then its config overrides."""
+    files = {name: getattr(options, name) for name in FILE_OPTIONS if getattr(options, name) not in (None, False)}
+    return {**files, **options.cfg_options}
 
 
 @contextlib.contextmanager
@@ -311,23 +307,22 @@ def _predictions(cfg, results_file: Path) -> list:
 
 # --------------------------------------------------------------------------- the record
 def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size, launcher, started,
-            max_iters, metrics, predictions, results) -> dict:
+            max_iters, metrics, predictions, results, config) -> dict:
+    from .runconfig import data_block, train_command
+
     work_dir = Path(cfg.work_dir)
     checkpoints = sorted((p.name for p in work_dir.glob("epoch_*.pth")),
                          key=lambda name: int(name[len("epoch_"):-len(".pth")]))
     last = (work_dir / "last_checkpoint")
     last_checkpoint = Path(last.read_text().strip()).name if last.is_file() else None
-    dataset = cfg.train_dataloader.dataset
-    meta = dict(cfg.get("fowkal", {}))
-    return {
+    record = {
         "schema_version": run_record.SCHEMA_VERSION,
         "kind": run_record.KIND,
         "method": method,
         "profile": profile,
         "seed": seed,
         "created": run_record.utc_now(),
-        "config": {"file": "config.py", "sha256": run_record.sha256_of(work_dir / "config.py"),
-                   "source": meta.get("config_file")},
+        "config": config,
         "git": run_record.git_state(),
         "versions": run_record.package_versions(),
         "device": run_record.device_info(device, world_size),
@@ -338,11 +333,7 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
         "schedule": {"epochs": cfg.train_cfg.max_epochs, "iters": runner.iter,
                      "batch_size": cfg.train_dataloader.batch_size, "processes": world_size,
                      "max_iters": max_iters, "deterministic": cfg.randomness.deterministic},
-        "data": {"data_root": meta.get("data_root", dataset.get("data_root")),
-                 "ann_train": dataset.ann_file, "ann_val": cfg.val_dataloader.dataset.ann_file,
-                 "img_val": cfg.val_dataloader.dataset.data_prefix.get("img"),
-                 "det_file": cfg.val_dataloader.dataset.get("bbox_file"),
-                 "train_samples": len(runner.train_dataloader.dataset)},
+        "data": data_block(cfg, train_samples=len(runner.train_dataloader.dataset)),
         "losses": log_hook.loss_entries,
         "metrics": metrics,
         "predictions": predictions,
@@ -356,6 +347,8 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
             "results_detections": results["detections"],
         },
     }
+    record["config"]["command"] = train_command(record)
+    return record
 
 
 def _print_metrics(metrics: dict, record_path: Path) -> None:

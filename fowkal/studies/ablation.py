@@ -135,7 +135,9 @@ def claims_markdown(table: dict) -> str:
 
 
 # --------------------------------------------------------------------------- running the ablation
-COPIED_FILES = ("run_record.json", "kaf_log.json", "loss_log.json", "config.py")
+#: What a committed record folder holds: data, no MMEngine config dump (the record regenerates its
+#: config, :mod:`fowkal.runs.runconfig`) and no executed notebook (its log, kept in the work root).
+COPIED_FILES = ("run_record.json", "kaf_log.json", "loss_log.json")
 
 
 def record_folder(out_dir, method: str, seed: int) -> Path:
@@ -149,7 +151,8 @@ def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, no
 
     A run whose record already exists in ``out_dir`` is skipped, so an interrupted ablation resumes;
     a run whose work dir holds checkpoints but no record (killed) continues with ``resume=True``.
-    Each run's executed notebook is kept beside its record as the log. Returns the record folders.
+    Each run's executed notebook is kept beside its work dir (``<work_dir>.train.ipynb``) as its log.
+    Returns the record folders.
     """
     from ..losses import METHODS
 
@@ -172,9 +175,11 @@ def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, no
 
 def run_train_notebook(folder, work_dir, *, notebook, parameters: dict, label: str, extra: dict | None = None,
                        log=print) -> bool:
-    """One run of the train notebook, its record and logs copied to ``folder``; False if it was there.
+    """One run of the train notebook, its record and logs (:data:`COPIED_FILES`) copied to ``folder``;
+    False if it was there.
 
     Skipped when ``folder`` already holds a record; resumed when ``work_dir`` holds a checkpoint.
+    The executed notebook stays beside the work dir (``<work_dir>.train.ipynb``).
     ``extra``: more JSON files to write beside the record (name -> object). The folder appears only
     once everything in it is written (a killed run leaves no partial record folder).
     """
@@ -198,7 +203,6 @@ def run_train_notebook(folder, work_dir, *, notebook, parameters: dict, label: s
     for name in COPIED_FILES:
         if (work_dir / name).is_file():
             shutil.copy2(work_dir / name, tmp / name)
-    shutil.copy2(executed, tmp / "train.ipynb")
     for name, obj in (extra or {}).items():
         (tmp / name).write_text(json.dumps(obj, indent=1) + "\n")
     tmp.replace(folder)

@@ -107,13 +107,13 @@ def measure_push(checkpoint, config=None, *, batches: int = DEFAULT_BATCHES, see
 
 
 def write_push(record_folder, checkpoint, *, batches: int = DEFAULT_BATCHES) -> Path:
-    """Measure the push of a run's final checkpoint into ``<record_folder>/kaf_push.json``."""
+    """Measure the push of a run's final checkpoint into ``<record_folder>/kaf_push.json`` (with the
+    resolved ``config.py`` beside the checkpoint, in the run's work dir)."""
     from ..runs.record import git_state
     from ..jsonfile import write_json_atomic
 
     folder = Path(record_folder)
-    config = folder / "config.py"  # the resolved config the run trained with, kept in its record
-    result = measure_push(checkpoint, config, batches=batches)
+    result = measure_push(checkpoint, batches=batches)
     result["measured_at"] = git_state()  # the code that measured (the run's own commit is in its record)
     return write_json_atomic(result, folder / PUSH_FILE)
 

@@ -13,9 +13,9 @@ the embedded benchmark we set each part's label noise, so the claim can be teste
   loss terms on a common scale).
 
 Every run is the train notebook on the cpu profile (:data:`STUDY_RUNS` says which), its record in
-``figures/runs/kaf-study/<noise>/<method>-<variant>/seed<N>/`` beside a ``study.json`` naming the
+``results/kaf-study/<noise>/<method>-<variant>/seed<N>/`` beside a ``study.json`` naming the
 variant. The default-noise runs of the paper's loss are the ablation's records
-(``figures/runs/cpu/<method>/seed<N>``): the same training, so not run twice.
+(``results/cpu/<method>/seed<N>``): the same training, so not run twice.
 
 Measures (pure functions of records and KAF logs):
 
@@ -172,8 +172,9 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
                    batches: int | None = None, log=print) -> list[Path]:
     """Write ``kaf_push.json`` (:mod:`fowkal.kaf_push`) beside every study record that lacks one and
     whose final checkpoint is still in its work dir; returns the files written. A work dir whose
-    ``config.py`` is not the record's (another run trained there since) is not measured."""
-    import hashlib
+    ``config.py`` is not the record's (its canonical hash differs: another run trained there since)
+    is not measured."""
+    from mmengine.config import Config
 
     from ..runs import record as run_record
     from .kaf_push import DEFAULT_BATCHES, write_push
@@ -191,7 +192,8 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
         if not checkpoint.is_file() or not config.is_file():
             log(f"[push] {label}: no checkpoint in {work}, not measured")
             continue
-        if hashlib.sha256(config.read_bytes()).hexdigest() != record["config"]["sha256"]:
+        if run_record.config_sha256(Config.fromfile(str(config), import_custom_modules=False)) \
+                != record["config"]["sha256"]:
             log(f"[push] {label}: {config} is not the record's config (retrained since?), not measured")
             continue
         log(f"[push] {label}: measuring {checkpoint}")
@@ -224,15 +226,19 @@ def load_runs(runs_root, seeds=None, runs=STUDY_RUNS) -> list[dict]:
 
 
 def _check_variant(record: dict, folder: Path, noise: str, variant: str) -> None:
-    """A record must have been trained as its folder says (its resolved config names the options)."""
-    config = record["files"].get("config")
-    if not config or not Path(config).is_file():
-        raise FileNotFoundError(f"{folder}: the record names no resolved config, or it is missing")
-    source = Path(config).read_text()
+    """A record must have been trained as its folder says: its config overrides are the variant's
+    (the hash test of the committed records checks that the overrides made the config)."""
+    if record.get("schema_version", 1) < 2:
+        raise ValueError(f"{folder}: a schema-1 run record (it names a config.py dump, not its overrides); "
+                         f"the study reads schema 2")
+    overrides = record["config"]["overrides"]
     for key, value in KAF_VARIANTS[variant].items():
-        name = key.rsplit(".", 1)[1]
-        if f"{name}={value!r}" not in source and f"'{name}': {value!r}" not in source:
-            raise ValueError(f"{folder}: variant {variant!r} needs {key}={value!r}, not in the record's config")
+        if key not in overrides or overrides[key] != value:
+            raise ValueError(f"{folder}: variant {variant!r} needs {key}={value!r}, not in the record's config "
+                             f"overrides {overrides}")
+    extra = sorted(set(overrides) - set(KAF_VARIANTS[variant]))
+    if extra:
+        raise ValueError(f"{folder}: the record's config overrides {extra} are not variant {variant!r}'s")
     study = folder / "study.json"
     if study.is_file() and json.loads(study.read_text()).get("noise") != noise:
         raise ValueError(f"{folder}: study.json names another noise variant than {noise!r}")

@@ -9,9 +9,11 @@ from .style import REPO_ROOT
 
 
 # --------------------------------------------------------------------------- result pages
-#: Where the committed CPU reproduction's run records live (``<method>/seed<N>/run_record.json``).
-DEFAULT_RUNS_DIR = REPO_ROOT / "figures" / "runs" / "cpu"
-#: Environment variable that points the result pages at another folder of run records.
+#: Where the committed CPU reproduction's run records live (``<method>/seed<N>/run_record.json``);
+#: the KAF study's are beside it, in ``results/kaf-study/``.
+DEFAULT_RUNS_DIR = REPO_ROOT / "results" / "cpu"
+#: Environment variable that points the result pages at another folder of run records (laid out as
+#: ``results/cpu``: ``<method>/seed<N>/``; the KAF study page reads ``kaf-study/`` in its parent).
 RUNS_DIR_ENV = "FOWKAL_RUNS_DIR"
 
 
