@@ -11,8 +11,9 @@ Per person (one COCO-WholeBody annotation), :func:`measure_person` gives
   FWAHR counts as foreground (p^γ ≥ 1/2 for the DARK target of σ = 2, γ = 0.01), and
   ``mean_p_gamma@g``, the mean p^γ over the map, both averaged over the person's keypoints.
 
-:func:`summarize` gives medians and quartiles of each measure per source (real files, the
-benchmark); :func:`disagreements` lists the medians that differ by more than a tolerance.
+:func:`summarize` gives medians, quartiles and a 95 % interval of the median of each measure per
+source (real files, the benchmark); :func:`disagreements` lists the medians that differ by more
+than a tolerance.
 NaN marks a measure a person does not have (e.g. no hand labelled).
 """
 from __future__ import annotations
@@ -157,11 +158,11 @@ def summarize(sources: Mapping[str, Iterable[Mapping]], geometries: Mapping = GE
 
     Crowd regions and people without labels are left out; a source left with nobody raises."""
     out = {}
-    for source, annotations in sources.items():
-        annotations = list(annotations)
-        people = _people(annotations)
+    for source, anns in sources.items():
+        anns = list(anns)
+        people = _people(anns)
         if not people:
-            raise ValueError(f"source {source!r}: none of its {len(annotations)} annotations is a "
+            raise ValueError(f"source {source!r}: none of its {len(anns)} annotations is a "
                              "person with a labelled keypoint, nothing to measure")
         rows = [measure_person(ann, geometries, sigma=sigma, gamma=gamma) for ann in people]
         stats: dict = {"people": len(people)}
