@@ -83,38 +83,6 @@ def test_draw_wholebody_draws_the_visible_keypoints_only():
 
 
 # --------------------------------------------------------------------------- Fig. 1 pieces
-def test_annotation_keypoints_reads_every_part():
-    ann = {field: [] for field in ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")}
-    for field, n in (("keypoints", 17), ("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21),
-                     ("righthand_kpts", 21)):
-        ann[field] = [v for i in range(n) for v in (float(i), float(n), 2.0 if i % 2 == 0 else 0.0)]
-    xy, labelled = figures.annotation_keypoints(ann)
-    assert xy.shape == (NUM_KEYPOINTS, 2) and xy[FACE[3], 0] == 3.0 and xy[FACE[3], 1] == 68.0
-    assert labelled[FACE[2]] and not labelled[FACE[3]]
-    ann["foot_kpts"] = ann["foot_kpts"][:-3]
-    with pytest.raises(ValueError, match="foot_kpts"):
-        figures.annotation_keypoints(ann)
-
-
-def test_nearest_neighbour_distances_per_part_and_hand():
-    xy = np.zeros((NUM_KEYPOINTS, 2))
-    labelled = np.zeros(NUM_KEYPOINTS, bool)
-    xy[BODY[0]], xy[BODY[1]], xy[BODY[2]] = (0, 0), (3, 4), (3, 10)
-    labelled[[BODY[0], BODY[1], BODY[2]]] = True
-    xy[LEFT_HAND[0]], xy[RIGHT_HAND[0]] = (50, 50), (50.5, 50)  # different hands: not neighbours
-    labelled[[LEFT_HAND[0], RIGHT_HAND[0]]] = True
-    d = figures.nearest_neighbour_distances(xy, labelled)
-    assert sorted(d["body"]) == [5.0, 5.0, 6.0]
-    assert d["hand"].size == 0 and d["face"].size == 0
-
-
-def test_heatmap_scale_follows_mmpose_crop():
-    sizes = figures.PROFILE_SIZES["cpu"]
-    # a tall box: crop height = 1.25 * h; a wide one: 1.25 * w / (96 / 128)
-    assert figures.heatmap_scale([0, 0, 60, 160], **sizes) == pytest.approx(32 / 200)
-    assert figures.heatmap_scale([0, 0, 150, 100], **sizes) == pytest.approx(32 / (1.25 * 200))
-
-
 def test_topdown_sample_puts_each_target_peak_on_its_keypoint():
     pytest.importorskip("mmpose")
     image = np.full((256, 320, 3), 127, np.uint8)

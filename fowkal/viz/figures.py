@@ -13,8 +13,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..parts import (ANNOTATION_FIELDS, BODY, FACE, FACE_REGIONS, FOOT, HAND_BONES, LEFT_HAND, NUM_KEYPOINTS, PARTS,
-                     RIGHT_HAND, SKELETON)
+from ..data.topdown import annotation_keypoints, heatmap_scale, nearest_neighbour_distances  # noqa: F401 (pages use them here)
+from ..parts import (BODY, FACE, FACE_REGIONS, FOOT, HAND_BONES, LEFT_HAND, NUM_KEYPOINTS, PARTS, RIGHT_HAND,
+                     SKELETON)
 from .style import PART_COLORS, SIGMA, TEXT_WIDTH_IN
 
 #: The two heatmap sizes the book compares, (H', W'): the CPU profile's and the paper's.
@@ -174,19 +175,6 @@ def draw_wholebody(ax, xy, *, visible=None, values=None, cmap=LAMBDA_CMAP, norm=
     return artist
 
 
-def annotation_keypoints(ann: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    """``([133, 2] xy, [133] labelled)`` of one COCO-WholeBody annotation (v > 0 = labelled)."""
-    xy = np.zeros((NUM_KEYPOINTS, 2))
-    labelled = np.zeros(NUM_KEYPOINTS, bool)
-    for field, idx in ANNOTATION_FIELDS.items():
-        values = np.asarray(ann[field], dtype=float).reshape(-1, 3)
-        if len(values) != len(idx):
-            raise ValueError(f"annotation field {field!r} has {len(values)} keypoints, expected {len(idx)}")
-        xy[list(idx)] = values[:, :2]
-        labelled[list(idx)] = values[:, 2] > 0
-    return xy, labelled
-
-
 # --------------------------------------------------------------------------- Fig. 1
 def topdown_sample(image_bgr: np.ndarray, bbox_xywh, xy, labelled, *, input_size, heatmap_size,
                    sigma: float = SIGMA) -> dict:
@@ -216,34 +204,6 @@ def topdown_sample(image_bgr: np.ndarray, bbox_xywh, xy, labelled, *, input_size
     return dict(crop=results["img"][..., ::-1].copy(), xy_input=xy_input, xy_heatmap=xy_input / stride,
                 labelled=labelled, heatmaps=results["heatmaps"], stride=stride,
                 input_size=tuple(input_size), heatmap_size=tuple(heatmap_size))
-
-
-def nearest_neighbour_distances(xy_heatmap, labelled) -> dict[str, np.ndarray]:
-    """Per part: for every labelled keypoint, the distance (heatmap px) to the nearest other
-    labelled keypoint of the same part (hands: of the same hand)."""
-    xy_heatmap = np.asarray(xy_heatmap, dtype=float)
-    labelled = np.asarray(labelled, dtype=bool)
-    groups = {"body": BODY, "foot": FOOT, "face": FACE, "hand": (LEFT_HAND, RIGHT_HAND)}
-    out = {}
-    for part, idx in groups.items():
-        distances = []
-        for group in (idx if part == "hand" else (idx,)):
-            pts = xy_heatmap[[k for k in group if labelled[k]]]
-            if len(pts) < 2:
-                continue
-            d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
-            np.fill_diagonal(d, np.inf)
-            distances.append(d.min(1))
-        out[part] = np.concatenate(distances) if distances else np.zeros(0)
-    return out
-
-
-def heatmap_scale(bbox_xywh, *, input_size, heatmap_size, padding: float = 1.25) -> float:
-    """Heatmap pixels per image pixel for a person box (MMPose's crop: padded, aspect fixed)."""
-    _, _, w, h = (float(v) for v in bbox_xywh)
-    aspect = input_size[0] / input_size[1]
-    crop_h = max(h, w / aspect) * padding
-    return heatmap_size[1] / crop_h
 
 
 def _dense_coarse_maps(sample: dict):

@@ -15,7 +15,7 @@ The inputs:
 
 - the run-record folder the book reads (``fowkal.book.runs_dir()``): file names and contents;
 - ``figures/bench_losses.json``;
-- the environment variables the pages read (``FOWKAL_RUNS_DIR``, ``FOWKAL_REAL_SAMPLE``,
+- the environment variables the pages read (``FOWKAL_RUNS_DIR``, ``FOWKAL_REAL_SAMPLE``, ``FOWKAL_EVAL_EXAMPLE``,
   ``FOWKAL_DATA_ROOT``);
 - the source of the ``fowkal`` package (the pages compute everything with it; it names the
   benchmark too).
@@ -31,7 +31,7 @@ from pathlib import Path
 
 #: Header line that marks a page as reading data (the pages' jupytext header: ``fowkal: reads_data: true``).
 DATA_PAGE_MARK = "reads_data: true"
-ENV_VARS = ("FOWKAL_RUNS_DIR", "FOWKAL_REAL_SAMPLE", "FOWKAL_DATA_ROOT")
+ENV_VARS = ("FOWKAL_RUNS_DIR", "FOWKAL_REAL_SAMPLE", "FOWKAL_EVAL_EXAMPLE", "FOWKAL_DATA_ROOT")
 _PACKAGE = Path(__file__).resolve().parent
 
 
