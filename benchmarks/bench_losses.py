@@ -46,7 +46,7 @@ from fowkal.parts import NUM_KEYPOINTS  # noqa: E402
 PAPER_SHAPE = (32, NUM_KEYPOINTS, 64, 48)  # per-GPU batch, 256x192 input
 CPU_PROFILE_SHAPE = (32, NUM_KEYPOINTS, 32, 24)  # fowkal.configs' cpu profile, 128x96 input
 QUICK_SHAPE = (8, NUM_KEYPOINTS, 32, 24)
-TARGETS = {  # issue 7: ratios measured in one run, on the paper's heatmaps
+TARGETS = {  # ratios measured in one run, on the paper's heatmaps
     "fowkal_fused_vs_mmpose_awing": 1.0,
     "awing_fused_vs_mmpose_awing": 0.5,
     "fowkal_fused_peak_extra_buffers": 4.0,
@@ -65,7 +65,7 @@ MEMORY_METHOD = {
 
 # --------------------------------------------------------------------------- inputs and cases
 #: Visibility as in the 12 non-empty person instances of the real COCO-WholeBody sample
-#: (../shared/data/coco-wholebody-sample): a face is labelled in 3/12, each hand in 5/12, the feet in
+#: ($FOWKAL_REAL_SAMPLE): a face is labelled in 3/12, each hand in 5/12, the feet in
 #: 9/12 (then ~70 % of foot keypoints), body keypoints ~88 % visible. MMPose gives unlabelled keypoints
 #: weight 0 and an all-zero target. About 60 % of the keypoints are then invisible, in whole parts.
 PART_LABELLED = {"face": 0.25, "left_hand": 5 / 12, "right_hand": 5 / 12, "foot": 0.75}

@@ -22,7 +22,7 @@
 # [MSE, λ → 0] when it is not. Its Fig. 5 shows face keypoints closer to AWing than the rest. On
 # COCO-WholeBody the noise is unknown, so the claim cannot be tested there; on our benchmark
 # ({doc}`benchmark`) we set it. And the {doc}`part_losses` chapter shows that under the paper's
-# equations every λ is pushed towards MSE with no interior optimum (spec §5.4), so Fig. 5 may
+# equations every λ is pushed towards MSE with no interior optimum ({ref}`§5.4 <decisions-5-4>`), so Fig. 5 may
 # show a slow collapse, min-max normalised, rather than adaptation.
 #
 # **The study** (`notebooks/kaf_study`, module `fowkal.studies.kaf_study`): KAL and FoWKAL trained on
@@ -257,7 +257,7 @@ if runs:
 # $$\frac{\partial L}{\partial \lambda_{bk}} = \frac{\Delta_{bk}}{B\,N_P}, \qquad
 #   \Delta_{bk} = \ell^{AW}_{bk} - \ell^{MSE}_{bk},$$
 #
-# the **push**: positive for every labelled keypoint not predicted perfectly (spec §5.4), larger
+# the **push**: positive for every labelled keypoint not predicted perfectly ({ref}`§5.4 <decisions-5-4>`), larger
 # where the model fits the keypoint worse. Label noise can reach λ only through it: noisier labels,
 # worse fit, more push, lower λ. So the question splits in two: does λ follow the push, and does the
 # push follow the noise? `fowkal.studies.kaf_push` measures the mean push per keypoint with each run's final
@@ -468,7 +468,7 @@ def verdict_text(rows):
     holds = [v for v in found if v["variant"] != "paper" and v["ordering"] == "follows noise" and v["state"] == "stable"]
     if paper and all(v["collapsed"] for v in paper):
         summary_line = ("**Under the paper's loss the KAF collapses**: λ goes to the MSE side for almost every "
-                        "keypoint, as the analysis of spec §5.4 predicts; whatever order remains between the parts is "
+                        "keypoint, as the analysis of §5.4 of the loss decisions predicts; whatever order remains between the parts is "
                         "that of a collapse, not an adaptation.")
     elif paper:
         summary_line = "Under the paper's loss the KAF does not collapse on every setting; see the list."

@@ -168,7 +168,7 @@ if bench and bench.get("train_step"):
         for name, t in targets.items():
             value = "n/a" if t["measured"] is None else f"{t['measured']:.3f}"
             rows.append(f"| {name.replace('_', ' ')} | {t['target']} | {value} | {t['met']} |")
-        display(Markdown("The project's speed targets for the losses (issue 7):\n\n" + "\n".join(rows)))
+        display(Markdown("The project's speed targets for the losses:\n\n" + "\n".join(rows)))
 
 # %% tags=["hide-input"]
 with warnings.catch_warnings():

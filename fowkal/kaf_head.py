@@ -1,7 +1,7 @@
 """The Keypoint-wise Adaptive Factor (KAF) head: features -> λ in (0, 1) per sample and keypoint.
 
 The paper gives no detail beyond "the output of added head network" (Fig. 2); the default is the
-spec's §5.3 design: global average pooling of the backbone's last feature map -> Linear -> sigmoid,
+design of §5.3 of ``book/loss_decisions.md``: global average pooling of the backbone's last feature map -> Linear -> sigmoid,
 initialised so that λ = ``lambda_init`` everywhere at the start.
 """
 from __future__ import annotations

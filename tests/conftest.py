@@ -7,7 +7,7 @@
 - ``real_sample`` / ``eval_example``: the folders named by ``$FOWKAL_REAL_SAMPLE`` (4 real
   COCO-WholeBody images with annotations and detections) and ``$FOWKAL_EVAL_EXAMPLE`` (real
   annotations and a real model's predictions); a test that needs one is skipped, with the reason,
-  where the variable is unset (README's test command sets both when ``../shared/data`` exists).
+  where the variable is unset (``make test`` sets both where the data sit beside the repository).
 """
 from __future__ import annotations
 

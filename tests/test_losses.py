@@ -1,4 +1,4 @@
-"""The loss library against the spec's closed forms, hand computations, invariants and MMPose."""
+"""The loss library against the closed forms of ``book/loss_decisions.md``, hand computations, invariants and MMPose."""
 import math
 
 import pytest
@@ -36,7 +36,7 @@ def gaussian_batch(b=2, k=parts.NUM_KEYPOINTS, h=8, w=6, seed=0, dtype=D):
     return pred, target, tw, lam
 
 
-# --------------------------------------------------------------------------- AWing closed forms (spec §11)
+# --------------------------------------------------------------------------- AWing closed forms (§11)
 @pytest.mark.parametrize("p, p_hat, value", [
     (0, 0, 0.0), (0, 0.25, 0.7417313320), (0, -0.25, 0.7417313320), (0, 0.5, 2.9352350865),
     (0, 1, 8.4959459105), (1, 0.75, 2.7567767023), (1, 0, 10.2593828115), (0.5, 0, 3.9912101597),
@@ -103,7 +103,7 @@ def test_awing_large_residual_gradient_is_finite():
     assert torch.isfinite(value).all() and torch.isfinite(p_hat.grad).all()
 
 
-# --------------------------------------------------------------------------- WAHR / FWAHR (spec §11)
+# --------------------------------------------------------------------------- WAHR / FWAHR (§11)
 @pytest.mark.parametrize("p, p_hat, value", [
     (1, 0.8, 0.2), (0, 0.3, 0.3), (0.5, 0.5, 0.5), (0.5, 0.2, 0.7958554973), (0.5, -0.1, 1.0930924954),
     (0.3, 1.4, 0.4119675405), (1e-40, 0.1, 0.4184857364),
@@ -187,7 +187,7 @@ def test_non_binary_target_weight_convention():
     assert build_loss("awing")(p_hat, p, half).item() == pytest.approx(0.5 * 8.4959459105, abs=1e-9)
 
 
-# --------------------------------------------------------------------------- heuristic (spec §4)
+# --------------------------------------------------------------------------- heuristic (§4)
 def test_heuristic_oracle_literal_and_swapped():
     """Constant maps: bf keypoints MSE 0.25, fh keypoints AWing 3.9912101597 (p = 0.5, p̂ = 0)."""
     pred = torch.zeros(1, 133, 2, 2, dtype=D)

@@ -76,7 +76,7 @@ def wahr_weight(pred: Tensor, target: Tensor, *, gamma: float = 0.01) -> Tensor:
 
 def fwahr_weight(pred: Tensor, target: Tensor, *, gamma: float = 0.01, tau: float = 0.01,
                  reading: str = "literal") -> Tensor:
-    """FWAHR weight (Eq. 9), element-wise, under one of the spec's three readings (§6.3).
+    """FWAHR weight (Eq. 9), element-wise, under one of three readings of Eq. 9 (§6.3).
 
     - ``'literal'`` (R1, default): WAHR where ``p̂ ≥ 2^(−1/γ)``, else ``τ·p`` (as printed).
     - ``'gt_tau_target'`` (R2): WAHR where ``p ≥ 2^(−1/γ)``, else ``τ·p`` (≈ a hard 0 mask).

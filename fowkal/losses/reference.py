@@ -6,7 +6,7 @@ Losses (one class each): :class:`MSELoss` (Eq. 1), :class:`AWingLoss` (Eq. 3), :
 (Eq. 4-5), :class:`KALLoss` (Eq. 6-8; with FWAHR weighting it is FoWKAL, Eq. 10-11).
 :func:`build_reference_loss` maps the paper's ablation rows (``METHODS``) to configured losses.
 
-Conventions (``../shared/spec/losses.md``; section numbers below refer to it):
+Conventions (the book's appendix ``book/loss_decisions.md``; section numbers below refer to it):
 - ``pred``, ``target``: ``[B, K, H, W]``; ``target_weight``: ``[B, K]``; ``kaf`` (λ): ``[B, K]`` in [0, 1].
 - Per keypoint, ``ℓ_bk = tw_bk · R_ij[W · f(p, p̂)]`` with R the pixel mean (default, MMPose parity) or sum
   (the equations as printed); then the method's keypoint/part reduction, then the batch mean (§3.3).
@@ -257,7 +257,7 @@ class KALLoss(_PartLoss):
         term_normalisation: non-paper. 'none' (default, Eq. 6) or 'batch': ℓ^AW and ℓ^MSE are each divided
             by their batch mean over all keypoints (detached) before Eq. 6 mixes them, so both terms are on
             a common scale; ∂L/∂λ_k then has either sign (AWing's share minus MSE's share) instead of
-            always pushing λ to 0 (spec §5.4). The logged ``awing``/``mse`` terms stay unscaled.
+            always pushing λ to 0 (§5.4). The logged ``awing``/``mse`` terms stay unscaled.
         weighting: 'none' (KAL), 'fwahr' (FoWKAL), 'wahr' (Table 3).
         Other options as :class:`AWingLoss`.
     """
@@ -341,10 +341,9 @@ def build_reference_loss(method: str, *, parts: Mapping[str, Sequence[int]] | No
         method: one of ``METHODS``: 'mse', 'awing', 'heuristic', 'kal', 'heuristic_fwahr', 'fowkal'
             (Table 2 a-f), 'heuristic_wahr', 'kal_wahr' (Table 3).
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
-        **options: the spec's decisions (§12): ``pixel_reduction`` ('mean'), ``reg_weight`` (1.0),
+        **options: the loss decisions (§12): ``pixel_reduction`` ('mean'), ``reg_weight`` (1.0),
             ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance`` ('literal'),
             ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01), AWing ``alpha``/``omega``/``epsilon``/``theta``,
-            ``fused`` (False: the autograd reference; True: :mod:`fowkal.fused`, same values, ~10x faster).
 
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar.

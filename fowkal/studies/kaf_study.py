@@ -1,4 +1,4 @@
-"""Does the KAF track annotation noise? The controlled study of issue #8 (runs, measures, verdict).
+"""Does the KAF track annotation noise? A controlled study (runs, measures, verdict).
 
 The paper says the keypoint-wise adaptive factor λ (Eq. 6) moves the loss towards AWing where the
 annotation variance is low and towards MSE where it is not (Sec. 1), and reads Fig. 5 that way. On

@@ -1,6 +1,6 @@
 """The paper's reported numbers (COCO-WholeBody v1.0 val, AP/AR in %), labelled as the paper's.
 
-Transcribed from the paper's Tables 1-3 (see ../shared/spec/losses.md §10). These are never
+Transcribed from the paper's Tables 1-3 (see ``book/loss_decisions.md`` §10). These are never
 our results: the book shows them beside ours, in separate, labelled columns or blocks.
 """
 from types import MappingProxyType
