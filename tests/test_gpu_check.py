@@ -136,9 +136,34 @@ def test_iteration_stats_flags_rising_and_nonfinite_losses_and_short_runs(tmp_pa
         check.iteration_stats(tmp_path / "b", 4)
 
 
+def test_a_phase_that_breaks_off_leaves_a_record_of_what_finished(tmp_path, monkeypatch, capsys):
+    """A device call can be cut off or a run can fail: the finished runs stay in the record, the error names the phase."""
+    finished = dict(method="mse", precision="fp32", status="ok", finite=True, falls=True, it_per_s=1.0,
+                    data_time_fraction=0.1, peak_memory_mib=None, loss_first=1.0, loss_last=0.5, wall_s=1.0)
+
+    def fake_run(method, precision, **kwargs):
+        if method == "fowkal":
+            raise RuntimeError("training fowkal/fp32 failed (1)")
+        return dict(finished)
+
+    monkeypatch.setattr(check, "make_data", lambda root, mode: {"params": {}})
+    monkeypatch.setattr(check, "train_run", fake_run)
+    code = check.main(["--tiny", "--device", "cpu", "--out-dir", str(tmp_path / "out"),
+                       "--work-dir", str(tmp_path / "work")])
+    assert code == 1 and "fowkal/fp32 failed" in capsys.readouterr().err
+    (path,) = (tmp_path / "out").glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["error"] == "training: RuntimeError: training fowkal/fp32 failed (1)"
+    assert record["training"]["runs"] == [finished]
+    assert record["checks"]["completed"] is False and record["checks"]["training_ran"] is True
+    assert record["checks"]["fused_agrees_with_reference"] is False and "loss_agreement" not in record
+    assert set(record["phases"]) == {"benchmark_s"}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--iters", "1"], "--iters must be >= 2"),
     (["--workers", "-1"], "--workers must be >= 0"),
+    (["--budget-s", "10"], "--budget-s must be >= 60"),
     (["--loss-shape", "2,17,8,6"], "--loss-shape must be B,133,H,W"),
     (["--loss-shape", "2,133,x,6"], "--loss-shape must be B,133,H,W"),
     (["--wheels", "/nonexistent-folder"], "no manifest.json"),

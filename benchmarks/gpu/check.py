@@ -56,10 +56,10 @@ PRECISIONS = ("fp32", "amp")
 MODES = {
     "full": dict(iters=150, batch=32, crop=(192, 256), workers=8, val_images=8, warmup_iters=30,
                  loss_shape=(32, 133, 64, 48), repeats=20, reference_repeats=10, warmup=3,
-                 image_size=(480, 384), person_height=(200.0, 340.0), run_timeout=300),
+                 image_size=(480, 384), person_height=(200.0, 340.0), run_timeout=300, budget_s=480),
     "tiny": dict(iters=4, batch=4, crop=(96, 128), workers=0, val_images=2, warmup_iters=2,
                  loss_shape=(4, 133, 32, 24), repeats=2, reference_repeats=1, warmup=1,
-                 image_size=(160, 128), person_height=(70.0, 110.0), run_timeout=240),
+                 image_size=(160, 128), person_height=(70.0, 110.0), run_timeout=240, budget_s=900),
 }
 #: Agreement of the fused loss with the float64 reference on the same inputs: |value error| / |value| and
 #: max |gradient error| / max |gradient|. bfloat16: the gradient comes back rounded to bfloat16 (2^-9).
@@ -74,6 +74,8 @@ def parse_args(argv):
     parser.add_argument("--iters", type=int, help="training iterations per run (default: full 150, tiny 4)")
     parser.add_argument("--batch", type=int, help="crops per iteration (default: full 32 as the paper, tiny 4)")
     parser.add_argument("--workers", type=int, help="data loader processes (default: full 8, tiny 0)")
+    parser.add_argument("--budget-s", type=int, help="no training run starts, and none goes on, past this many "
+                        "seconds from the start (default: full 480, tiny 900)")
     parser.add_argument("--loss-shape", help="B,K,H,W of the loss comparisons (default: full 32,133,64,48)")
     parser.add_argument("--amp-dtype", choices=("float16", "bfloat16"), default="float16",
                         help="AMP's autocast type (float16 with dynamic loss scaling is MMPose's --amp)")
@@ -86,11 +88,11 @@ def parse_args(argv):
                         help="run the project wheel even if it differs from this checkout's fowkal/")
     args = parser.parse_args(argv)
     mode = dict(MODES["tiny" if args.tiny else "full"])
-    for name, low in (("iters", 2), ("batch", 1), ("workers", 0)):
+    for name, low in (("iters", 2), ("batch", 1), ("workers", 0), ("budget_s", 60)):
         value = getattr(args, name)
         if value is not None:
             if value < low:
-                parser.error(f"--{name} must be >= {low}, got {value}")
+                parser.error(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
             mode[name] = value
     mode["warmup_iters"] = min(mode["warmup_iters"], max(2, mode["iters"] // 5))
     if args.loss_shape is not None:
@@ -237,7 +239,7 @@ def _free_port() -> int:
 
 
 def train_run(method: str, precision: str, *, bench_root: Path, work: Path, mode: dict, device: str,
-              amp_dtype: str) -> dict:
+              amp_dtype: str, timeout: float) -> dict:
     """One run through torchrun (1 process) and ``python -m fowkal train``; its per-iteration numbers."""
     import fowkal
     from fowkal.runs import record as run_record
@@ -259,9 +261,9 @@ def train_run(method: str, precision: str, *, bench_root: Path, work: Path, mode
     with open(log, "w") as out:
         try:
             code = subprocess.run(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=mode["run_timeout"]).returncode
+                                  timeout=timeout).returncode
         except subprocess.TimeoutExpired:
-            code = f"timeout after {mode['run_timeout']} s"
+            code = f"stopped after {timeout:.0f} s"
     wall = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"training {method}/{precision} failed ({code}); the end of {log}:\n"
@@ -304,29 +306,35 @@ def iteration_stats(work: Path, iters: int) -> dict:
                 falls=last < first, losses=[round(v, 7) for v in losses])
 
 
-def training(bench_root: Path, work: Path, mode: dict, device: str, amp_dtype: str) -> dict:
-    runs = []
+def training(bench_root: Path, work: Path, mode: dict, device: str, amp_dtype: str, deadline: float,
+             save) -> dict:
+    """The four runs; ``save(result)`` after each, so that a run cut off by the caller's limit keeps the rest."""
+    result = {"profile": "paper", "model": "HRNet-w32 + DARK, KAFHeatmapHead", "pretrained": None,
+              "from_scratch": True, "launcher": f"torchrun, 1 process, {'nccl' if device == 'cuda' else 'gloo'}",
+              "entry_point": "python -m fowkal train --profile paper --gpus 1 --launcher pytorch",
+              "crop_wh": list(mode["crop"]), "heatmap_wh": [mode["crop"][0] // 4, mode["crop"][1] // 4],
+              "batch_size": mode["batch"], "iterations": mode["iters"], "workers": mode["workers"],
+              "lr_schedule": f"the profile's Adam (lr 5e-4 for a batch of 256, scaled linearly: auto_scale_lr); "
+                             f"linear warm-up over the first {mode['warmup_iters']} iterations instead of 500",
+              "timing": "MMEngine's per-iteration log (window 1); it/s over all but the first 10% of iterations",
+              "runs": []}
     for precision in PRECISIONS:
         for method in METHODS:
             if precision == "amp" and device != "cuda":
-                runs.append(dict(method=method, precision=precision, status="skipped",
-                                 reason="MMEngine's AmpOptimWrapper needs CUDA"))
+                result["runs"].append(dict(method=method, precision=precision, status="skipped",
+                                           reason="MMEngine's AmpOptimWrapper needs CUDA"))
                 continue
+            left = deadline - time.perf_counter()
+            if left < 30:
+                raise RuntimeError(f"the time budget ({mode['budget_s']} s) is spent before {method}/{precision}")
             row = train_run(method, precision, bench_root=bench_root, work=work / f"{method}-{precision}",
-                            mode=mode, device=device, amp_dtype=amp_dtype)
+                            mode=mode, device=device, amp_dtype=amp_dtype, timeout=min(mode["run_timeout"], left))
             print(f"[check] {method:6s} {precision:4s} {row['it_per_s']:7.2f} it/s, data {row['data_time_fraction']:.0%}"
                   f" of the time, peak {row['peak_memory_mib']} MiB, loss {row['loss_first']:.3g} -> "
                   f"{row['loss_last']:.3g} ({row['wall_s']} s with start-up and evaluation)", flush=True)
-            runs.append(row)
-    return {"profile": "paper", "model": "HRNet-w32 + DARK, KAFHeatmapHead", "pretrained": None,
-            "from_scratch": True, "launcher": f"torchrun, 1 process, {'nccl' if device == 'cuda' else 'gloo'}",
-            "entry_point": "python -m fowkal train --profile paper --gpus 1 --launcher pytorch",
-            "crop_wh": list(mode["crop"]), "heatmap_wh": [mode["crop"][0] // 4, mode["crop"][1] // 4],
-            "batch_size": mode["batch"], "iterations": mode["iters"], "workers": mode["workers"],
-            "lr_schedule": f"the profile's Adam (lr 5e-4 for a batch of 256, scaled linearly: auto_scale_lr); "
-                           f"linear warm-up over the first {mode['warmup_iters']} iterations instead of 500",
-            "timing": "MMEngine's per-iteration log (window 1); it/s over all but the first 10% of iterations",
-            "runs": runs}
+            result["runs"].append(row)
+            save(result)
+    return result
 
 
 # --------------------------------------------------------------------------- 3. agreement, 4. timings
@@ -457,38 +465,55 @@ def main(argv=None) -> int:
     record = {"kind": KIND, "schema_version": SCHEMA_VERSION, "tiny": args.tiny, "device": info,
               "versions": package_versions(), "machine": machine(), "git": git_state(REPO),
               "fowkal_from": "wheels (collect.py)" if installed else "this environment", "wheels": installed}
-    phases = {}
+    record["phases"] = phases = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = record_path(out_dir, info, args.tiny)
+    deadline = started + mode["budget_s"]
+
+    def save(name=None, value=None):
+        """Rewrite the record (whole, atomically): one cut off by a time limit keeps every finished phase."""
+        if name is not None:
+            record[name] = value
+        record["checks"] = summary(record, args.tiny)
+        record["wall_time_s"] = round(time.perf_counter() - started, 1)
+        record["created"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        write_json_atomic(record, path)
+
     steps = (("benchmark", lambda: make_data(work / "benchmark", mode)),
-             ("training", lambda: training(work / "benchmark", work / "runs", mode, device, args.amp_dtype)),
+             ("training", lambda: training(work / "benchmark", work / "runs", mode, device, args.amp_dtype,
+                                           deadline, lambda result: save("training", result))),
              ("loss_agreement", lambda: loss_agreement(mode["loss_shape"], device)),
              ("loss_timing", lambda: loss_timing(mode["loss_shape"], device, mode)))
+    record["error"] = "did not finish"  # until it has: a record cut off mid-way says so
     for name, step in steps:
         t = time.perf_counter()
         try:
-            record[name] = step()
+            value = step()
         except Exception as err:  # a partial record still says what ran (device minutes are scarce)
             traceback.print_exc()
             record["error"] = f"{name}: {type(err).__name__}: {str(err)[-3000:]}"
             print(f"check: {name} failed; the scratch folder {work} is kept", file=sys.stderr)
             break
         phases[f"{name}_s"] = round(time.perf_counter() - t, 1)
-    runs = [r for r in record.get("training", {}).get("runs", []) if r["status"] == "ok"]
-    record["checks"] = {"completed": "error" not in record, "training_ran": bool(runs),
-                        "losses_finite": bool(runs) and all(r["finite"] for r in runs),
-                        # a loss that falls over a few iterations is asked only of a full run
-                        "losses_fall": None if args.tiny else bool(runs) and all(r["falls"] for r in runs),
-                        "fused_agrees_with_reference": record.get("loss_agreement", {}).get("all_ok", False)}
-    record["phases"] = phases
-    record["wall_time_s"] = round(time.perf_counter() - started, 1)
-    record["created"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = write_json_atomic(record, record_path(out_dir, info, args.tiny))
+        save(name, value)
+    else:
+        del record["error"]
+    save()
     if not args.keep_work and args.work_dir is None and "error" not in record:
         shutil.rmtree(work, ignore_errors=True)
     ok = all(v is not False for v in record["checks"].values())
     print(f"[check] {'all checks passed' if ok else 'A CHECK FAILED'}: {record['checks']}")
     print(f"[check] record: {path} ({record['wall_time_s']} s)")
     return 0 if ok else 1
+
+
+def summary(record: dict, tiny: bool) -> dict:
+    runs = [r for r in record.get("training", {}).get("runs", []) if r["status"] == "ok"]
+    return {"completed": "error" not in record, "training_ran": bool(runs),
+            "losses_finite": bool(runs) and all(r["finite"] for r in runs),
+            # a loss that falls over a few iterations is asked only of a full run
+            "losses_fall": None if tiny else bool(runs) and all(r["falls"] for r in runs),
+            "fused_agrees_with_reference": record.get("loss_agreement", {}).get("all_ok", False)}
 
 
 if __name__ == "__main__":
