@@ -49,6 +49,7 @@ REPO = HERE.parents[1]
 RESULTS = REPO / "results" / "gpu"
 KIND, SCHEMA_VERSION = "fowkal-gpu-check", 1
 INSTALL_ENV = "FOWKAL_GPU_CHECK_INSTALL"  # set for the restarted process: what --wheels installed
+SITE_ENV = "FOWKAL_GPU_CHECK_SITE"  # and where (removed at the end)
 METHODS = ("mse", "fowkal")
 PRECISIONS = ("fp32", "amp")
 #: Full run: ~4-6 minutes on one H100-class GPU with 16 cores (4 training runs of ~1 minute, start-up
@@ -56,7 +57,7 @@ PRECISIONS = ("fp32", "amp")
 MODES = {
     "full": dict(iters=150, batch=32, crop=(192, 256), workers=8, val_images=8, warmup_iters=30,
                  loss_shape=(32, 133, 64, 48), repeats=20, reference_repeats=10, warmup=3,
-                 image_size=(480, 384), person_height=(200.0, 340.0), run_timeout=300, budget_s=480),
+                 image_size=(480, 384), person_height=(200.0, 340.0), run_timeout=180, budget_s=420),
     "tiny": dict(iters=4, batch=4, crop=(96, 128), workers=0, val_images=2, warmup_iters=2,
                  loss_shape=(4, 133, 32, 24), repeats=2, reference_repeats=1, warmup=1,
                  image_size=(160, 128), person_height=(70.0, 110.0), run_timeout=240, budget_s=900),
@@ -75,7 +76,7 @@ def parse_args(argv):
     parser.add_argument("--batch", type=int, help="crops per iteration (default: full 32 as the paper, tiny 4)")
     parser.add_argument("--workers", type=int, help="data loader processes (default: full 8, tiny 0)")
     parser.add_argument("--budget-s", type=int, help="no training run starts, and none goes on, past this many "
-                        "seconds from the start (default: full 480, tiny 900)")
+                        "seconds from the start (default: full 420, tiny 900)")
     parser.add_argument("--loss-shape", help="B,K,H,W of the loss comparisons (default: full 32,133,64,48)")
     parser.add_argument("--amp-dtype", choices=("float16", "bfloat16"), default="float16",
                         help="AMP's autocast type (float16 with dynamic loss scaling is MMPose's --amp)")
@@ -115,9 +116,10 @@ def parse_args(argv):
 
 # --------------------------------------------------------------------------- --wheels: install, restart
 def tree_digest(root: Path) -> str:
-    """sha256 over the relative paths and bytes of a package folder's files (caches left out)."""
+    """sha256 over the relative paths and bytes of a package folder's Python files (what the wheel holds:
+    modules and the MMPose configs; stray files of a checkout and caches do not count)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -142,20 +144,22 @@ def install_and_restart(args, argv) -> None:
     for cmd in (pip + [str(p) for p in binaries], pip + ["--no-build-isolation"] + [str(p) for p in sources]):
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
-            _setup_failed(f"installing failed:\n{' '.join(cmd)}\n{result.stdout[-2000:]}"
-                             f"{result.stderr[-4000:]}")
+            shutil.rmtree(site, ignore_errors=True)
+            _setup_failed(f"installing failed:\n{' '.join(cmd)}\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
     matches = None
     if (REPO / "fowkal").is_dir():
         matches = tree_digest(site / "fowkal") == tree_digest(REPO / "fowkal")
         if not matches and not args.allow_stale_wheel:
-            _setup_failed("the project wheel differs from this checkout's fowkal/: run collect.py "
-                             "again (or pass --allow-stale-wheel to run the wheel's code anyway)")
+            shutil.rmtree(site, ignore_errors=True)
+            _setup_failed("the project wheel differs from this checkout's fowkal/: run collect.py again "
+                          "(or pass --allow-stale-wheel to run the wheel's code anyway)")
     info = {"manifest_created": manifest["created"], "python": manifest["python"],
             "project_commit": manifest["project"], "total_bytes": manifest["total_bytes"],
             "installed": [p.name for p in binaries + sources], "setuptools_from_image": have_pkg_resources,
             "project_matches_checkout": matches, "install_s": round(time.perf_counter() - started, 1)}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     env[INSTALL_ENV] = json.dumps(info)
+    env[SITE_ENV] = str(site)
     rest = _drop_option(argv, "--wheels")
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *rest], env)
@@ -423,9 +427,18 @@ def device_info(device: str) -> dict:
         props = torch.cuda.get_device_properties(0)
         info.update(name=props.name, capability=f"{props.major}.{props.minor}",
                     memory_gib=round(props.total_memory / 2**30, 1), multiprocessors=props.multi_processor_count,
-                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
-                    nccl=".".join(map(str, torch.cuda.nccl.version())))
+                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(), nccl=_nccl_version())
     return info
+
+
+def _nccl_version():
+    import torch
+
+    try:
+        version = torch.cuda.nccl.version()
+    except (AttributeError, RuntimeError):
+        return None
+    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
 
 
 def record_path(out_dir: Path, device: dict, tiny: bool) -> Path:
@@ -446,7 +459,7 @@ def main(argv=None) -> int:
     sys.path.insert(1, str(HERE.parent))  # bench_losses (after fowkal's own location: see below)
     import torch
 
-    import fowkal  # first, so that bench_losses's sys.path entry for the checkout cannot shadow it
+    import fowkal  # noqa: F401  (first, so that bench_losses's sys.path entry for the checkout cannot shadow it)
     from fowkal.jsonfile import write_json_atomic
     from fowkal.runs.record import git_state, machine, package_versions
 
@@ -501,6 +514,8 @@ def main(argv=None) -> int:
     save()
     if not args.keep_work and args.work_dir is None and "error" not in record:
         shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get(SITE_ENV, "").startswith(tempfile.gettempdir()):  # everything is imported by now
+        shutil.rmtree(os.environ[SITE_ENV], ignore_errors=True)
     ok = all(v is not False for v in record["checks"].values())
     print(f"[check] {'all checks passed' if ok else 'A CHECK FAILED'}: {record['checks']}")
     print(f"[check] record: {path} ({record['wall_time_s']} s)")
