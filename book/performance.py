@@ -320,3 +320,78 @@ display(Markdown("\n".join(f"- `{files[key]}`: {WHAT[key]}"
 # the KAF and loss logs; the record stores what regenerates the run's config, and the config's hash)
 # and the aggregated tables beside them; this book reads those folders. Checkpoints, MMEngine's
 # `config.py` and the executed train notebook stay in the work dirs.
+
+# %% [markdown]
+# ## On a GPU
+#
+# Everything above ran on CPUs. The paper's setting is built for GPUs, which this book's machines
+# lack; one is lent only now and then. `benchmarks/gpu/check.py` is ready for such a loan
+# (`benchmarks/gpu/README.md`): on one CUDA device it trains the `paper` profile (HRNet-w32 + DARK,
+# 256 × 192 crops, from scratch) through `torchrun` and NCCL for 150 iterations with `mse` and `fowkal`,
+# in float32 and with mixed precision, checks the fused loss against the reference there, and times
+# every loss against MMPose's on `[32, 133, 64, 48]`. Its records are kept in `results/gpu/`.
+
+# %% tags=["hide-input"]
+from fowkal.viz.style import REPO_ROOT
+
+GPU_DIR = REPO_ROOT / "results" / "gpu"
+gpu_records = [json.loads(p.read_text()) for p in sorted(GPU_DIR.glob("*.json"))] if GPU_DIR.is_dir() else []
+gpu_records = [r for r in gpu_records if r.get("kind") == "fowkal-gpu-check" and not r.get("tiny")]
+
+
+def gpu_section(record) -> str:
+    dev, versions = record["device"], record.get("versions", {})
+    commit = (record.get("git") or {}).get("commit") or "?"
+    lines = [f"### {dev.get('name', dev['type'])}, {record['created'][:10]}", "",
+             f"Commit `{commit[:8]}`, torch {dev.get('torch')}, CUDA {dev.get('cuda')}, MMPose "
+             f"{versions.get('mmpose', '?')}; {record['wall_time_s']:.0f} s in all. Checks: "
+             + ", ".join(f"{k.replace('_', ' ')} {'✓' if v else ('–' if v is None else '✗')}"
+                         for k, v in record["checks"].items()) + "."]
+    if record.get("error"):
+        lines += ["", f"**It broke off:** `{record['error'][:300]}`"]
+    training = record.get("training")
+    if training:
+        lines += ["", f"Training, batch {training['batch_size']}, {training['iterations']} iterations, "
+                  f"{training['workers']} loader processes ({training['launcher']}):", "",
+                  "| method | precision | it/s | data time | peak GPU memory | loss, first → last fifth |",
+                  "|---|---|---:|---:|---:|---|"]
+        for run in training["runs"]:
+            if run["status"] != "ok":
+                lines.append(f"| {run['method']} | {run['precision']} | {run.get('reason', run['status'])} | | | |")
+                continue
+            memory = "" if run["peak_memory_mib"] is None else f"{run['peak_memory_mib'] / 1024:.1f} GiB"
+            lines.append(f"| {run['method']} | {run['precision']} | {run['it_per_s']:.2f} | "
+                         f"{run['data_time_fraction']:.0%} | {memory} | {run['loss_first']:.4g} → "
+                         f"{run['loss_last']:.4g}{'' if run['finite'] else ' (not finite)'} |")
+    agreement = record.get("loss_agreement")
+    if agreement:
+        worst = {d: max(r["fused_grad_rel_err"] for r in agreement["rows"] if r["dtype"] == d)
+                 for d in ("float32", "bfloat16")}
+        failed = [f"{r['method']} ({r['dtype']})" for r in agreement["rows"] if not r["ok"]]
+        where = "GPU" if agreement["device"] == "cuda" else agreement["device"].upper()
+        lines += ["", f"Fused against the float64 reference on the {where}: "
+                  + ("every method agrees" if not failed else f"**disagrees** for {', '.join(failed)}")
+                  + f" (largest gradient error {worst['float32']:.1e} in float32, {worst['bfloat16']:.1e} "
+                  f"in bfloat16)."]
+    timing = record.get("loss_timing")
+    if timing:
+        lines += ["", f"Forward + backward on `{timing['shape']}`, float32, ratios within this run:", "",
+                  "| method | implementation | ms | × MMPose AWing | × MMPose MSE |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['method']} | {r['implementation']} | {1e3 * r['median_s']:.2f} | "
+                  f"{r['ratio_to_mmpose_awing']:.2f} | {r['ratio_to_mmpose_mse']:.2f} |" for r in timing["rows"]]
+    return "\n".join(lines)
+
+
+if gpu_records:
+    for gpu_record in gpu_records:
+        display(Markdown(gpu_section(gpu_record)))
+else:
+    display(Markdown(pages.admonition(
+        "No GPU record exists yet",
+        "No run of the GPU check is in `results/gpu/`: nothing in this book has been measured on a GPU, and "
+        "whether the CUDA path trains has not been shown. To make one, collect the wheels a bare GPU "
+        "machine lacks on a machine with the package registries "
+        "(`.venv/bin/python benchmarks/gpu/collect.py`, about 4 MiB), then on the GPU machine run "
+        "`python3 benchmarks/gpu/check.py --wheels benchmarks/gpu/wheels` (about 5 minutes, no network) and "
+        "commit the record it writes to `results/gpu/`; `benchmarks/gpu/README.md` has the details.",
+        kind="note", css_class="fowkal-missing")))
