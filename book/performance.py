@@ -126,10 +126,10 @@ if bench:
         for offset, impl, color in ((-0.2, "reference", style.CURVE_COLORS[0]), (0.2, "fused", style.CURVE_COLORS[1])):
             times = [median_ms(rows, m, impl) for m in methods]
             ax.barh(y + offset, times, height=0.38, color=color, label=impl)
-        for method, style in (("awing", "--"), ("mse", ":")):
+        for method, line_style in (("awing", "--"), ("mse", ":")):
             mm = median_ms(rows, method, "mmpose")
             if not np.isnan(mm):
-                ax.axvline(mm, color="0.3", ls=style, lw=1, label=f"MMPose {'MSE' if method == 'mse' else 'AWing'}")
+                ax.axvline(mm, color="0.3", ls=line_style, lw=1, label=f"MMPose {'MSE' if method == 'mse' else 'AWing'}")
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
