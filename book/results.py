@@ -155,45 +155,48 @@ display(Markdown(ablation.table3_markdown(table).replace(" ± ", pages.nbsp(" ±
 # %% [markdown]
 # ## The paper's claims, checked
 #
-# Each claim is a difference between two rows of Tables 2 or 3 on one part. The verdict rule is
-# `fowkal.studies.ablation`'s (quoted from its documentation):
+# Each claim is a difference between two rows of Tables 2 or 3 on one part. The verdict rule is data
+# in `fowkal.studies.ablation.RULE`; in words:
 
 # %% tags=["hide-input"]
-rule = ablation.__doc__.split("Verdict rule", 1)[1].split("\n", 1)[1].strip()
-display(Markdown("> " + rule.replace("\n", "\n> ")))
+display(Markdown("> " + ablation.rule_text()))
+
 
 # %% tags=["hide-input"]
 def claims_table(rows) -> str:
-    lines = ["| claim | paper Δ | our Δ ± 2 SE | verdict |", "|:---|---:|---:|:---|"]
+    level = f"{100 * ablation.RULE['level']:.0f} %"
+    lines = [f"| claim | paper Δ | our Δ [{level} interval] | seeds | p (Holm) | verdict | paper Δ inside |",
+             "|:---|---:|---:|---:|---:|:---|:---|"]
     for row in rows:
-        ours = "—" if math.isnan(row["d"]) else f"{row['d']:+.1f}"
-        if not math.isnan(row["d"]) and not math.isnan(row["se"]):
-            ours += f" ± {2 * row['se']:.1f}"
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {pages.nbsp(ours)} | "
-                     f"{pages.nbsp(row['verdict'])} |")
+        p = "—" if row["p_paper_holm"] is None else f"{row['p_paper_holm']:.3f}"
+        inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "**no**")
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {pages.nbsp(ablation.interval_text(row))} | "
+                     f"{row['n']} | {p} | {pages.nbsp(row['verdict'])} | {inside} |")
     return "\n".join(lines)
 
 
-VERDICT_COLORS = {ablation.REPRODUCED: style.CURVE_COLORS[2], ablation.NOT_REPRODUCED: style.CURVE_COLORS[3],
+VERDICT_COLORS = {ablation.REPRODUCED: style.CURVE_COLORS[2], ablation.CONTRADICTED: style.CURVE_COLORS[3],
                   ablation.INCONCLUSIVE: style.CURVE_COLORS[6]}
 
 
 def claims_figure(rows):
-    """Paper's Δ (black diamond) and ours (dot ± 2 SE, coloured by verdict), one line per claim."""
+    """Paper's Δ (black diamond) and ours (dot and its interval, coloured by verdict), one line per claim."""
     fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 0.32 * len(rows) + 1.0))
     y = np.arange(len(rows))
     for i, row in enumerate(rows):
         color = VERDICT_COLORS[row["verdict"]]
         if not math.isnan(row["d"]):
-            err = 0 if math.isnan(row["se"]) else 2 * row["se"]
-            ax.errorbar(row["d"], i, xerr=err, fmt="o", color=color, ms=5, capsize=2, lw=1.2)
+            if not math.isnan(row["low"]):
+                ax.plot([row["low"], row["high"]], [i, i], color=color, lw=1.6, solid_capstyle="butt")
+            ax.plot(row["d"], i, "o", color=color, ms=5)
         ax.plot(row["paper_delta"], i, "D", color="black", ms=4)
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(y, [row["claim"] for row in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("AP difference, better − worse method (points)")
+    ax.set_xlabel(f"AP difference, better − worse method (points; ours: paired mean and "
+                  f"{100 * ablation.RULE['level']:.0f} % interval)")
     handles = [plt.Line2D([], [], marker="D", color="black", ls="", ms=4, label="paper")]
-    handles += [plt.Line2D([], [], marker="o", color=c, ls="", ms=5, label=f"ours: {v}")
+    handles += [plt.Line2D([], [], marker="o", color=c, ls="-", ms=5, label=f"ours: {v}")
                 for v, c in VERDICT_COLORS.items()]
     ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True)
     return fig
@@ -207,9 +210,13 @@ if records:
         style.save_figure(fig, "claims")
     plt.show()
     verdicts = [row["verdict"] for row in claim_rows]
-    tally = {v: verdicts.count(v) for v in (ablation.REPRODUCED, ablation.NOT_REPRODUCED, ablation.INCONCLUSIVE)}
+    tally = {v: verdicts.count(v) for v in ablation.VERDICTS}
+    inside = [row["paper_inside"] for row in claim_rows if row["paper_inside"] is not None]
     display(Markdown(f"Of the paper's {len(verdicts)} claims, on the CPU benchmark: "
-                     + ", ".join(f"**{n} {v}**" for v, n in tally.items()) + "."))
+                     + ", ".join(f"**{n} {v}**" for v, n in tally.items())
+                     + f". The paper's Δ lies inside our interval for {sum(inside)} of the {len(inside)} "
+                     "claims tested: an interval that holds it does not confirm the paper's size, only fails "
+                     "to rule it out; one that misses it rules the paper's size out at that level."))
 else:
     display(Markdown(pages.missing_records(missing, "No claim can be checked.", first=False)))
 

@@ -12,22 +12,51 @@ def record(method, seed, wb, body=0.5, foot=0.5, face=0.5, hand=0.5):
     return {"method": method, "seed": seed, "metrics": {"gt_boxes": {p: {"AP": v, "AR": v} for p, v in parts.items()}}}
 
 
-def test_mean_std_and_verdicts_by_hand():
+def test_mean_std_and_paired_verdicts_by_hand():
     records = [record("mse", s, wb, face=f) for s, (wb, f) in enumerate(((0.40, 0.3), (0.42, 0.5), (0.44, 0.7)))]
     records += [record("fowkal", s, wb, face=f) for s, (wb, f) in enumerate(((0.50, 0.4), (0.52, 0.5), (0.54, 0.7)))]
     records += [record("kal", s, wb) for s, wb in enumerate((0.60, 0.62, 0.64))]
     table = ablation.aggregate(records)
     cell = table["mse"]["wholebody"]
     assert cell["n"] == 3 and cell["mean"] == pytest.approx(42.0) and cell["std"] == pytest.approx(2.0)
-    # fowkal vs mse: d = 10, SE = sqrt(4/3 + 4/3) = 1.633 → d − 2SE = 6.73 > 0
-    v = ablation.verdict(table, "fowkal", "mse", "wholebody")
-    assert v["d"] == pytest.approx(10.0) and v["se"] == pytest.approx(math.sqrt(8 / 3))
-    assert v["verdict"] == ablation.REPRODUCED
-    assert ablation.verdict(table, "fowkal", "kal", "wholebody")["verdict"] == ablation.NOT_REPRODUCED
-    # face: d = 3.33, SE = sqrt(0.04·1e4/3 + 0.0233·1e4/3) → d − 2SE < 0 < d + 2SE
-    assert ablation.verdict(table, "fowkal", "mse", "face")["verdict"] == ablation.INCONCLUSIVE
-    assert ablation.verdict(table, "fowkal", "mse", "body")["verdict"] == ablation.NOT_REPRODUCED  # equal: ruled out
-    assert ablation.verdict(table, "awing", "mse", "face")["verdict"] == ablation.INCONCLUSIVE  # no runs
+    rows = {row["claim"]: row for row in ablation.claims(table)}
+    # fowkal − mse per seed: 10, 10, 10: no spread, a certain sign; the paper's +3.4 lies outside
+    baseline = rows["FoWKAL beats the MSE baseline (whole-body)"]
+    assert (baseline["d"], baseline["low"], baseline["high"], baseline["n"]) == (
+        pytest.approx(10.0), pytest.approx(10.0), pytest.approx(10.0), 3)
+    assert baseline["verdict"] == ablation.REPRODUCED and baseline["paper_inside"] is False
+    # fowkal − kal: −10 each seed, against the paper's direction
+    assert rows["FWAHR helps KAL (whole-body)"]["verdict"] == ablation.CONTRADICTED
+    # face: differences 10, 0, 0 → mean 3.33, SE 3.33, t = 1 with 2 df: one-sided p = 0.211
+    face = rows["FWAHR helps KAL on face"]  # kal has no face spread: fowkal − kal = (−10, 0, 20)
+    assert face["n"] == 3 and face["verdict"] == ablation.INCONCLUSIVE
+    diff = ablation.paired_difference(table, "fowkal", "mse", "face")
+    assert diff["d"] == pytest.approx(10 / 3) and diff["p_paper"] == pytest.approx(0.2113249, rel=1e-6)
+    half = 4.302652729911275 * (10 / 3)  # t(0.975, 2) × SE
+    assert (diff["low"], diff["high"]) == (pytest.approx(10 / 3 - half), pytest.approx(10 / 3 + half))
+    # five claims have runs of both methods (kal-mse body, fowkal-kal x3, fowkal-mse): Holm adjusts over 5
+    tested = [row for row in rows.values() if row["p_paper"] is not None]
+    assert len(tested) == 5 and all(row["p_paper_holm"] >= row["p_paper"] for row in tested)
+    # no runs: not tested, inconclusive, outside Holm's family
+    awing = rows["AWing beats MSE on face"]
+    assert awing["verdict"] == ablation.INCONCLUSIVE and awing["p_paper_holm"] is None and awing["reason"] == "missing runs"
+
+
+def test_only_common_seeds_are_paired():
+    records = [record("mse", s, 0.40 + 0.01 * s) for s in (0, 1, 2)] + [record("fowkal", s, 0.50) for s in (1, 2, 5)]
+    diff = ablation.paired_difference(ablation.aggregate(records), "fowkal", "mse", "wholebody")
+    assert diff["seeds"] == [1, 2] and diff["d"] == pytest.approx(8.5)
+    one = [record("mse", 0, 0.4), record("fowkal", 0, 0.5), record("fowkal", 1, 0.5)]
+    row = ablation.paired_difference(ablation.aggregate(one), "fowkal", "mse", "wholebody")
+    assert row["n"] == 1 and row["p_paper"] is None and "fewer than 2 common seeds" in row["reason"]
+
+
+def test_the_rule_is_stated_from_its_data():
+    text = ablation.rule_text()
+    assert "95 % Student-t interval" in text and "Holm" in text and "0.05" in text
+    assert "Reproduced" in text and "Contradicted" in text and "Inconclusive" in text
+    stricter = dict(ablation.RULE, alpha=0.01, level=0.9)
+    assert "90 %" in ablation.rule_text(stricter) and "0.01" in ablation.rule_text(stricter)
 
 
 def test_markdown_tables_show_paper_and_ours():
@@ -40,6 +69,7 @@ def test_markdown_tables_show_paper_and_ours():
     assert f"| KAL + FWAHR | {paper.TABLE3['fowkal']:.1f} | 50.0 (n=1) | 1 |" in md3
     claims = ablation.claims_markdown(table)
     assert claims.count("\n") == len(paper.CLAIMS) + 1
+    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0 (n=1) | 1 | — | inconclusive | — |" in claims
 
 
 def test_duplicate_seeds_and_missing_parts_are_errors(tmp_path):

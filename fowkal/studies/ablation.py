@@ -1,14 +1,12 @@
 """Aggregate run records into the paper's Tables 2 and 3 and judge the paper's claims.
 
-Pure functions over run records (JSON dicts written by :mod:`fowkal.run_record`); no training here.
+Pure functions over run records (JSON dicts written by :mod:`fowkal.runs.record`); no training here.
 Our numbers are AP in % (0-100) on whatever dataset the records were evaluated on; the paper's
-numbers come from :mod:`fowkal.paper` and are always labelled as the paper's.
+numbers come from :mod:`fowkal.studies.paper` and are always labelled as the paper's.
 
-Verdict rule (stated once, used everywhere): for a claim "A beats B on part P", with our seeds
-d = mean_A − mean_B and SE = sqrt(s_A²/n_A + s_B²/n_B) (s = sample std over seeds):
-- **reproduced** if d − 2·SE > 0 (A better, beyond two standard errors);
-- **not reproduced** if d + 2·SE ≤ 0 (we can rule out that A is better);
-- **inconclusive** otherwise, or with fewer than 2 seeds on either side.
+The verdict rule is data (:data:`RULE`, stated in words by :func:`rule_text`): seeds pair runs, so each
+claim "A beats B on part P" is judged on the per-seed differences AP(A) − AP(B) of the seeds both
+methods ran (:func:`fowkal.stats.paired_interval`), with Holm's correction over all claims judged.
 """
 from __future__ import annotations
 
@@ -17,10 +15,35 @@ import math
 import statistics
 from pathlib import Path
 
+from types import MappingProxyType
+
+from ..stats import holm, paired_interval
 from . import paper
 
 PARTS = ("wholebody", "body", "foot", "face", "hand")
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive"
+VERDICTS = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
+
+#: The verdict rule. A claim is *reproduced* when the Holm-adjusted one-sided p-value of the paired
+#: t-test in the paper's direction is below ``alpha``, *contradicted* when the same holds in the
+#: opposite direction, else *inconclusive*; separately, whether the paper's Δ lies inside our
+#: two-sided ``level`` interval. Claims with fewer than ``min_seeds`` common seeds are not tested
+#: (inconclusive) and do not count in Holm's family.
+RULE = MappingProxyType({"alpha": 0.05, "level": 0.95, "min_seeds": 2, "correction": "holm",
+                         "test": "paired Student t on per-seed differences, one-sided"})
+
+
+def rule_text(rule=RULE) -> str:
+    """The verdict rule in words (Markdown), from :data:`RULE`."""
+    return (f"For a claim \"A beats B on part P\", take the seeds both methods ran (at least "
+            f"{rule['min_seeds']}) and their per-seed differences d = AP(A) − AP(B): the same seed means the "
+            f"same initial weights and the same batches, so the differences are paired. Their mean and its "
+            f"{100 * rule['level']:.0f} % Student-t interval (n − 1 degrees of freedom) are our Δ. The "
+            f"one-sided paired t-test in the paper's direction gives a p-value per claim; the p-values of all "
+            f"claims judged are adjusted by Holm's step-down procedure (family-wise error "
+            f"{rule['alpha']:g}). **Reproduced**: adjusted p < {rule['alpha']:g} in the paper's direction. "
+            f"**Contradicted**: the same in the opposite direction. **Inconclusive**: neither (or fewer than "
+            f"{rule['min_seeds']} common seeds). Separately: does the paper's Δ lie inside our interval?")
 
 
 def load_records(folder) -> list[dict]:
@@ -66,31 +89,52 @@ def aggregate(records: list[dict], *, boxes: str = "gt_boxes", stat: str = "AP")
     return table
 
 
-def verdict(table: dict, better: str, worse: str, part: str) -> dict:
-    """Apply the module's rule to one claim; returns d, SE and the verdict."""
+def paired_difference(table: dict, better: str, worse: str, part: str, rule=RULE) -> dict:
+    """The per-seed differences ``better − worse`` on ``part`` over the common seeds, their mean and
+    interval, and the one-sided p-values in both directions (None where fewer than ``min_seeds``)."""
+    nan = float("nan")
+    empty = dict(d=nan, low=nan, high=nan, n=0, seeds=[], p_paper=None, p_opposite=None)
     if better not in table or worse not in table:
-        return dict(d=float("nan"), se=float("nan"), verdict=INCONCLUSIVE, reason="missing runs")
+        return dict(empty, reason="missing runs")
     a, b = table[better][part], table[worse][part]
-    d = a["mean"] - b["mean"]
-    if a["n"] < 2 or b["n"] < 2:
-        return dict(d=d, se=float("nan"), verdict=INCONCLUSIVE, reason="fewer than 2 seeds")
-    se = math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
-    if d - 2 * se > 0:
-        result = REPRODUCED
-    elif d + 2 * se <= 0:
-        result = NOT_REPRODUCED
-    else:
-        result = INCONCLUSIVE
-    return dict(d=d, se=se, verdict=result, reason="")
+    by_seed = dict(zip(b["seeds"], b["values"]))
+    seeds = [s for s in a["seeds"] if s in by_seed]
+    diffs = [va - by_seed[s] for s, va in zip(a["seeds"], a["values"]) if s in by_seed]
+    if len(diffs) < rule["min_seeds"]:
+        mean = sum(diffs) / len(diffs) if diffs else nan
+        return dict(empty, d=mean, n=len(diffs), seeds=seeds, reason=f"fewer than {rule['min_seeds']} common seeds")
+    interval = paired_interval(diffs, level=rule["level"])
+    return dict(d=interval.mean, low=interval.low, high=interval.high, n=interval.n, seeds=seeds,
+                p_paper=interval.p_value("greater"), p_opposite=interval.p_value("less"), reason="")
 
 
-def claims(table: dict) -> list[dict]:
-    """Every claim of :data:`fowkal.paper.CLAIMS` with the paper's Δ, ours and the verdict."""
-    rows = []
-    for name, better, worse, part, paper_delta in paper.CLAIMS:
-        rows.append(dict(claim=name, better=better, worse=worse, part=part, paper_delta=paper_delta,
-                         **verdict(table, better, worse, part)))
+def claims(table: dict, rule=RULE) -> list[dict]:
+    """Every claim of :data:`fowkal.studies.paper.CLAIMS`: the paper's Δ, our paired Δ and interval,
+    the Holm-adjusted p-values and the verdict of :data:`RULE`."""
+    rows = [dict(claim=name, better=better, worse=worse, part=part, paper_delta=paper_delta,
+                 **paired_difference(table, better, worse, part, rule))
+            for name, better, worse, part, paper_delta in paper.CLAIMS]
+    tested = [row for row in rows if row["p_paper"] is not None]
+    for key in ("p_paper", "p_opposite"):
+        for row, adjusted in zip(tested, holm([row[key] for row in tested])):
+            row[key + "_holm"] = adjusted
+    for row in rows:
+        if row["p_paper"] is None:
+            row.update(p_paper_holm=None, p_opposite_holm=None, verdict=INCONCLUSIVE, paper_inside=None)
+            continue
+        row["verdict"] = (REPRODUCED if row["p_paper_holm"] < rule["alpha"] else
+                          CONTRADICTED if row["p_opposite_holm"] < rule["alpha"] else INCONCLUSIVE)
+        row["paper_inside"] = row["low"] <= row["paper_delta"] <= row["high"]
     return rows
+
+
+def interval_text(row: dict) -> str:
+    """Our Δ and its interval, e.g. ``+1.3 [−0.9, +3.5]`` (``—`` without runs)."""
+    if math.isnan(row["d"]):
+        return "—"
+    if math.isnan(row["low"]):
+        return f"{row['d']:+.1f} (n={row['n']})"
+    return f"{row['d']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}]"
 
 
 def _cell(table, method, part) -> str:
@@ -126,11 +170,14 @@ def table3_markdown(table: dict) -> str:
 
 
 def claims_markdown(table: dict) -> str:
-    lines = ["| claim | paper Δ | our Δ (± 2 SE) | verdict |", "|---|---|---|---|"]
+    """The claims table: paper's Δ, ours with its interval, seeds, Holm-adjusted p, verdict, Δ inside."""
+    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % CI] | seeds | p (Holm) | verdict | "
+             "paper Δ inside |", "|---|---|---|---|---|---|---|"]
     for row in claims(table):
-        ours = "—" if math.isnan(row["d"]) else (
-            f"{row['d']:+.1f}" + ("" if math.isnan(row["se"]) else f" ± {2 * row['se']:.1f}"))
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {ours} | {row['verdict']} |")
+        p = "—" if row["p_paper_holm"] is None else f"{row['p_paper_holm']:.3f}"
+        inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "no")
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {interval_text(row)} | {row['n']} | {p} | "
+                     f"{row['verdict']} | {inside} |")
     return "\n".join(lines)
 
 
