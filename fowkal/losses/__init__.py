@@ -19,15 +19,19 @@ from .reference import (KAL_METHODS, METHODS, PAPER_ROWS, TERM_NORMALISATIONS, A
                         KALLoss, MSELoss, build_reference_loss)
 
 
-def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, fused: bool = False,
-               **options) -> nn.Module:
-    """Build the loss of one ablation method.
+def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, reference: bool = False,
+               fused: bool | None = None, **options) -> nn.Module:
+    """Build the loss of one ablation method: the fused implementation unless ``reference=True``.
 
     Args:
         method: one of ``METHODS``: 'mse', 'awing', 'heuristic', 'kal', 'heuristic_fwahr', 'fowkal'
             (Table 2 a-f), 'heuristic_wahr', 'kal_wahr' (Table 3).
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
-        fused: False (default): the autograd reference; True: :mod:`fowkal.losses.fused`, same values.
+        reference: False (default): :mod:`fowkal.losses.fused`, one pass with an analytic backward; True:
+            :mod:`fowkal.losses.reference`, plain autograd, the definition the fused loss is tested against
+            (same values and gradients; it falls back to the reference itself where it cannot serve an input:
+            double backward, forward-mode AD, ``torch.func`` transforms).
+        fused: the former switch, still accepted: True = the default, False = ``reference=True``.
         **options: the loss decisions (``docs/loss-decisions.md`` §12): ``pixel_reduction`` ('mean'),
             ``reg_weight`` (1.0), ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance``
             ('literal'), ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01),
@@ -36,10 +40,16 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar.
     """
-    if fused:
-        return build_fused_loss(method, parts=parts, **options)
-    return build_reference_loss(method, parts=parts, **options)
-
+    for name, flag in (("reference", reference), ("fused", fused)):
+        if flag is not None and not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if fused is not None:
+        if reference and fused:
+            raise ValueError("build_loss: reference=True and fused=True contradict each other; pass one")
+        reference = not fused
+    if reference:
+        return build_reference_loss(method, parts=parts, **options)
+    return build_fused_loss(method, parts=parts, **options)
 
 __all__ = [
     "awing", "wahr_weight", "fwahr_weight", "build_loss", "build_reference_loss", "build_fused_loss", "METHODS",
