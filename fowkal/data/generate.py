@@ -304,8 +304,7 @@ def _run(tasks, workers, progress: Progress):
             progress.update()
         return results
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    package_parent = str(PACKAGE_PARENT)  # importable in the child
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    worker = str(Path(__file__).resolve().with_name("worker.py"))  # a script: see fowkal.data.worker
     with tempfile.TemporaryDirectory(prefix="fowkal-data-") as scratch:
         procs = []
         try:
@@ -313,7 +312,7 @@ def _run(tasks, workers, progress: Progress):
                 out, err = Path(scratch, f"results-{k}.json"), Path(scratch, f"stderr-{k}.txt")
                 job = json.dumps({"tasks": tasks[k::workers], "out": str(out)})
                 with open(err, "w") as err_file:
-                    proc = subprocess.Popen([sys.executable, "-m", "fowkal.data.worker"],
+                    proc = subprocess.Popen([sys.executable, worker],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=err_file, env=env, text=True)
                 procs.append((proc, job, out, err))
