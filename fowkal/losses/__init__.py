@@ -4,7 +4,8 @@
   :func:`fwahr_weight` (Eq. 9);
 - :mod:`fowkal.losses.reference`: one autograd class per loss (Eq. 1, 3, 4-5, 6-8, 10-11), the definition;
 - :mod:`fowkal.losses.fused`: the same losses in one chunked pass with an analytic backward;
-- :func:`build_loss`: a paper ablation row (``METHODS``) to a configured loss.
+- :func:`build_loss`: a paper ablation row (``METHODS``) to a configured loss, fused unless
+  ``reference=True``.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
             (same values and gradients; it falls back to the reference itself where it cannot serve an input:
             double backward, forward-mode AD, ``torch.func`` transforms).
         fused: the former switch, still accepted: True = the default, False = ``reference=True``.
-        **options: the loss decisions (``docs/loss-decisions.md`` §12): ``pixel_reduction`` ('mean'),
+        **options: the loss decisions (§12 of ``book/loss_decisions.md``): ``pixel_reduction`` ('mean'),
             ``reg_weight`` (1.0), ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance``
             ('literal'), ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01),
             AWing ``alpha``/``omega``/``epsilon``/``theta``.

@@ -1,19 +1,24 @@
 """Fused heatmap losses: the per-pixel work of :mod:`fowkal.losses` in one chunked pass, analytic backward.
 
-The reference losses compose autograd ops over ``[B, K, H, W]`` tensors: every op is a full pass over
-memory and autograd keeps most intermediates for the backward. Here one :class:`torch.autograd.Function`
-computes, per pixel, AWing, the squared error, the (F)WAHR weight W and the derivatives wrt p̂ of
-``W·AWing`` and ``W·(p̂ − p)²``; it reduces them to per-keypoint sums ``[B, K]`` on the fly and keeps only
-one derivative map per term for the backward (one per term the method needs: 1 for mse/awing/heuristic,
-2 for KAL/FoWKAL). Work is done in cache-sized blocks of heatmap rows (rows = (b, k) pairs) with
+:func:`fowkal.losses.build_loss` returns these by default. The reference losses compose autograd ops over
+``[B, K, H, W]`` tensors: every op is a full pass over memory and autograd keeps most intermediates for the
+backward. Here one :class:`torch.autograd.Function` computes, per pixel, AWing, the squared error, the (F)WAHR
+weight W and the derivatives wrt p̂ of ``W·AWing`` and ``W·(p̂ − p)²``; it reduces them to per-keypoint sums
+``[B, K]`` on the fly and keeps one derivative map for the backward (KAL/FoWKAL: the λ-blend of the two
+terms' maps, since λ is known in the forward), which the backward scales in place into the gradient: one
+heatmap-sized buffer in all. Work is done in cache-sized blocks of heatmap rows (rows = (b, k) pairs) with
 preallocated scratch buffers, shared by a small thread pool; keypoints of target weight 0 (unlabelled, as
 whole faces and hands often are in COCO-WholeBody) are skipped, since the loss multiplies them by 0.
-Everything on ``[B, K]`` (target weight, λ blend, part means, regulariser, barrier) stays plain autograd,
-so the λ gradient is exact and cheap. Limitation: the backward is not itself differentiable (no
-double backward; the reference supports it).
+Everything on ``[B, K]`` (target weight, part means, regulariser, barrier) stays plain autograd, so the λ
+gradient is exact and cheap.
 
-AWing in the form used here (§2 of the spec, rewritten so three transcendentals serve both branches): with
-``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y = α − p``, ``u = x^y = exp(y·log x)``:
+Where the fast path cannot serve, it does not guess: a second backward through a retained graph, or a
+gradient through the separate KAL terms, recomputes the maps (same kernel, same bits); double backward
+(``create_graph=True``) differentiates the reference's element-wise functions; forward-mode AD and
+``torch.func`` transforms run the reference loss itself (``tests/test_fused.py`` checks each case).
+
+AWing in the form used here (§2 of the loss decisions, rewritten so three transcendentals serve both
+branches): with ``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y = α − p``, ``u = x^y = 2^(y·log2 x)``:
 ``g = ω·y·u / (ε·x·(1 + u))`` and ``AWing = ω·log1p(u) + g·(δ − δc)``, ``dAWing/dδ = g``. Below θ this is
 the log branch and its slope; at and above θ, ``g`` is the linear branch's A and ``ω·log1p(u) − g·θ`` its −C.
 The (F)WAHR weight adds ``p^γ`` (one ``pow``); its masks are float indicators blended with ``lerp``.
