@@ -290,8 +290,9 @@ def _awing_over_omega(ws: _Workspace, d: Tensor, p: Tensor, plan: _PixelPlan) ->
     u = torch.log2(x, out=ws.buf("u", rows)).mul_(y).exp2_()
     value = torch.log1p(u, out=ws.buf("value", rows))
     slope = torch.mul(u, y, out=ws.buf("slope", rows))
-    # y·x^(y−1)/(1 + x^y): the log branch's slope, or A at δ >= θ; 0 (not 0/0) at δ = 0
-    slope.div_(x.clamp_(min=torch.finfo(x.dtype).tiny).mul_(u.add_(1.0)))
+    # y·x^(y−1)/(1 + x^y) = y·u/(x + x·u): the log branch's slope, or A at δ >= θ; 0 (not 0/0) at δ = 0
+    x.clamp_(min=torch.finfo(x.dtype).tiny)
+    slope.div_(torch.addcmul(x, x, u, out=ws.buf("y", rows)))  # y is no longer needed: its buffer
     value.addcmul_(slope, excess)  # log1p(x^y) + slope·(δ − δc)/ε: the log branch, or A·δ − C
     if plan.epsilon != 1.0:
         slope.div_(plan.epsilon)
@@ -315,8 +316,8 @@ def _pixel_weight(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan,
     positive = plan.weighting == "fwahr" and plan.reading == "literal"
     abs_q = q if positive else torch.abs(q, out=ws.buf("abs_q", rows))
     # W = p^γ·|1 − p̂| + |p̂|·(1 − p^γ) = |p̂| + p^γ·(|1 − p̂| − |p̂|), and |1 − p̂| − |p̂| = clamp(1 − 2p̂, −1, 1)
-    weight = torch.sub(ws.scalar(1.0), q, alpha=2.0, out=ws.buf("weight", rows))
-    weight.clamp_(-1.0, 1.0).mul_(p_gamma).add_(abs_q)
+    weight = torch.sub(ws.scalar(1.0), q, alpha=2.0, out=ws.buf("weight", rows)).clamp_(-1.0, 1.0)
+    weight = torch.addcmul(abs_q, p_gamma, weight, out=weight)
     dweight = sign_q = None
     if grad:  # dW/dp̂ = sign(p̂) − p^γ·(sign(1 − p̂) + sign(p̂))
         signs = torch.sub(ws.scalar(1.0), q, out=ws.buf("dweight", rows)).sign_()
