@@ -426,7 +426,9 @@ class _FusedPixelSums(torch.autograd.Function):
         else:
             lam = mix.detach().to(q.dtype)
             blend = lam * s_awing + (1.0 - lam) * s_mse  # as the reference writes Eq. 6
-        ctx.save_for_backward(pred, target, mix)  # inputs: no copies; read only to recompute
+        # inputs, no copies, read only to recompute (see above); pred lives until the backward then (one
+        # heatmap-sized tensor that would otherwise be freed after the forward in a network)
+        ctx.save_for_backward(pred, target, mix)
         ctx.maps, ctx.plan, ctx.shape, ctx.active = maps, plan, pred.shape, active
         ctx.term_gap = None if mix is None else s_awing - s_mse  # d blend / dλ
         ctx.set_materialize_grads(False)
@@ -600,9 +602,16 @@ def _needs_reference(*tensors: Tensor | None) -> bool:
     for x in tensors:
         if x is None:
             continue
-        if torch._C._functorch.is_functorch_wrapped_tensor(x) or fwAD.unpack_dual(x).tangent is not None:
+        if _is_functorch_wrapped(x) or fwAD.unpack_dual(x).tangent is not None:
             return True
     return False
+
+
+def _is_functorch_wrapped(x: Tensor) -> bool:
+    """A torch.func transform's wrapper tensor (a private torch API: without it, torch's own error for an
+    autograd.Function without vmap/jvp rules is raised instead, never a wrong value)."""
+    check = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return bool(check(x)) if check is not None else False
 
 
 class FusedMSELoss(_FusedMixin, MSELoss):
