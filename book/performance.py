@@ -53,13 +53,15 @@ if bench is None:
 #
 # `benchmarks/bench_losses.py` times each loss (forward + backward on fixed inputs, float32, the
 # median of 5 repetitions, 3 for the slow reference implementation) in one process, next to
-# MMPose's own `KeypointMSELoss` and `AdaptiveWingLoss`. *Reference* is `fowkal.losses` (plain
-# autograd, the definition), *fused* is `fowkal.losses.fused` (one blocked pass with an analytic
-# backward, tested equal to the reference to float64 precision). The inputs mark about two thirds
-# of the keypoints invisible, as in real COCO-WholeBody annotations (faces and hands are often
-# unlabelled); the fused loss skips those, so its worst case (every keypoint visible) is listed
-# too. Extra peak memory is counted in heatmap-sized buffers (B·K·H·W floats; the gradient with
-# respect to the prediction, which any loss must produce, included).
+# MMPose's own `KeypointMSELoss` and `AdaptiveWingLoss`. *Before* is the reference implementation,
+# `fowkal.losses.reference` (plain autograd, the definition; `build_loss(method, reference=True)`);
+# *after* is the fused one, `fowkal.losses.fused` (one blocked pass with an analytic backward, tested
+# equal to the reference to float64 precision, gradients included), which `build_loss(method)`
+# returns. Ratios are to MMPose's losses timed in the same run. The inputs mark about two thirds of
+# the keypoints invisible, as in real COCO-WholeBody annotations (faces and hands are often
+# unlabelled); the fused loss skips those, so its worst case (every keypoint visible) is listed too.
+# Extra peak memory is counted in heatmap-sized buffers (B·K·H·W floats; the gradient with respect
+# to the prediction, which any loss must produce, included).
 
 # %% tags=["hide-input"]
 def provenance_line(result) -> str:
@@ -71,35 +73,47 @@ def provenance_line(result) -> str:
         busy = " (a busy machine: timings move by tens of percent between runs)"
     return (f"Measured {result['created'][:16].replace('T', ' ')} UTC at commit `{(commit.get('commit') or '?')[:8]}`"
             f"{' (dirty)' if commit.get('dirty') else ''} on {machine['cpu']} ({machine['logical_cpus']} logical CPUs,"
-            f" {machine['cpu_capability']}), torch {machine['torch']}, MMPose {machine['mmpose']}; load average"
-            f" {load[0]:.1f} before, {load[1]:.1f} after{busy}.")
+            f" {machine['cpu_capability']}, {machine['torch_threads']} torch threads), torch {machine['torch']},"
+            f" MMPose {machine['mmpose']}; load average {load[0]:.1f} before, {load[1]:.1f} after{busy}.")
+
+
+def fmt(value, digits=1):
+    return "" if value is None else f"{value:.{digits}f}"
 
 
 def loss_table(result, shape) -> str:
-    rows = [r for r in result["losses"] if r["shape"] == list(shape) and r["device"] == "cpu"]
+    """Per method: before (reference) and after (fused, and fused with every keypoint visible), in ms and as
+    ratios to MMPose's MSE and AWing losses of the same run; extra peak memory."""
+    rows = {(r["method"], r["implementation"]): r for r in result["losses"]
+            if r["shape"] == list(shape) and r["device"] == "cpu"}
     memory = {(m["method"], m["implementation"]): m["peak_extra_buffers"] for m in result["memory"]
               if m["shape"] == list(shape) and m["device"] == "cpu"}
-    ms = {(r["method"], r["implementation"]): 1e3 * r["median_s"] for r in rows}
-    ratio = {(r["method"], r["implementation"]): r["ratio_to_mmpose_awing"] for r in rows}
-    methods = list(dict.fromkeys(r["method"] for r in rows))
 
-    def fmt(value, digits=1):
-        return "" if value is None else f"{value:.{digits}f}"
+    def get(method, implementation, key):
+        row = rows.get((method, implementation))
+        return None if row is None else (1e3 * row["median_s"] if key == "ms" else row[key])
 
-    columns = [("MMPose ms", lambda m: fmt(ms.get((m, "mmpose")))),
-               ("reference ms", lambda m: fmt(ms.get((m, "reference")))),
-               ("fused ms", lambda m: fmt(ms.get((m, "fused")))),
-               ("fused × MMPose AWing", lambda m: fmt(ratio.get((m, "fused")), 2)),
-               ("fused memory (buffers)", lambda m: fmt(memory.get((m, "fused")), 2)),
-               ("reference memory (buffers)", lambda m: fmt(memory.get((m, "reference")), 2))]
-    columns = [(name, get) for name, get in columns if any(get(m) for m in methods)]  # drop empty ones
-    lines = ["| method | " + " | ".join(name for name, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
+    methods = [m for m in dict.fromkeys(m for m, _ in rows) if (m, "fused") in rows]
+    columns = [("before ms", "reference", "ms", 1), ("× MSE", "reference", "ratio_to_mmpose_mse", 2),
+               ("× AWing", "reference", "ratio_to_mmpose_awing", 2), ("**after** ms", "fused", "ms", 1),
+               ("× MSE", "fused", "ratio_to_mmpose_mse", 2), ("× AWing", "fused", "ratio_to_mmpose_awing", 2),
+               ("after, all visible ms", "fused, all visible", "ms", 1),
+               ("× MSE", "fused, all visible", "ratio_to_mmpose_mse", 2)]
+    columns = [c for c in columns if any(get(m, c[1], c[2]) is not None for m in methods)]  # drop empty ones
+    lines = ["| method | " + " | ".join(c[0] for c in columns) + " | memory before | memory after |",
+             "|---|" + "---:|" * (len(columns) + 2)]
     for method in methods:
-        lines.append(f"| {method} | " + " | ".join(get(method) for _, get in columns) + " |")
-    worst = ms.get(("fowkal", "fused, all visible"))
-    note = "" if worst is None else (f"\n\nFoWKAL fused with every keypoint visible: {worst:.1f} ms "
-                                     f"({ratio[('fowkal', 'fused, all visible')]:.2f} × MMPose AWing).")
-    return "\n".join(lines) + note
+        cells = [fmt(get(method, impl, key), digits) for _, impl, key, digits in columns]
+        cells += [fmt(memory.get((method, "reference")), 2), fmt(memory.get((method, "fused")), 2)]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    mmpose = ", ".join(f"{name} {fmt(get(m, 'mmpose', 'ms'))} ms" for m, name in
+                       (("mse", "`KeypointMSELoss`"), ("awing", "`AdaptiveWingLoss`")) if (m, "mmpose") in rows)
+    floors = [(impl, r) for (m, impl), r in rows.items() if m == "floor"]
+    text = f"MMPose, same run: {mmpose}.\n\n" + "\n".join(lines)
+    if floors:
+        text += "\n\nFloors, every keypoint visible, same run: " + "; ".join(
+            f"{impl}: {1e3 * r['median_s']:.1f} ms ({r['ratio_to_mmpose_mse']:.2f} × MMPose MSE)" for impl, r in floors)
+    return text
 
 
 if bench:
@@ -107,8 +121,27 @@ if bench:
     shapes = list(dict.fromkeys(tuple(r["shape"]) for r in bench["losses"]))
     for shape in shapes:
         b, k, h, w = shape
-        name = {(64, 48): "the paper's heatmaps", (32, 24): "the CPU profile's heatmaps"}.get((h, w), "heatmaps")
+        name = {(64, 48): "the paper's heatmaps (and the CPU profile's batch of 32)",
+                (32, 24): "the CPU profile's heatmaps"}.get((h, w), "heatmaps")
         display(Markdown(f"**{name}**, [B, K, H, W] = {list(shape)}:\n\n" + loss_table(bench, shape)))
+
+# %% tags=["hide-input"]
+def where_the_time_goes(result) -> str:
+    """The profiler's top ops (one thread) of the fused FoWKAL loss and of MMPose's MSE, if recorded."""
+    profile = result.get("profile") or {}
+    lines = []
+    for case, found in (profile.get("cases") or {}).items():
+        top = ", ".join(f"{e['op'].replace('aten::', '')} {e['self_cpu_ms']:.0f}" for e in found["top"][:6])
+        lines.append(f"- {case} (total {found['total_self_cpu_ms']:.0f} ms): {top}")
+    if not lines:
+        return ""
+    return (f"Where the time goes: self CPU time (ms) of the top ops, one thread, {profile['shape']} "
+            f"(`bench_losses.py --profile`; a first write to fresh memory pays its page faults):\n\n"
+            + "\n".join(lines))
+
+
+if bench and where_the_time_goes(bench):
+    display(Markdown(where_the_time_goes(bench)))
 
 # %% tags=["hide-input"]
 def median_ms(rows, method, implementation) -> float:
@@ -121,12 +154,13 @@ if bench:
     fig, axes = plt.subplots(1, len(shapes), figsize=(style.TEXT_WIDTH_IN, 3.4), sharey=True, squeeze=False)
     for ax, shape in zip(axes[0], shapes):
         rows = [r for r in bench["losses"] if tuple(r["shape"]) == shape and r["device"] == "cpu"]
-        methods = list(dict.fromkeys(r["method"] for r in rows if r["implementation"] != "mmpose"))
+        methods = list(dict.fromkeys(r["method"] for r in rows if r["implementation"] in ("reference", "fused")))
         y = np.arange(len(methods))
         for offset, impl, color in ((-0.2, "reference", style.CURVE_COLORS[0]), (0.2, "fused", style.CURVE_COLORS[1])):
             times = [median_ms(rows, m, impl) for m in methods]
-            ax.barh(y + offset, times, height=0.38, color=color, label=impl)
-        for method, line_style in (("awing", "--"), ("mse", ":")):
+            ax.barh(y + offset, times, height=0.38, color=color,
+                    label=f"{'before: reference' if impl == 'reference' else 'after: fused (the default)'}")
+        for method, line_style in (("awing", "--"), ("mse", ":")):  # not `style`: that is the module
             mm = median_ms(rows, method, "mmpose")
             if not np.isnan(mm):
                 ax.axvline(mm, color="0.3", ls=line_style, lw=1, label=f"MMPose {'MSE' if method == 'mse' else 'AWing'}")
@@ -174,11 +208,12 @@ if bench and bench.get("train_step"):
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     loss_cfg = Config.fromfile(str(builder.config_file("fowkal", "cpu"))).model.head.loss
-uses_fused = bool(loss_cfg.get("fused", False))
+uses_fused = not loss_cfg.get("reference", False) and loss_cfg.get("fused", True) is not False  # build_loss's rule
 display(Markdown(
     f"The training configs build the loss as `{dict(loss_cfg)}`, i.e. with the "
-    f"**{'fused' if uses_fused else 'reference'}** implementation: the rows "
-    f"'{'fused' if uses_fused else 'reference'}' above are the cost the CPU runs paid."))
+    f"**{'fused' if uses_fused else 'reference'}** implementation (`build_loss` is fused unless "
+    f"`reference=True` or `fused=False`): the rows '{'fused' if uses_fused else 'reference'}' above are "
+    f"the cost the CPU runs paid."))
 
 # %% [markdown]
 # ## What the CPU reproduction cost (measured)
@@ -252,10 +287,11 @@ if bench:
 # %% [markdown]
 # ## Running the paper's setup
 #
-# One command per method, from the repository root after `bash .ci/setup`. The `paper` profile
+# One command per method, from the repository root after `make setup`. The `paper` profile
 # is MMPose's HRNet-w32 + DARK COCO-WholeBody config with the loss of the chosen method; 8 GPUs
 # start 8 processes through `torchrun` (NCCL). Pretrained weights are never downloaded: pass the
-# ImageNet-pretrained HRNet-w32 file that MMPose's config names (below) with `pretrained`.
+# ImageNet-pretrained HRNet-w32 file that MMPose's config names (below) with `pretrained` (the profile
+# refuses to start without it unless `from_scratch` says so).
 
 # %% tags=["hide-input"]
 import ast
@@ -307,13 +343,13 @@ display(Markdown("\n".join(f"- `{files[key]}`: {WHAT[key]}"
 #
 # ```bash
 # # the virtual environment, once
-# bash .ci/setup
+# make setup
 # # one run, a few minutes
 # papermill notebooks/train.ipynb out.ipynb -p method fowkal
 # # every method x 3 seeds (skips what exists, so it resumes)
 # papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb
 # # this book
-# bash .ci/setup-book && .venv/bin/jupyter-book build .
+# make book
 # ```
 #
 # The ablation writes one folder per run into `results/cpu/<method>/seed<N>/` (the run record and

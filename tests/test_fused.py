@@ -12,7 +12,7 @@ import torch
 from fowkal.losses import fused
 from fowkal import parts
 from fowkal.losses.fused import build_fused_loss
-from fowkal.losses import FWAHR_READINGS, KAL_METHODS, METHODS, build_loss
+from fowkal.losses import FWAHR_READINGS, KAL_METHODS, METHODS, build_loss, build_reference_loss
 
 D = torch.float64
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def loss_and_grads(loss, pred, target, tw, lam, method):
 
 
 def assert_same(method, options, pred, target, tw, lam, rtol=1e-12, atol=1e-14):
-    ref_value, ref_grads = loss_and_grads(build_loss(method, **options), pred, target, tw, lam, method)
+    ref_value, ref_grads = loss_and_grads(build_reference_loss(method, **options), pred, target, tw, lam, method)
     new_value, new_grads = loss_and_grads(build_fused_loss(method, **options), pred, target, tw, lam, method)
     assert new_value.dtype == ref_value.dtype
     torch.testing.assert_close(new_value, ref_value, rtol=rtol, atol=atol)
@@ -115,7 +115,7 @@ def test_custom_parts_match_reference(method):
     k = 12
     custom = {"body": range(0, k, 4), "foot": range(1, k, 4), "face": range(2, k, 4), "hand": range(3, k, 4)}
     pred, target, tw, _, lam = make_inputs(k=k, seed=4)
-    ref = build_loss(method, parts=custom)
+    ref = build_reference_loss(method, parts=custom)
     new = build_fused_loss(method, parts=custom)
     ref_value, ref_grads = loss_and_grads(ref, pred, target, tw, lam, method)
     new_value, new_grads = loss_and_grads(new, pred, target, tw, lam, method)
@@ -137,13 +137,13 @@ def test_zero_weight_keypoints_are_skipped_only_when_that_changes_nothing(method
     huge = pred.clone()
     huge[0, parts.FACE[0]] = 3e38  # AWing's A·δ and (p̂ − p)² overflow float32 on a zero-weight keypoint
     kaf = lam if method in KAL_METHODS else None
-    ref, new = build_loss(method)(huge, target, tw, kaf), build_fused_loss(method)(huge, target, tw, kaf)
+    ref, new = build_reference_loss(method)(huge, target, tw, kaf), build_fused_loss(method)(huge, target, tw, kaf)
     assert torch.isnan(ref) and torch.isnan(new)
 
 
 def test_kal_terms_match_reference():
     pred, target, tw, _, lam = make_inputs(seed=5)
-    ref = build_loss("fowkal", lambda_barrier=0.1).terms(pred, target, tw, lam)
+    ref = build_reference_loss("fowkal", lambda_barrier=0.1).terms(pred, target, tw, lam)
     new = build_fused_loss("fowkal", lambda_barrier=0.1).terms(pred, target, tw, lam)
     assert set(new) == set(ref)
     for name in ref:
@@ -172,7 +172,7 @@ def test_block_paths_match_reference(monkeypatch, method, block_elements, thread
         assert_same(method, {}, pred, target, tw, lam)
         with torch.inference_mode():  # thread-local mode carried into the pool: no in-place error
             value = build_fused_loss(method)(pred, target, tw, lam if method in KAL_METHODS else None)
-        torch.testing.assert_close(value, build_loss(method)(pred, target, tw, lam if method in KAL_METHODS
+        torch.testing.assert_close(value, build_reference_loss(method)(pred, target, tw, lam if method in KAL_METHODS
                                                              else None), rtol=1e-12, atol=1e-14)
     finally:
         torch.set_num_threads(previous)
@@ -182,7 +182,7 @@ def test_no_grad_gives_the_same_value():
     pred, target, tw, _, lam = make_inputs(seed=7)
     with torch.no_grad():
         assert build_fused_loss("fowkal")(pred, target, tw, lam).item() == pytest.approx(
-            build_loss("fowkal")(pred, target, tw, lam).item(), rel=1e-12)
+            build_reference_loss("fowkal")(pred, target, tw, lam).item(), rel=1e-12)
 
 
 def test_gradcheck_fowkal_wrt_pred_and_lambda_logits():
@@ -198,6 +198,102 @@ def test_gradcheck_fowkal_wrt_pred_and_lambda_logits():
                                     eps=1e-6, atol=1e-5)
 
 
+# --------------------------------------------------------------------------- where the saved maps cannot serve
+def _grads(loss, method, pred, target, tw, lam, **grad_kwargs):
+    pred = pred.detach().clone().requires_grad_()
+    kaf = lam.detach().clone().requires_grad_() if method in KAL_METHODS else None
+    inputs = [pred] + ([kaf] if kaf is not None else [])
+    return pred, kaf, loss(pred, target, tw, kaf), inputs
+
+
+@pytest.mark.parametrize("method", ["fowkal", "heuristic_fwahr", "awing", "kal_wahr", "mse"])
+def test_double_backward_falls_back_to_the_reference(method):
+    """create_graph=True (e.g. a gradient penalty): the fused backward differentiates the reference's
+    element-wise functions, so second derivatives are the reference's (inputs away from the kinks, where
+    second derivatives are undefined; both branches of AWing)."""
+    gen = torch.Generator().manual_seed(14)
+    k = parts.NUM_KEYPOINTS
+    target = torch.rand(2, k, 4, 3, generator=gen, dtype=D) * 0.9
+    pred = target + (0.05 + 0.9 * torch.rand(2, k, 4, 3, generator=gen, dtype=D)) * torch.sign(
+        torch.rand(2, k, 4, 3, generator=gen, dtype=D) - 0.5)  # |p̂ − p| in (0.05, 0.95): θ = 0.5 on both sides
+    tw = (torch.rand(2, k, generator=gen) > 0.2).to(D)
+    lam = torch.rand(2, k, generator=gen, dtype=D) * 0.9 + 0.05
+    results = []
+    for build in (build_reference_loss, build_fused_loss):
+        _, _, value, inputs = _grads(build(method), method, pred, target, tw, lam)
+        first = torch.autograd.grad(value, inputs, create_graph=True)
+        penalty = sum((g ** 2).sum() for g in first)
+        results.append([*first, *torch.autograd.grad(penalty, inputs)])
+    for ref, new in zip(*results):
+        assert torch.isfinite(ref).all()
+        torch.testing.assert_close(new, ref, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["fowkal", "heuristic", "kal"])
+def test_second_backward_through_a_retained_graph_recomputes_the_same_gradient(method):
+    """The first backward turns the saved map into the gradient; a second one recomputes it, bit for bit."""
+    pred, target, tw, _, lam = make_inputs(seed=15)
+    _, _, value, inputs = _grads(build_fused_loss(method), method, pred, target, tw, lam)
+    first = [g.clone() for g in torch.autograd.grad(value, inputs, retain_graph=True)]
+    second = torch.autograd.grad(value, inputs)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+    _, ref_grads = loss_and_grads(build_reference_loss(method), pred, target, tw, lam, method)
+    for ref, new in zip(ref_grads, second):
+        torch.testing.assert_close(new, ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("options", [{}, {"term_normalisation": "batch"}])
+def test_gradient_through_the_kal_terms_themselves_matches_reference(options):
+    """KAL keeps one map for the λ blend; a gradient through ℓ^AW and ℓ^MSE as well recomputes both maps."""
+    pred, target, tw, _, lam = make_inputs(seed=16)
+    results = []
+    for build in (build_reference_loss, build_fused_loss):
+        pred_ = pred.detach().clone().requires_grad_()
+        kaf = lam.detach().clone().requires_grad_()
+        terms = build("fowkal", **options).terms(pred_, target, tw, kaf)
+        value = terms["total"] + 0.3 * terms["awing"].sum() - 0.7 * terms["mse"].sum()
+        results.append(torch.autograd.grad(value, [pred_, kaf]))
+    for ref, new in zip(*results):
+        torch.testing.assert_close(new, ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["fowkal", "mse"])
+def test_gradient_wrt_kaf_only_and_pred_only(method):
+    pred, target, tw, _, lam = make_inputs(seed=17)
+    kaf = lam if method in KAL_METHODS else None
+    for wants in ("pred", "kaf"):
+        if wants == "kaf" and kaf is None:
+            continue
+        results = []
+        for build in (build_reference_loss, build_fused_loss):
+            x = (pred if wants == "pred" else kaf).detach().clone().requires_grad_()
+            args = (x, target, tw, kaf) if wants == "pred" else (pred, target, tw, x)
+            results.append(torch.autograd.grad(build(method)(*args), x)[0])
+        torch.testing.assert_close(results[1], results[0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["fowkal", "heuristic_fwahr"])
+def test_forward_mode_ad_and_torch_func_fall_back_to_the_reference(method):
+    """Dual tensors and torch.func transforms need jvp/vmap rules the fused Function lacks: the reference
+    (plain autograd ops) serves them, with its values."""
+    import torch.autograd.forward_ad as fwAD
+    from torch.func import grad as func_grad
+
+    pred, target, tw, _, lam = make_inputs(seed=18)
+    kaf = lam if method in KAL_METHODS else None
+    tangent = torch.randn(pred.shape, generator=torch.Generator().manual_seed(0), dtype=D)
+    jvps = []
+    for build in (build_reference_loss, build_fused_loss):
+        with fwAD.dual_level():
+            value = build(method)(fwAD.make_dual(pred, tangent), target, tw, kaf)
+            jvps.append(fwAD.unpack_dual(value).tangent)
+    torch.testing.assert_close(jvps[1], jvps[0], rtol=1e-12, atol=1e-14)
+    ref = func_grad(lambda x: build_reference_loss(method)(x, target, tw, kaf))(pred)
+    new = func_grad(lambda x: build_fused_loss(method)(x, target, tw, kaf))(pred)
+    torch.testing.assert_close(new, ref, rtol=1e-12, atol=1e-14)
+
+
 # --------------------------------------------------------------------------- precision
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("method", list(METHODS))
@@ -206,7 +302,7 @@ def test_half_inputs_give_float32_equal_to_reference_on_upcast_inputs(method, dt
     pred_half, target_half = pred64.to(dtype), target64.clamp(max=1.0).to(dtype)
     kaf = lam.float() if method in KAL_METHODS else None
     ref_pred = pred_half.float().requires_grad_()
-    ref_value = build_loss(method)(ref_pred, target_half.float(), tw.float(), kaf)
+    ref_value = build_reference_loss(method)(ref_pred, target_half.float(), tw.float(), kaf)
     (ref_grad,) = torch.autograd.grad(ref_value, ref_pred)
     new_pred = pred_half.clone().requires_grad_()
     new_value = build_fused_loss(method)(new_pred, target_half, tw.float(), kaf)
@@ -273,13 +369,13 @@ def _bad_inputs():
 def test_bad_input_raises_the_reference_error(method, case):
     pred, target, tw, kaf = _bad_inputs()[case]
     kaf = kaf if method in KAL_METHODS else None  # only the KAL methods take (and check) kaf
-    assert _error(build_fused_loss, method, pred, target, tw, kaf) == _error(build_loss, method, pred, target, tw, kaf)
+    assert _error(build_fused_loss, method, pred, target, tw, kaf) == _error(build_reference_loss, method, pred, target, tw, kaf)
 
 
 def test_kaf_given_to_a_method_without_kaf_raises_the_reference_error():
     pred, target, tw, _, lam = make_inputs(seed=12)
     assert _error(build_fused_loss, "heuristic", pred, target, tw, lam) == \
-        _error(build_loss, "heuristic", pred, target, tw, lam)
+        _error(build_reference_loss, "heuristic", pred, target, tw, lam)
 
 
 @pytest.mark.parametrize("method, options, error", [
@@ -289,7 +385,7 @@ def test_kaf_given_to_a_method_without_kaf_raises_the_reference_error():
 ])
 def test_bad_options_raise_the_reference_error(method, options, error):
     with pytest.raises(error) as ref:
-        build_loss(method, **options)
+        build_reference_loss(method, **options)
     with pytest.raises(error) as new:
         build_fused_loss(method, **options)
     assert str(new.value) == str(ref.value)
@@ -301,7 +397,7 @@ def test_overflowing_sum_is_not_mistaken_for_bad_input():
     pred[0, :2, 0, 0] = 3e38
     target = torch.zeros_like(pred)
     assert torch.isinf(pred.sum())
-    assert build_fused_loss("mse")(pred, target).item() == build_loss("mse")(pred, target).item() == math.inf
+    assert build_fused_loss("mse")(pred, target).item() == build_reference_loss("mse")(pred, target).item() == math.inf
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -335,8 +431,34 @@ def test_benchmark_rejects_bad_arguments_before_writing(tmp_path):
     assert not out.exists()
 
 
-def test_build_loss_fused_flag_selects_the_fused_kernel():
-    from fowkal.losses.fused import build_fused_loss
-    from fowkal.losses import build_loss as reference_build
-    assert type(reference_build("fowkal", fused=True)) is type(build_fused_loss("fowkal"))
-    assert type(reference_build("fowkal")) is not type(build_fused_loss("fowkal"))
+def test_build_loss_is_fused_by_default_and_the_reference_one_keyword_away():
+    for method in METHODS:
+        assert type(build_loss(method)) is type(build_fused_loss(method))
+        assert type(build_loss(method, fused=True)) is type(build_fused_loss(method))  # the former switch
+        assert type(build_loss(method, reference=True)) is type(build_reference_loss(method))
+        assert type(build_loss(method, fused=False)) is type(build_reference_loss(method))
+        assert type(build_loss(method, reference=True)) is not type(build_loss(method))
+
+
+def test_build_loss_refuses_contradictory_or_non_boolean_switches():
+    with pytest.raises(ValueError, match="contradict"):
+        build_loss("fowkal", reference=True, fused=True)
+    with pytest.raises(TypeError, match="reference must be True or False"):
+        build_loss("fowkal", reference="yes")
+    with pytest.raises(TypeError, match="fused must be True or False"):
+        build_loss("fowkal", fused=1)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_the_default_loss_runs_the_kernel_once_per_forward_and_backward(monkeypatch, method):
+    """build_loss's default is the fast path: one kernel pass in the forward, none in a plain backward
+    (the saved map becomes the gradient), and no reference fallback."""
+    calls = []
+    run_kernel = fused._run_kernel
+    monkeypatch.setattr(fused, "_run_kernel", lambda *a, **k: calls.append(1) or run_kernel(*a, **k))
+    monkeypatch.setattr(fused, "_reference_backward", lambda *a: pytest.fail("unexpected reference fallback"))
+    pred, target, tw, _, lam = make_inputs(seed=19)
+    _, _, value, inputs = _grads(build_loss(method), method, pred, target, tw, lam)
+    assert len(calls) == 1
+    torch.autograd.grad(value, inputs)
+    assert len(calls) == 1

@@ -58,6 +58,21 @@ def test_registered_loss_equals_build_loss(method):
     assert loss.uses_kaf == (method in KAL_METHODS)
 
 
+@pytest.mark.parametrize("method", ["fowkal", "mse", "heuristic_fwahr"])
+def test_registered_loss_is_the_fused_one_unless_asked_for_the_reference(method):
+    """The adapter builds what build_loss builds: fused by default, also with the configs' fused=True, and
+    the reference with reference=True (or fused=False); a contradiction is refused when the config builds."""
+    from fowkal.losses import build_fused_loss, build_reference_loss
+
+    fused_type, reference_type = type(build_fused_loss(method)), type(build_reference_loss(method))
+    assert type(MODELS.build(dict(type="FoWKALLoss", method=method)).criterion) is fused_type
+    assert type(MODELS.build(dict(type="FoWKALLoss", method=method, fused=True)).criterion) is fused_type
+    assert type(MODELS.build(dict(type="FoWKALLoss", method=method, reference=True)).criterion) is reference_type
+    assert type(MODELS.build(dict(type="FoWKALLoss", method=method, fused=False)).criterion) is reference_type
+    with pytest.raises(ValueError, match="contradict"):
+        MODELS.build(dict(type="FoWKALLoss", method=method, fused=True, reference=True))
+
+
 def test_registered_loss_passes_options_and_target_weight_switch():
     gen = torch.Generator().manual_seed(2)
     pred, target = torch.rand(2, K, 8, 6, generator=gen), torch.rand(2, K, 8, 6, generator=gen)

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     make = sub.add_parser("make", help="generate a benchmark folder")
     make.add_argument("--out", required=True, help="output folder (must not exist yet)")
     make.add_argument("--seed", type=int, default=0)
-    make.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    make.add_argument("--workers", type=int, default=None, help="processes (default: every usable core)")
     make.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     _param_options(make)
     make.set_defaults(run=_make)

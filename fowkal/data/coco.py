@@ -70,11 +70,13 @@ def noisy_keypoints(person: RenderedPerson, v: np.ndarray, noise: dict,
     return person.keypoints + np.where(v[:, None] > 0, jitter, 0.0)
 
 
-def _triplets(points, v, idx, valid=True) -> list:
+def _triplets(points: list, v: list, idx, valid=True) -> list:
+    """``points``, ``v``: the keypoints and flags as Python lists (``tolist()``: the same values as
+    indexing the arrays, without numpy's per-element cost)."""
     out = []
     for k in idx:
         if valid and v[k] > 0:
-            out += [round(float(points[k, 0]), 2), round(float(points[k, 1]), 2), int(v[k])]
+            out += [round(points[k][0], 2), round(points[k][1], 2), int(v[k])]
         else:
             out += [0.0, 0.0, 0]
     return out
@@ -123,12 +125,13 @@ def person_annotation(person: RenderedPerson, *, image_id: int, ann_id: int, wid
     x0, y0, x1, y1 = xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5
     x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))
     area = float(person.mask_ss.sum()) / SUPERSAMPLE ** 2 * area_scale
+    v_list, points = v.tolist(), points.tolist()
     return {
         "segmentation": _segmentation(person.mask_ss),
         "num_keypoints": int((v[list(BODY)] > 0).sum()),
         "area": round(area, 2),
         "iscrowd": 0,
-        "keypoints": _triplets(points, v, BODY),
+        "keypoints": _triplets(points, v_list, BODY),
         "image_id": image_id,
         "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
         "category_id": CATEGORY_ID,
@@ -136,14 +139,14 @@ def person_annotation(person: RenderedPerson, *, image_id: int, ann_id: int, wid
         "face_box": _part_box(clean, v, FACE, valid["face"], width, height),
         "lefthand_box": _part_box(clean, v, LEFT_HAND, valid["lefthand"], width, height),
         "righthand_box": _part_box(clean, v, RIGHT_HAND, valid["righthand"], width, height),
-        "lefthand_kpts": _triplets(points, v, LEFT_HAND, valid["lefthand"]),
-        "righthand_kpts": _triplets(points, v, RIGHT_HAND, valid["righthand"]),
-        "face_kpts": _triplets(points, v, FACE, valid["face"]),
+        "lefthand_kpts": _triplets(points, v_list, LEFT_HAND, valid["lefthand"]),
+        "righthand_kpts": _triplets(points, v_list, RIGHT_HAND, valid["righthand"]),
+        "face_kpts": _triplets(points, v_list, FACE, valid["face"]),
         "face_valid": valid["face"],
         "lefthand_valid": valid["lefthand"],
         "righthand_valid": valid["righthand"],
         "foot_valid": valid["foot"],
-        "foot_kpts": _triplets(points, v, FOOT, valid["foot"]),
+        "foot_kpts": _triplets(points, v_list, FOOT, valid["foot"]),
     }
 
 

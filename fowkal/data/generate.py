@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import selectors
 import shutil
 import subprocess
 import sys
@@ -84,7 +85,8 @@ def default_data_root() -> Path:
     return PACKAGE_PARENT / "data"
 
 
-def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, **params) -> Path:
+def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, progress: bool = True,
+                      **params) -> Path:
     """The cached benchmark for ``seed`` and ``params`` (defaults if none): made once, then reused.
 
     Its folder name holds a hash of generator version, seed and parameters, so a changed
@@ -101,7 +103,7 @@ def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, *
         if (path / MANIFEST).is_file():
             return path
         try:
-            return make_benchmark(path, seed=seed, workers=workers, **params)
+            return make_benchmark(path, seed=seed, workers=workers, progress=progress, **params)
         except FileExistsError:
             if (path / MANIFEST).is_file():  # another process (without the lock) finished first
                 return path
@@ -125,11 +127,12 @@ def _exclusive(lock_path: Path):
 
 
 def make_benchmark(out_dir, *, seed: int = 0, workers: int | None = None,
-                   overwrite: bool = False, **params) -> Path:
+                   overwrite: bool = False, progress: bool = True, **params) -> Path:
     """Generate a benchmark into ``out_dir`` (must not exist unless ``overwrite``); returns it.
 
     Parameters are checked first (``fowkal.data.DEFAULT_PARAMS`` lists them); a bad one, or an
-    output folder that cannot be written, raises before anything is written.
+    output folder that cannot be written, raises before anything is written. ``workers``: processes
+    (default: every usable core); ``progress``: a progress line on stderr (where, how far, how long).
     """
     seed = validate_seed(seed)
     full = validate_params(params)
@@ -139,13 +142,16 @@ def make_benchmark(out_dir, *, seed: int = 0, workers: int | None = None,
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as err:
         raise ValueError(f"cannot write into {out.parent}: {err}") from err
+    progress = Progress(full["train_images"] + full["val_images"], out, workers, enabled=progress)
     try:
-        _generate(tmp, seed, full, workers)
+        _generate(tmp, seed, full, workers, progress)
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the benchmark is shared data
         _move_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    elapsed = progress.close()
+    _log.info("generated %s in %.1f s with %d worker(s)", out, elapsed, workers)
     return out
 
 
@@ -177,9 +183,17 @@ def _umask() -> int:
     return mask
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_workers(workers) -> int:
     if workers is None:
-        return max(1, min(2, os.cpu_count() or 1))
+        return usable_cores()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     return workers
@@ -240,13 +254,57 @@ def render_task(task) -> tuple:
     return image_record(image_id, file_name, width, height), anns, dets
 
 
-def _run(tasks, workers):
-    """Results of ``render_task`` for every task, in order; ``workers`` fresh interpreters."""
+class Progress:
+    """A one-line progress report on stderr, tqdm-like: where the benchmark goes, images done, time.
+
+    On a terminal the line is redrawn in place (at most 5 times a second); otherwise (logs, CI) one
+    line per tenth of the work. ``enabled=False`` prints nothing.
+    """
+
+    def __init__(self, total: int, where: Path, workers: int, enabled: bool = True, stream=None):
+        self.total, self.where, self.workers, self.enabled = total, where, workers, enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.done, self.start = 0, time.perf_counter()
+        self._shown, self._last = -1, 0.0
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def _write(self, text: str, end: str) -> None:
+        if self.enabled:
+            self.stream.write(("\r" if self._tty else "") + text + end)
+            self.stream.flush()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        tenth = 10 * self.done // max(self.total, 1)
+        if (self._tty and now - self._last < 0.2 and self.done < self.total) or (
+                not self._tty and tenth == self._shown):
+            return
+        self._last, self._shown = now, tenth
+        elapsed = now - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        self._write(f"[fowkal.data] generating {self.where}: {self.done}/{self.total} images "
+                    f"{100 * self.done / max(self.total, 1):3.0f}% | {elapsed:5.1f} s, ~{left:.0f} s left "
+                    f"({self.workers} worker{'s' * (self.workers > 1)})", "" if self._tty else "\n")
+
+    def close(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        self._write(f"[fowkal.data] wrote {self.where}: {self.total} images in {elapsed:.1f} s with "
+                    f"{self.workers} worker{'s' * (self.workers > 1)}" + " " * 20 * self._tty, "\n")
+        return elapsed
+
+
+def _run(tasks, workers, progress: Progress):
+    """Results of ``render_task`` for every task, in order; ``workers`` fresh interpreters, each
+    reporting every finished image (a line on its stdout) to ``progress``."""
     if workers == 1 or len(tasks) < 64:
-        return [render_task(t) for t in tasks]
+        results = []
+        for t in tasks:
+            results.append(render_task(t))
+            progress.update()
+        return results
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    package_parent = str(PACKAGE_PARENT)  # importable in the child
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    worker = str(Path(__file__).resolve().with_name("worker.py"))  # a script: see fowkal.data.worker
     with tempfile.TemporaryDirectory(prefix="fowkal-data-") as scratch:
         procs = []
         try:
@@ -254,8 +312,8 @@ def _run(tasks, workers):
                 out, err = Path(scratch, f"results-{k}.json"), Path(scratch, f"stderr-{k}.txt")
                 job = json.dumps({"tasks": tasks[k::workers], "out": str(out)})
                 with open(err, "w") as err_file:
-                    proc = subprocess.Popen([sys.executable, "-m", "fowkal.data.worker"],
-                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                    proc = subprocess.Popen([sys.executable, worker],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=err_file, env=env, text=True)
                 procs.append((proc, job, out, err))
             for proc, job, _, _ in procs:
@@ -264,6 +322,7 @@ def _run(tasks, workers):
                     proc.stdin.write(job)
                 with contextlib.suppress(BrokenPipeError):
                     proc.stdin.close()
+            _follow(procs, progress)
             results = [None] * len(tasks)
             for k, (proc, _, out, err) in enumerate(procs):
                 if proc.wait() != 0:
@@ -275,6 +334,22 @@ def _run(tasks, workers):
                 if proc.poll() is None:  # interrupted: stop our own workers
                     proc.kill()
                     proc.wait()
+
+
+def _follow(procs, progress: Progress) -> None:
+    """Count the workers' progress lines (one per image) until every worker closed its stdout."""
+    with selectors.DefaultSelector() as selector:
+        for proc, *_ in procs:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+        open_pipes = len(procs)
+        while open_pipes:
+            for key, _ in selector.select():
+                line = key.fileobj.readline()
+                if line.strip() == "1":  # an image done (anything else a library printed is ignored)
+                    progress.update()
+                elif not line:  # the worker exited (or closed its stdout)
+                    selector.unregister(key.fileobj)
+                    open_pipes -= 1
 
 
 def info_block(split: str, seed: int, params: dict) -> dict:
@@ -301,14 +376,13 @@ def info_block(split: str, seed: int, params: dict) -> dict:
     }
 
 
-def _generate(folder: Path, seed: int, params: dict, workers: int) -> None:
-    start = time.perf_counter()
+def _generate(folder: Path, seed: int, params: dict, workers: int, progress: Progress) -> None:
     tasks = []
     for split in SPLITS:
         (folder / image_prefix(split)).mkdir(parents=True)
         n = params[f"{split}_images"]
         tasks += [(seed, split, i, params, str(folder / image_prefix(split))) for i in range(n)]
-    results = _run(tasks, workers)
+    results = _run(tasks, workers, progress)
     (folder / "annotations").mkdir()
     counts = {}
     offset = 0
@@ -333,8 +407,6 @@ def _generate(folder: Path, seed: int, params: dict, workers: int) -> None:
                 "train_ann": TRAIN_ANN, "val_ann": VAL_ANN, "val_detections": VAL_DETECTIONS,
                 "train_img_prefix": image_prefix("train"), "val_img_prefix": image_prefix("val")}
     _write_json(folder / MANIFEST, manifest, indent=2)
-    _log.info("generated %s in %.1f s with %d worker(s)", counts, time.perf_counter() - start,
-              workers)
 
 
 def _write_json(path: Path, obj, indent=None) -> None:

@@ -71,47 +71,72 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(points) * (1 << _SHIFT)).astype(np.int32)
 
 
+def _fixed_xy(x: float, y: float) -> tuple[int, int]:
+    """One point in fixed point, as :func:`_fixed` (Python's round is round-half-even, like np.rint;
+    scaling by 16 is exact): a tuple for cv2.circle without numpy's per-call cost."""
+    return round(x * (1 << _SHIFT)), round(y * (1 << _SHIFT))
+
+
+_ELLIPSE_T = np.linspace(0.0, 2.0 * np.pi, 40, endpoint=False)[:, None]
+_ELLIPSE_COS, _ELLIPSE_SIN = np.cos(_ELLIPSE_T), np.sin(_ELLIPSE_T)
+
+
 def _draw(canvas, labels, kind, pts, radii, color, label, chirality=0.0):
-    """One shape on the colour canvas (anti-aliased) and the label image (hard edges)."""
+    """One shape on the colour canvas (anti-aliased) and the label image (hard edges).
+
+    The arithmetic on single points runs on Python floats: the same IEEE operations, in the same
+    order, as numpy's on 2-vectors (the output stays bit for bit the same), at a fraction of the cost.
+    """
     color = tuple(float(c) for c in color)
     targets = [(canvas, color, cv2.LINE_AA)]
     if labels is not None:
         targets.append((labels, int(label), cv2.LINE_8))
     if kind == "poly":
+        fixed = [_fixed(pts)]
         for img, col, aa in targets:
-            cv2.fillPoly(img, [_fixed(pts)], col, aa, _SHIFT)
+            cv2.fillPoly(img, fixed, col, aa, _SHIFT)
     elif kind == "disc":
-        r = int(round(radii[0] * (1 << _SHIFT)))
+        centre = _fixed_xy(*pts[0].tolist())
+        r = max(int(round(radii[0] * (1 << _SHIFT))), 1)
         for img, col, aa in targets:
-            cv2.circle(img, tuple(_fixed(pts[0])), max(r, 1), col, -1, aa, _SHIFT)
+            cv2.circle(img, centre, r, col, -1, aa, _SHIFT)
     elif kind == "capsule":
-        (p0, p1), (r0, r1) = pts, radii
-        d = p1 - p0
-        n = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-6)
-        quad = np.array([p0 + n * r0, p1 + n * r1, p1 - n * r1, p0 - n * r0])
+        (x0, y0), (x1, y1) = pts.tolist()
+        r0, r1 = radii
+        dx, dy = x1 - x0, y1 - y0
+        norm = max(np.hypot(dx, dy), 1e-6)  # numpy's hypot, as before (math.hypot may round differently)
+        nx, ny = -dy / norm, dx / norm
+        quad = np.array([[x0 + nx * r0, y0 + ny * r0], [x1 + nx * r1, y1 + ny * r1],
+                         [x1 - nx * r1, y1 - ny * r1], [x0 - nx * r0, y0 - ny * r0]])
+        fixed = [_fixed(quad)]
+        ends = [(_fixed_xy(x0, y0), max(int(round(r0 * (1 << _SHIFT))), 1)),
+                (_fixed_xy(x1, y1), max(int(round(r1 * (1 << _SHIFT))), 1))]
         for img, col, aa in targets:
-            cv2.fillPoly(img, [_fixed(quad)], col, aa, _SHIFT)
-            for p, r in ((p0, r0), (p1, r1)):
-                cv2.circle(img, tuple(_fixed(p)), max(int(round(r * (1 << _SHIFT))), 1), col, -1,
-                           aa, _SHIFT)
+            cv2.fillPoly(img, fixed, col, aa, _SHIFT)
+            for centre, r in ends:
+                cv2.circle(img, centre, r, col, -1, aa, _SHIFT)
     elif kind == "edge":
-        (p0, p1), (r0, r1) = pts, radii
-        d = p1 - p0
+        (x0, y0), (x1, y1) = pts.tolist()
+        r0, r1 = radii
+        dx, dy = x1 - x0, y1 - y0
+        norm = max(np.hypot(dx, dy), 1e-6)
         # image y points down, so (-dy, dx) is d turned clockwise as seen on screen
-        n = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-6) * chirality
-        band = np.array([p0 + n * r0, p1 + n * r1, p1 + n * 0.2 * r1, p0 + n * 0.2 * r0])
+        nx, ny = -dy / norm * chirality, dx / norm * chirality
+        band = np.array([[x0 + nx * r0, y0 + ny * r0], [x1 + nx * r1, y1 + ny * r1],
+                         [x1 + nx * 0.2 * r1, y1 + ny * 0.2 * r1], [x0 + nx * 0.2 * r0, y0 + ny * 0.2 * r0]])
+        fixed = [_fixed(band)]
         for img, col, aa in targets:
-            cv2.fillPoly(img, [_fixed(band)], col, aa, _SHIFT)
+            cv2.fillPoly(img, fixed, col, aa, _SHIFT)
     elif kind == "ellipse":
         c, a, b = pts[0], pts[1] - pts[0], pts[2] - pts[0]
-        t = np.linspace(0.0, 2.0 * np.pi, 40, endpoint=False)[:, None]
-        poly = c + a * np.cos(t) + b * np.sin(t)
+        fixed = [_fixed(c + a * _ELLIPSE_COS + b * _ELLIPSE_SIN)]
         for img, col, aa in targets:
-            cv2.fillPoly(img, [_fixed(poly)], col, aa, _SHIFT)
+            cv2.fillPoly(img, fixed, col, aa, _SHIFT)
     elif kind in ("line", "closed"):
         thickness = max(1, int(round(radii[0])))
+        fixed = [_fixed(pts)]
         for img, col, aa in targets:
-            cv2.polylines(img, [_fixed(pts)], kind == "closed", col, thickness, aa, _SHIFT)
+            cv2.polylines(img, fixed, kind == "closed", col, thickness, aa, _SHIFT)
     else:
         raise ValueError(f"unknown shape kind {kind!r}")
 
@@ -268,16 +293,22 @@ def _place(rng, fig: Figure, params: dict, width, height, taken):
 
 
 def _finish(canvas_ss, rng, width, height):
-    """Average down to the output size, then light, colour cast, blur and sensor noise."""
+    """Average down to the output size, then light, colour cast, blur and sensor noise.
+
+    In place where possible; the random draws and every rounding are those of the plain expressions
+    (a float64 product cast to float32 on output is the float64 product then ``astype``)."""
     img = cv2.resize(canvas_ss, (width, height), interpolation=cv2.INTER_AREA)
     a = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(a) * (np.arange(width) / width - 0.5)[None, :]
             + np.sin(a) * (np.arange(height) / height - 0.5)[:, None])
     gain = rng.uniform(0.65, 1.25) * (1.0 + rng.uniform(0.0, 0.5) * ramp)
     cast = rng.uniform(0.85, 1.15, 3)
-    out = img.astype(np.float32) * (gain[..., None] * cast).astype(np.float32)
-    out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(rng.uniform(1.0, 5.0))
-    img = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    out = img.astype(np.float32)
+    out *= np.multiply(gain[..., None], cast, out=np.empty(out.shape, np.float32), casting="same_kind")
+    noise = rng.standard_normal(out.shape, dtype=np.float32)
+    noise *= np.float32(rng.uniform(1.0, 5.0))
+    out += noise
+    img = np.clip(np.rint(out, out=out), 0, 255, out=out).astype(np.uint8)
     gamma = rng.uniform(0.8, 1.25)
     lut = np.array([round(255.0 * (i / 255.0) ** gamma) for i in range(256)], np.uint8)
     img = cv2.LUT(img, lut)

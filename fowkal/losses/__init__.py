@@ -4,7 +4,8 @@
   :func:`fwahr_weight` (Eq. 9);
 - :mod:`fowkal.losses.reference`: one autograd class per loss (Eq. 1, 3, 4-5, 6-8, 10-11), the definition;
 - :mod:`fowkal.losses.fused`: the same losses in one chunked pass with an analytic backward;
-- :func:`build_loss`: a paper ablation row (``METHODS``) to a configured loss.
+- :func:`build_loss`: a paper ablation row (``METHODS``) to a configured loss, fused unless
+  ``reference=True``.
 """
 from __future__ import annotations
 
@@ -19,16 +20,20 @@ from .reference import (KAL_METHODS, METHODS, PAPER_ROWS, TERM_NORMALISATIONS, A
                         KALLoss, MSELoss, build_reference_loss)
 
 
-def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, fused: bool = False,
-               **options) -> nn.Module:
-    """Build the loss of one ablation method.
+def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, reference: bool = False,
+               fused: bool | None = None, **options) -> nn.Module:
+    """Build the loss of one ablation method: the fused implementation unless ``reference=True``.
 
     Args:
         method: one of ``METHODS``: 'mse', 'awing', 'heuristic', 'kal', 'heuristic_fwahr', 'fowkal'
             (Table 2 a-f), 'heuristic_wahr', 'kal_wahr' (Table 3).
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
-        fused: False (default): the autograd reference; True: :mod:`fowkal.losses.fused`, same values.
-        **options: the loss decisions (``docs/loss-decisions.md`` §12): ``pixel_reduction`` ('mean'),
+        reference: False (default): :mod:`fowkal.losses.fused`, one pass with an analytic backward; True:
+            :mod:`fowkal.losses.reference`, plain autograd, the definition the fused loss is tested against
+            (same values and gradients; it falls back to the reference itself where it cannot serve an input:
+            double backward, forward-mode AD, ``torch.func`` transforms).
+        fused: the former switch, still accepted: True = the default, False = ``reference=True``.
+        **options: the loss decisions (§12 of ``book/loss_decisions.md``): ``pixel_reduction`` ('mean'),
             ``reg_weight`` (1.0), ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance``
             ('literal'), ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01),
             AWing ``alpha``/``omega``/``epsilon``/``theta``.
@@ -36,10 +41,16 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar.
     """
-    if fused:
-        return build_fused_loss(method, parts=parts, **options)
-    return build_reference_loss(method, parts=parts, **options)
-
+    for name, flag in (("reference", reference), ("fused", fused)):
+        if flag is not None and not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if fused is not None:
+        if reference and fused:
+            raise ValueError("build_loss: reference=True and fused=True contradict each other; pass one")
+        reference = not fused
+    if reference:
+        return build_reference_loss(method, parts=parts, **options)
+    return build_fused_loss(method, parts=parts, **options)
 
 __all__ = [
     "awing", "wahr_weight", "fwahr_weight", "build_loss", "build_reference_loss", "build_fused_loss", "METHODS",

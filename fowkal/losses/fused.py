@@ -1,19 +1,24 @@
 """Fused heatmap losses: the per-pixel work of :mod:`fowkal.losses` in one chunked pass, analytic backward.
 
-The reference losses compose autograd ops over ``[B, K, H, W]`` tensors: every op is a full pass over
-memory and autograd keeps most intermediates for the backward. Here one :class:`torch.autograd.Function`
-computes, per pixel, AWing, the squared error, the (F)WAHR weight W and the derivatives wrt p̂ of
-``W·AWing`` and ``W·(p̂ − p)²``; it reduces them to per-keypoint sums ``[B, K]`` on the fly and keeps only
-one derivative map per term for the backward (one per term the method needs: 1 for mse/awing/heuristic,
-2 for KAL/FoWKAL). Work is done in cache-sized blocks of heatmap rows (rows = (b, k) pairs) with
+:func:`fowkal.losses.build_loss` returns these by default. The reference losses compose autograd ops over
+``[B, K, H, W]`` tensors: every op is a full pass over memory and autograd keeps most intermediates for the
+backward. Here one :class:`torch.autograd.Function` computes, per pixel, AWing, the squared error, the (F)WAHR
+weight W and the derivatives wrt p̂ of ``W·AWing`` and ``W·(p̂ − p)²``; it reduces them to per-keypoint sums
+``[B, K]`` on the fly and keeps one derivative map for the backward (KAL/FoWKAL: the λ-blend of the two
+terms' maps, since λ is known in the forward), which the backward scales in place into the gradient: one
+heatmap-sized buffer in all. Work is done in cache-sized blocks of heatmap rows (rows = (b, k) pairs) with
 preallocated scratch buffers, shared by a small thread pool; keypoints of target weight 0 (unlabelled, as
 whole faces and hands often are in COCO-WholeBody) are skipped, since the loss multiplies them by 0.
-Everything on ``[B, K]`` (target weight, λ blend, part means, regulariser, barrier) stays plain autograd,
-so the λ gradient is exact and cheap. Limitation: the backward is not itself differentiable (no
-double backward; the reference supports it).
+Everything on ``[B, K]`` (target weight, part means, regulariser, barrier) stays plain autograd, so the λ
+gradient is exact and cheap.
 
-AWing in the form used here (§2 of the spec, rewritten so three transcendentals serve both branches): with
-``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y = α − p``, ``u = x^y = exp(y·log x)``:
+Where the fast path cannot serve, it does not guess: a second backward through a retained graph, or a
+gradient through the separate KAL terms, recomputes the maps (same kernel, same bits); double backward
+(``create_graph=True``) differentiates the reference's element-wise functions; forward-mode AD and
+``torch.func`` transforms run the reference loss itself (``tests/test_fused.py`` checks each case).
+
+AWing in the form used here (§2 of the loss decisions, rewritten so three transcendentals serve both
+branches): with ``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y = α − p``, ``u = x^y = 2^(y·log2 x)``:
 ``g = ω·y·u / (ε·x·(1 + u))`` and ``AWing = ω·log1p(u) + g·(δ − δc)``, ``dAWing/dδ = g``. Below θ this is
 the log branch and its slope; at and above θ, ``g`` is the linear branch's A and ``ω·log1p(u) − g·θ`` its −C.
 The (F)WAHR weight adds ``p^γ`` (one ``pow``); its masks are float indicators blended with ``lerp``.
@@ -32,9 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
+from .functional import awing, fwahr_weight, wahr_weight
 from .reference import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_reference_loss
 
 #: torch runs an element-wise op on one thread below this many elements (``at::internal::GRAIN_SIZE``).
@@ -54,6 +60,7 @@ class _PixelPlan:
     """What to compute: the loss's element-wise options and, per keypoint, which terms."""
 
     def __init__(self, loss: "_FusedMixin", terms_per_keypoint: Sequence[tuple[str, ...]]):
+        self.awing_params = dict(loss.awing_params)
         self.alpha, self.omega, self.epsilon, self.theta = (loss.awing_params[n] for n in
                                                             ("alpha", "omega", "epsilon", "theta"))
         self.weighting, self.gamma, self.tau = loss.weighting, loss.gamma, loss.tau
@@ -215,44 +222,62 @@ class _Workspace:
 
 
 def _block_terms(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan, terms: tuple[str, ...],
-                 sums_out: Sequence[Tensor], maps_out: Sequence[Tensor | None]) -> None:
-    """One block ``[rows, HW]``: per-row sums of W·f into ``sums_out`` and, when ``maps_out`` holds tensors,
-    the maps d(W·f)/dp̂ into them, for each term f in ``terms``. AWing comes out divided by ω (the caller
-    scales the [B, K] results)."""
+                 sums_out: Sequence[Tensor], maps_out: Sequence[Tensor] | None,
+                 mix_rows: tuple[Tensor, Tensor] | None = None) -> None:
+    """One block ``[rows, HW]``: per-row sums of W·f into ``sums_out`` (one per term f in ``terms``; AWing
+    divided by ω, the caller scales the [B, K] results) and, when ``maps_out`` is given, derivative maps:
+
+    - without ``mix_rows``, one map per term: d(W·AWing/ω)/dp̂ and d(W·(p̂ − p)²)/dp̂ / 2;
+    - with ``mix_rows = (a, c)`` (``[rows, 1]`` each; terms = ('awing', 'mse')), one map,
+      a·d(W·AWing/ω)/dp̂ + c·d(W·(p̂ − p)²)/dp̂ / 2: KAL keeps one map instead of two.
+
+    Each derivative is W·f' + W'·f with f' = df/dp̂ (AWing: slope·sign(p̂ − p); (p̂ − p)²/2: p̂ − p) and
+    W' = dW/dp̂; a mix is W·(a·f'_AW + c·f'_MSE) + W'·(a·f_AW + c·f_MSE).
+    """
     rows = q.shape[0]
-    want_grad = maps_out[0] is not None
-    mse_map = maps_out[terms.index("mse")] if "mse" in terms else None
+    want_grad = maps_out is not None
+    mse_map = maps_out[terms.index("mse")] if want_grad and mix_rows is None and "mse" in terms else None
     # unweighted squared error: its map (per 2) is p̂ − p itself, so compute it there
-    d_home = mse_map if (mse_map is not None and plan.weighting == "none") else ws.buf("d", rows)
-    d = torch.sub(q, p, out=d_home)
+    d = torch.sub(q, p, out=mse_map if mse_map is not None and plan.weighting == "none" else ws.buf("d", rows))
     if "awing" in terms:
         aw_value, aw_slope = _awing_over_omega(ws, d, p, plan)
     weight, dweight = (None, None) if plan.weighting == "none" else _pixel_weight(ws, q, p, plan, want_grad)
+    d2 = torch.mul(d, d, out=ws.buf("d2", rows)) if "mse" in terms else None
     product = ws.buf("product", rows)
-    for term, sums, out in zip(terms, sums_out, maps_out):
-        if term == "awing":
-            torch.sum(aw_value if weight is None else torch.mul(weight, aw_value, out=product), 1, out=sums)
-            if want_grad:  # d/dp̂ [W·AWing] = W·AWing'·sign(p̂ − p) + W'·AWing
-                sign_d = torch.sign(d, out=ws.buf("sign_d", rows))
-                if weight is None:
-                    torch.mul(aw_slope, sign_d, out=out)
-                else:
-                    torch.mul(aw_slope.mul_(sign_d), weight, out=out)
-                    if dweight is not None:
-                        out.addcmul_(dweight, aw_value)
-        else:  # maps hold d/dp̂ [W·(p̂ − p)²] / 2 = W·(p̂ − p) + W'·(p̂ − p)²/2 (the backward doubles them)
-            if weight is None:
-                weighted_d = d  # already in ``out`` when a map is wanted
-            else:
-                weighted_d = torch.mul(weight, d, out=out if want_grad and dweight is None
-                                       else ws.buf("weighted_d", rows))
-                if want_grad and dweight is not None:
-                    torch.addcmul(weight, dweight, d, value=0.5, out=out).mul_(d)
-            torch.sum(torch.mul(weighted_d, d, out=product), 1, out=sums)
+    for term, sums in zip(terms, sums_out):
+        f = aw_value if term == "awing" else d2
+        torch.sum(f if weight is None else torch.mul(weight, f, out=product), 1, out=sums)
+    if not want_grad:
+        return
+    if mix_rows is not None:
+        a, c = mix_rows
+        out = maps_out[0]
+        # a·f'_AW + c·f'_MSE, in the map itself when there is no weight
+        slope = torch.copysign(aw_slope, d, out=ws.buf("slope_mix", rows) if weight is not None else out)
+        slope.mul_(a).addcmul_(d, c)
+        if weight is not None:
+            torch.mul(weight, slope, out=out)
+            if dweight is not None:
+                out.addcmul_(dweight, torch.mul(aw_value, a, out=product).addcmul_(d2, c, value=0.5))
+        return
+    for term, out in zip(terms, maps_out):
+        if term == "awing":  # d/dp̂ [W·AWing] = W·AWing'·sign(p̂ − p) + W'·AWing
+            slope = torch.copysign(aw_slope, d, out=ws.buf("sign_d", rows) if weight is not None else out)
+            if weight is not None:
+                torch.mul(weight, slope, out=out)
+                if dweight is not None:
+                    out.addcmul_(dweight, aw_value)
+        elif weight is not None:  # d/dp̂ [W·(p̂ − p)²] / 2 = W·(p̂ − p) + W'·(p̂ − p)²/2
+            torch.mul(weight, d, out=out)
+            if dweight is not None:
+                out.addcmul_(dweight, d2, value=0.5)
 
 
 def _awing_over_omega(ws: _Workspace, d: Tensor, p: Tensor, plan: _PixelPlan) -> tuple[Tensor, Tensor]:
-    """AWing/ω and |dAWing/dδ|/ω per pixel: three transcendentals (log, exp, log1p) serve both branches."""
+    """AWing/ω and |dAWing/dδ|/ω per pixel: three transcendentals (log2, exp2, log1p) serve both branches.
+
+    The slope is >= 0 and exactly 0 at δ = 0 (x^y = 0 there), so ``copysign(slope, p̂ − p)`` is
+    AWing'·sign(p̂ − p), the reference's (sub-)gradient, in one op."""
     rows = d.shape[0]
     delta = torch.abs(d, out=ws.buf("excess", rows))
     x = torch.clamp(delta, max=plan.theta, out=ws.buf("x", rows))  # δc
@@ -261,11 +286,13 @@ def _awing_over_omega(ws: _Workspace, d: Tensor, p: Tensor, plan: _PixelPlan) ->
         x.div_(plan.epsilon)
         excess.div_(plan.epsilon)
     y = torch.sub(ws.scalar(plan.alpha), p, out=ws.buf("y", rows))  # α − p
-    u = torch.log(x, out=ws.buf("u", rows)).mul_(y).exp_()  # x^y, exactly 0 at δ = 0 (log 0 = −inf)
+    # x^y, exactly 0 at δ = 0 (log 0 = −inf); base 2: exp2 costs a third of exp on CPU
+    u = torch.log2(x, out=ws.buf("u", rows)).mul_(y).exp2_()
     value = torch.log1p(u, out=ws.buf("value", rows))
     slope = torch.mul(u, y, out=ws.buf("slope", rows))
-    # y·x^(y−1)/(1 + x^y): the log branch's slope, or A at δ >= θ; 0 (not 0/0) at δ = 0
-    slope.div_(x.clamp_(min=torch.finfo(x.dtype).tiny).mul_(u.add_(1.0)))
+    # y·x^(y−1)/(1 + x^y) = y·u/(x + x·u): the log branch's slope, or A at δ >= θ; 0 (not 0/0) at δ = 0
+    x.clamp_(min=torch.finfo(x.dtype).tiny)
+    slope.div_(torch.addcmul(x, x, u, out=ws.buf("y", rows)))  # y is no longer needed: its buffer
     value.addcmul_(slope, excess)  # log1p(x^y) + slope·(δ − δc)/ε: the log branch, or A·δ − C
     if plan.epsilon != 1.0:
         slope.div_(plan.epsilon)
@@ -284,15 +311,21 @@ def _pixel_weight(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan,
     p_gamma = ws.buf("p_gamma", rows)
     (torch.clamp(p, min=0, out=p_gamma).pow_(plan.gamma) if plan.clamp_target
      else torch.pow(p, plan.gamma, out=p_gamma))
-    abs_q = torch.abs(q, out=ws.buf("abs_q", rows))
+    grad = want_grad and not plan.detach_weight
+    # FWAHR's literal reading uses WAHR only where p̂ >= 2^(−1/γ) > 0: there |p̂| = p̂ and sign(p̂) = 1
+    positive = plan.weighting == "fwahr" and plan.reading == "literal"
+    abs_q = q if positive else torch.abs(q, out=ws.buf("abs_q", rows))
     # W = p^γ·|1 − p̂| + |p̂|·(1 − p^γ) = |p̂| + p^γ·(|1 − p̂| − |p̂|), and |1 − p̂| − |p̂| = clamp(1 − 2p̂, −1, 1)
-    weight = torch.sub(ws.scalar(1.0), q, alpha=2.0, out=ws.buf("weight", rows))
-    weight.clamp_(-1.0, 1.0).mul_(p_gamma).add_(abs_q)
+    weight = torch.sub(ws.scalar(1.0), q, alpha=2.0, out=ws.buf("weight", rows)).clamp_(-1.0, 1.0)
+    weight = torch.addcmul(abs_q, p_gamma, weight, out=weight)
     dweight = sign_q = None
-    if want_grad and not plan.detach_weight:  # dW/dp̂ = sign(p̂) − p^γ·(sign(1 − p̂) + sign(p̂))
-        sign_q = torch.sign(q, out=ws.buf("sign_q", rows))
-        signs = torch.sub(ws.scalar(1.0), q, out=ws.buf("dweight", rows)).sign_().add_(sign_q)
-        dweight = torch.addcmul(sign_q, p_gamma, signs, value=-1.0, out=signs)
+    if grad:  # dW/dp̂ = sign(p̂) − p^γ·(sign(1 − p̂) + sign(p̂))
+        signs = torch.sub(ws.scalar(1.0), q, out=ws.buf("dweight", rows)).sign_()
+        if positive:
+            dweight = torch.addcmul(ws.scalar(1.0), p_gamma, signs.add_(1.0), value=-1.0, out=signs)
+        else:
+            sign_q = torch.sign(q, out=ws.buf("sign_q", rows))
+            dweight = torch.addcmul(sign_q, p_gamma, signs.add_(sign_q), value=-1.0, out=signs)
     if plan.weighting == "fwahr":
         threshold = 2.0 ** (-1.0 / plan.gamma)  # a Python float: exact compare, as the reference
         wahr_here = torch.ge(q if plan.reading == "literal" else p, threshold, out=ws.buf("wahr_here", rows))
@@ -307,74 +340,189 @@ def _pixel_weight(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan,
     return weight, dweight
 
 
-class _FusedPixelSums(torch.autograd.Function):
-    """(pred, target) ``[B, K, H, W]`` → per-keypoint pixel sums of W·AWing and W·(p̂ − p)², ``[B, K]`` each.
+def _run_kernel(q: Tensor, p: Tensor, plan: _PixelPlan, shape, active: Tensor | None, num_maps: int,
+                coefficients: tuple[Tensor, Tensor] | None) -> tuple[dict, list]:
+    """The pixel pass over ``q``, ``p`` (``[B·K, H·W]``): per-row sums ``{term: [B·K]}`` (AWing/ω) and
+    ``num_maps`` derivative maps (see :func:`_block_terms`; ``coefficients``: the per-row mix, ``[B·K, 1]``)."""
+    batch, num_kpts, height, width = shape
+    sums = {term: q.new_zeros(batch * num_kpts) for term in TERMS}
+    maps = [torch.empty_like(q) for _ in range(num_maps)]
+    want_grad = num_maps > 0
+    blocks, skipped = plan.blocks(batch, num_kpts, height * width, q.device, active)
+    if skipped is not None:  # rows left out: zero sums (above) and zero maps
+        for grad_map in maps:
+            grad_map.index_fill_(0, skipped, 0.0)
 
-    A term a keypoint does not use is 0 there. Backward: d/dp̂ = Σ_term grad_term[b, k] · map_term[b, k, i, j].
+    inference = torch.is_inference_mode_enabled()  # thread-local: carried into the pool's threads
+    max_rows = max(_num_rows(rows) for _, rows in blocks) if blocks else 0
+    workspaces = {}  # thread id -> _Workspace, for this call only
+
+    @contextlib.contextmanager
+    def thread_context():  # per thread: its scratch; float32/64 math whatever the caller's autocast
+        # (spec §9.4); no graph; the caller's inference mode (thread-local) carried into the pool
+        with torch.inference_mode(inference), torch.no_grad(), torch.autocast(q.device.type, enabled=False):
+            workspaces[threading.get_ident()] = _Workspace(max_rows, q)
+            yield
+
+    def work(item):  # blocks cover disjoint rows: threads never write the same memory
+        terms, rows = item
+        ws = workspaces[threading.get_ident()]
+        mix_rows = None if coefficients is None else tuple(x[rows] for x in coefficients)
+        if isinstance(rows, slice):  # views: results land in place
+            _block_terms(ws, q[rows], p[rows], plan, terms, [sums[t][rows] for t in terms],
+                         [m[rows] for m in maps] if want_grad else None, mix_rows)
+            return
+        n = len(rows)  # gathered rows: compute into scratch, then scatter
+        block_sums = [q.new_empty(n) for _ in terms]
+        block_maps = [ws.buf(f"map{i}", n) for i in range(num_maps)] if want_grad else None
+        _block_terms(ws, q[rows], p[rows], plan, terms, block_sums, block_maps, mix_rows)
+        for term, value in zip(terms, block_sums):
+            sums[term].index_copy_(0, rows, value)
+        for grad_map, block_map in zip(maps, block_maps or []):
+            grad_map.index_copy_(0, rows, block_map)
+
+    _for_each(blocks, work, _use_block_pool(height * width, q.device), thread_context)
+    return sums, maps
+
+
+def _flat(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    batch, num_kpts, height, width = pred.shape
+    q = pred.detach().contiguous().view(batch * num_kpts, height * width)
+    return q, target.detach().contiguous().view_as(q)
+
+
+def _mix_coefficients(mix: Tensor, plan: _PixelPlan, like: Tensor) -> tuple[Tensor, Tensor]:
+    """Per row, the mixed map's weights of the AWing map (λ·ω: it holds d(AWing/ω)) and of the MSE map
+    (2·(1 − λ): it holds d(W·(p̂ − p)²)/2)."""
+    lam = mix.detach().to(like.dtype).reshape(-1, 1)
+    return lam * plan.omega, (1.0 - lam) * 2.0
+
+
+class _FusedPixelSums(torch.autograd.Function):
+    """(pred, target, mix) → per-keypoint pixel sums of W·AWing and W·(p̂ − p)², ``[B, K]`` each, and, with
+    ``mix`` (λ, ``[B, K]``), their blend ``λ·ΣW·AWing + (1 − λ)·ΣW·(p̂ − p)²`` (else an empty tensor).
+
+    A term a keypoint does not use is 0 there. Backward: d/dp̂ = Σ_term grad_term[b, k] · map_term[b, k, i, j],
+    computed in place in the map saved by the forward: it becomes the gradient, no new buffer. With ``mix``
+    one map holds λ·map_AW + (1 − λ)·map_MSE, which serves a gradient through the blend only. Where the saved
+    maps cannot serve (a gradient through the separate sums as well, or a second backward through a retained
+    graph), the same kernel recomputes the maps it needs (same blocks, same bits). Double backward
+    (``create_graph=True``) differentiates the reference's element-wise functions instead
+    (:func:`_reference_backward`).
     """
 
     @staticmethod
-    def forward(ctx, pred: Tensor, target: Tensor, plan: _PixelPlan, active: Tensor | None):
-        batch, num_kpts, height, width = pred.shape
-        want_grad = ctx.needs_input_grad[0]
-        q = pred.detach().contiguous().view(batch * num_kpts, height * width)
-        p = target.detach().contiguous().view_as(q)
-        sums = {term: q.new_zeros(batch * num_kpts) for term in TERMS}
-        maps = [torch.empty_like(q) for _ in range(plan.num_slots)] if want_grad else []
-        blocks, skipped = plan.blocks(batch, num_kpts, height * width, q.device, active)
-        if skipped is not None:  # rows left out: zero sums (above) and zero maps
-            for grad_map in maps:
-                grad_map.index_fill_(0, skipped, 0.0)
-
-        inference = torch.is_inference_mode_enabled()  # thread-local: carried into the pool's threads
-        max_rows = max(_num_rows(rows) for _, rows in blocks) if blocks else 0
-        workspaces = {}  # thread id -> _Workspace, for this call only
-
-        @contextlib.contextmanager
-        def thread_context():  # per thread: its scratch; float32/64 math whatever the caller's autocast
-            # (spec §9.4); no graph; the caller's inference mode (thread-local) carried into the pool
-            with torch.inference_mode(inference), torch.no_grad(), torch.autocast(q.device.type, enabled=False):
-                workspaces[threading.get_ident()] = _Workspace(max_rows, q)
-                yield
-
-        def work(item):  # blocks cover disjoint rows: threads never write the same memory
-            terms, rows = item
-            ws = workspaces[threading.get_ident()]
-            if isinstance(rows, slice):  # views: results land in place
-                _block_terms(ws, q[rows], p[rows], plan, terms, [sums[t][rows] for t in terms],
-                             [m[rows] for m in maps] if want_grad else [None] * len(terms))
-                return
-            n = len(rows)  # gathered rows: compute into scratch, then scatter
-            block_sums = [q.new_empty(n) for _ in terms]
-            block_maps = [ws.buf(f"map{i}", n) for i in range(len(terms))] if want_grad else [None] * len(terms)
-            _block_terms(ws, q[rows], p[rows], plan, terms, block_sums, block_maps)
-            for term, value in zip(terms, block_sums):
-                sums[term].index_copy_(0, rows, value)
-            for grad_map, block_map in zip(maps, block_maps if want_grad else []):
-                grad_map.index_copy_(0, rows, block_map)
-
-        _for_each(blocks, work, _use_block_pool(height * width, q.device), thread_context)
-        ctx.save_for_backward(*maps)
-        ctx.plan, ctx.shape = plan, pred.shape
+    def forward(ctx, pred: Tensor, target: Tensor, mix: Tensor | None, plan: _PixelPlan, active: Tensor | None):
+        batch, num_kpts = pred.shape[:2]
+        q, p = _flat(pred, target)
+        num_maps = (1 if mix is not None else plan.num_slots) if ctx.needs_input_grad[0] else 0
+        coefficients = None if mix is None else _mix_coefficients(mix, plan, q)
+        sums, maps = _run_kernel(q, p, plan, pred.shape, active, num_maps, coefficients)
+        s_awing = sums["awing"].mul_(plan.omega).view(batch, num_kpts)  # the kernel works with AWing/ω
+        s_mse = sums["mse"].view(batch, num_kpts)
+        if mix is None:
+            blend = q.new_empty(0)
+            ctx.mark_non_differentiable(blend)
+        else:
+            lam = mix.detach().to(q.dtype)
+            blend = lam * s_awing + (1.0 - lam) * s_mse  # as the reference writes Eq. 6
+        # inputs, no copies, read only to recompute (see above); pred lives until the backward then (one
+        # heatmap-sized tensor that would otherwise be freed after the forward in a network)
+        ctx.save_for_backward(pred, target, mix)
+        ctx.maps, ctx.plan, ctx.shape, ctx.active = maps, plan, pred.shape, active
+        ctx.term_gap = None if mix is None else s_awing - s_mse  # d blend / dλ
         ctx.set_materialize_grads(False)
-        omega = plan.omega  # the kernel works with AWing/ω
-        return sums["awing"].mul_(omega).view(batch, num_kpts), sums["mse"].view(batch, num_kpts)
+        return s_awing, s_mse, blend
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_awing: Tensor | None, grad_mse: Tensor | None):
-        maps = ctx.saved_tensors
-        batch, num_kpts = ctx.shape[:2]
-        zero = maps[0].new_zeros(batch, num_kpts)
-        grad_awing = zero if grad_awing is None else grad_awing * ctx.plan.omega  # maps hold d(AWing/ω)
-        grad_mse = zero if grad_mse is None else grad_mse * 2.0  # maps hold d(W·(p̂ − p)²)/2
-        upstream = torch.stack([grad_awing, grad_mse, zero])
-        grad_pred = None
-        for slot, grad_map in enumerate(maps):
-            index = ctx.plan.slot_terms[slot].to(grad_map.device).expand(1, batch, num_kpts)
-            g = upstream.gather(0, index).view(batch * num_kpts, 1)
-            grad_pred = grad_map * g if grad_pred is None else grad_pred.addcmul_(grad_map, g)
-        return grad_pred.view(ctx.shape), None, None, None
+    def backward(ctx, grad_awing: Tensor | None, grad_mse: Tensor | None, grad_blend: Tensor | None):
+        maps, ctx.maps = ctx.maps, None  # the maps become the gradient: a second backward recomputes them
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            return _reference_backward(ctx, grad_awing, grad_mse, grad_blend)
+        mixed = ctx.term_gap is not None
+        grad_pred = grad_mix = None
+        if mixed and ctx.needs_input_grad[2] and grad_blend is not None:
+            grad_mix = grad_blend * ctx.term_gap
+        if ctx.needs_input_grad[0] and not (grad_awing is None and grad_mse is None and grad_blend is None):
+            plan, shape = ctx.plan, ctx.shape
+            separate = grad_awing is not None or grad_mse is not None
+            if maps is None or (mixed and separate):  # recompute: the mixed map, or one map per term
+                pred, target, mix = ctx.saved_tensors
+                q, p = _flat(pred, target)
+                coefficients = _mix_coefficients(mix, plan, q) if mixed and not separate else None
+                _, maps = _run_kernel(q, p, plan, shape, ctx.active, 1 if coefficients else plan.num_slots,
+                                      coefficients)
+            if mixed and not separate:
+                grad_pred = maps[0].mul_(grad_blend.reshape(-1, 1).to(maps[0].dtype))
+            else:
+                grad_pred = _combine_maps(ctx, maps, grad_awing, grad_mse, grad_blend)
+            grad_pred = grad_pred.view(shape)
+        return grad_pred, None, grad_mix, None, None
+
+
+def _combine_maps(ctx, maps: list[Tensor], grad_awing, grad_mse, grad_blend) -> Tensor:
+    """Σ_slot upstream[b, k] · map_slot, in place in ``maps[0]``; the upstream gradient of each term includes
+    its share of the blend's (λ for AWing, 1 − λ for MSE)."""
+    plan, (batch, num_kpts) = ctx.plan, ctx.shape[:2]
+    zero = maps[0].new_zeros(batch, num_kpts)
+    grad_awing = zero if grad_awing is None else grad_awing
+    grad_mse = zero if grad_mse is None else grad_mse
+    if grad_blend is not None:
+        lam = ctx.saved_tensors[2].detach().to(maps[0].dtype)
+        grad_awing, grad_mse = grad_awing + lam * grad_blend, grad_mse + (1.0 - lam) * grad_blend
+    # maps hold d(AWing/ω) and d(W·(p̂ − p)²)/2
+    upstream = torch.stack([grad_awing * plan.omega, grad_mse * 2.0, zero])
+    grad_pred = None
+    for slot, grad_map in enumerate(maps):
+        index = plan.slot_terms[slot].to(grad_map.device).expand(1, batch, num_kpts)
+        g = upstream.gather(0, index).view(batch * num_kpts, 1)
+        grad_pred = grad_map.mul_(g) if grad_pred is None else grad_pred.addcmul_(grad_map, g)
+    return grad_pred
+
+
+def _reference_backward(ctx, grad_awing, grad_mse, grad_blend):
+    """The gradients by autograd through the reference's element-wise functions (double backward included,
+    when the caller asked for a graph of the gradient: ``create_graph=True``)."""
+    pred, target, mix = ctx.saved_tensors
+    wanted = [(x, i) for i, x in ((0, pred), (2, mix)) if ctx.needs_input_grad[i]]
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        inputs = [x if create_graph else x.detach().requires_grad_() for x, _ in wanted]
+        q = inputs[0] if ctx.needs_input_grad[0] else pred.detach()
+        lam = inputs[-1] if ctx.needs_input_grad[2] else mix
+        s_awing, s_mse = _reference_pixel_sums(ctx.plan, q, target)
+        outputs = [(s_awing, grad_awing), (s_mse, grad_mse)]
+        if lam is not None:
+            outputs.append((lam * s_awing + (1.0 - lam) * s_mse, grad_blend))
+        outputs = [(y, g) for y, g in outputs if g is not None]
+        grads = torch.autograd.grad([y for y, _ in outputs], inputs, [g for _, g in outputs],
+                                    create_graph=create_graph, allow_unused=True) if outputs else [None] * len(inputs)
+    result = [None] * 5
+    for (x, i), g in zip(wanted, grads):
+        result[i] = torch.zeros_like(x) if g is None else g
+    return tuple(result)
+
+
+def _reference_pixel_sums(plan: _PixelPlan, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-keypoint pixel sums of W·AWing and W·(p̂ − p)² (0 where a keypoint does not use the term), by the
+    reference's element-wise functions (:mod:`fowkal.losses.functional`), differentiable."""
+    batch, num_kpts = pred.shape[:2]
+    sums = {term: pred.new_zeros(batch, num_kpts) for term in TERMS}
+    for terms, keypoints in plan.groups:
+        index = torch.tensor(keypoints, device=pred.device)
+        q, p = pred.index_select(1, index), target.index_select(1, index)
+        weight = None
+        if plan.weighting == "wahr":
+            weight = wahr_weight(q, p, gamma=plan.gamma)
+        elif plan.weighting == "fwahr":
+            weight = fwahr_weight(q, p, gamma=plan.gamma, tau=plan.tau, reading=plan.reading)
+        if weight is not None and plan.detach_weight:
+            weight = weight.detach()
+        for term in terms:
+            f = awing(q, p, **plan.awing_params) if term == "awing" else (q - p) ** 2
+            per_keypoint = (f if weight is None else f * weight).sum(dim=(2, 3))
+            sums[term] = sums[term].index_copy(1, index, per_keypoint)
+    return sums["awing"], sums["mse"]
 
 
 # --------------------------------------------------------------------------- the fused losses
@@ -411,9 +559,10 @@ class _FusedMixin:
             return False
         return kaf is None or bool(torch.isfinite(kaf).all() and (kaf >= 0).all() and (kaf <= 1).all())
 
-    def pixel_sums(self, pred: Tensor, target: Tensor, terms_per_keypoint,
-                   target_weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Per-keypoint ``R_ij[W·AWing]`` and ``R_ij[W·(p̂ − p)²]`` (R = pixel mean or sum), ``[B, K]`` each.
+    def pixel_sums(self, pred: Tensor, target: Tensor, terms_per_keypoint, target_weight: Tensor | None = None,
+                   mix: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-keypoint ``R_ij[W·AWing]``, ``R_ij[W·(p̂ − p)²]`` (R = pixel mean or sum) and, given ``mix`` (λ),
+        ``λ·R_ij[W·AWing] + (1 − λ)·R_ij[W·(p̂ − p)²]`` (else an empty tensor), ``[B, K]`` each.
 
         Keypoints whose ``target_weight`` is 0 are skipped (their sums are 0): the loss multiplies them by
         0 anyway. Only when the inputs passed the checks and |p̂| <= 1e9, so that the reference's
@@ -430,28 +579,46 @@ class _FusedMixin:
                 low, high = torch.aminmax(pred.detach())
                 if max(-float(low), float(high)) <= 1e9:
                     active = ~inactive
-        l_awing, l_mse = _FusedPixelSums.apply(pred, target, self._plan, active)
+        sums = _FusedPixelSums.apply(pred, target, mix, self._plan, active)
         if self.pixel_reduction == "mean":
             scale = 1.0 / (pred.shape[2] * pred.shape[3])
-            l_awing, l_mse = l_awing * scale, l_mse * scale
-        return l_awing, l_mse
+            sums = tuple(s * scale for s in sums)
+        return sums
 
     @staticmethod
     def with_target_weight(per_keypoint: Tensor, target_weight: Tensor | None) -> Tensor:
         return per_keypoint if target_weight is None else per_keypoint * target_weight
 
-
     def _loss(self, pred, target, target_weight, kaf):
-        if pred.numel() == 0:  # nothing to fuse: the reference's own result (NaN means of empty sets)
+        if pred.numel() == 0 or _needs_reference(pred, kaf):  # the reference's own result
             return super()._loss(pred, target, target_weight, kaf)
         return self._fused_loss(pred, target, target_weight, kaf)
+
+
+def _needs_reference(*tensors: Tensor | None) -> bool:
+    """Inputs the fused kernel does not serve: forward-mode AD (dual tensors) and ``torch.func`` transforms
+    (``grad``, ``vmap``, ``jacrev``, ...), which need an autograd.Function to define ``jvp``/``vmap``. The
+    reference's plain autograd ops support them, so these inputs go to the reference."""
+    for x in tensors:
+        if x is None:
+            continue
+        if _is_functorch_wrapped(x) or fwAD.unpack_dual(x).tangent is not None:
+            return True
+    return False
+
+
+def _is_functorch_wrapped(x: Tensor) -> bool:
+    """A torch.func transform's wrapper tensor (a private torch API: without it, torch's own error for an
+    autograd.Function without vmap/jvp rules is raised instead, never a wrong value)."""
+    check = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return bool(check(x)) if check is not None else False
 
 
 class FusedMSELoss(_FusedMixin, MSELoss):
     """:class:`fowkal.losses.MSELoss`, fused."""
 
     def _fused_loss(self, pred, target, target_weight, kaf):
-        _, l_mse = self.pixel_sums(pred, target, [("mse",)] * pred.shape[1], target_weight)
+        _, l_mse, _ = self.pixel_sums(pred, target, [("mse",)] * pred.shape[1], target_weight)
         return self.with_target_weight(l_mse, target_weight).mean()
 
 
@@ -459,7 +626,7 @@ class FusedAWingLoss(_FusedMixin, AWingLoss):
     """:class:`fowkal.losses.AWingLoss`, fused."""
 
     def _fused_loss(self, pred, target, target_weight, kaf):
-        l_awing, _ = self.pixel_sums(pred, target, [("awing",)] * pred.shape[1], target_weight)
+        l_awing, _, _ = self.pixel_sums(pred, target, [("awing",)] * pred.shape[1], target_weight)
         return self.with_target_weight(l_awing, target_weight).mean()
 
 
@@ -471,7 +638,7 @@ class FusedHeuristicLoss(_FusedMixin, HeuristicLoss):
         dense = self._index(self.dense_parts, pred.device)
         dense_set = set(dense.tolist())
         terms = [("awing",) if k in dense_set else ("mse",) for k in range(pred.shape[1])]
-        l_awing, l_mse = self.pixel_sums(pred, target, terms, target_weight)
+        l_awing, l_mse, _ = self.pixel_sums(pred, target, terms, target_weight)
         l_awing = self.with_target_weight(l_awing, target_weight)
         l_mse = self.with_target_weight(l_mse, target_weight)
         l_bf = l_mse.index_select(1, coarse).mean(dim=1)
@@ -486,16 +653,23 @@ class FusedHeuristicLoss(_FusedMixin, HeuristicLoss):
 
 
 class FusedKALLoss(_FusedMixin, KALLoss):
-    """:class:`fowkal.losses.KALLoss` (KAL, FoWKAL, KAL + WAHR), fused; ``terms()`` as the reference."""
+    """:class:`fowkal.losses.KALLoss` (KAL, FoWKAL, KAL + WAHR), fused; ``terms()`` as the reference.
+
+    Without term normalisation the kernel also blends the two terms with λ (Eq. 6) and keeps one derivative
+    map for the blend: the loss (``total``) then costs one map, not two. A gradient through the per-keypoint
+    terms ``awing``/``mse`` themselves is exact too, but recomputed (see :class:`_FusedPixelSums`).
+    """
 
     def terms(self, pred, target, target_weight=None, kaf=None) -> dict[str, Tensor]:
-        if isinstance(pred, Tensor) and pred.numel() == 0:
+        if isinstance(pred, Tensor) and (pred.numel() == 0 or _needs_reference(pred, kaf)):
             return super().terms(pred, target, target_weight, kaf)
         pred, target, target_weight, kaf = self._prepare(pred, target, target_weight, kaf)
-        l_aw, l_mse = self.pixel_sums(pred, target, [("awing", "mse")] * pred.shape[1], target_weight)
+        mix = kaf if self.term_normalisation == "none" else None  # 'batch' rescales the terms before the blend
+        l_aw, l_mse, blend = self.pixel_sums(pred, target, [("awing", "mse")] * pred.shape[1], target_weight, mix)
         l_aw = self.with_target_weight(l_aw, target_weight)
         l_mse = self.with_target_weight(l_mse, target_weight)
-        return self.combine(kaf, l_aw, l_mse)
+        adaptive = None if mix is None else self.with_target_weight(blend, target_weight)
+        return self.combine(kaf, l_aw, l_mse, adaptive=adaptive)
 
 
 _FUSED_CLASSES = {MSELoss: FusedMSELoss, AWingLoss: FusedAWingLoss, HeuristicLoss: FusedHeuristicLoss,

@@ -281,13 +281,21 @@ class KALLoss(_PartLoss):
         l_mse = self.mse_term(pred, target, weight, target_weight)
         return self.combine(kaf, l_aw, l_mse)
 
-    def combine(self, kaf: Tensor, l_aw: Tensor, l_mse: Tensor) -> dict[str, Tensor]:
-        """Eq. 6-8 from the per-keypoint terms ``[B, K]``: part means, regulariser, barrier."""
+    def combine(self, kaf: Tensor, l_aw: Tensor, l_mse: Tensor, adaptive: Tensor | None = None) -> dict[str, Tensor]:
+        """Eq. 6-8 from the per-keypoint terms ``[B, K]``: part means, regulariser, barrier.
+
+        ``adaptive``: the blend ``λ·ℓ^AW + (1 − λ)·ℓ^MSE`` when the caller computed it already (the fused
+        loss does, in its pixel pass); only without term normalisation, which rescales the terms first.
+        """
         aw, mse = l_aw, l_mse
         if self.term_normalisation == "batch":  # a scale, not a path for gradients: detached means
+            if adaptive is not None:
+                raise ValueError("combine(adaptive=...) is the blend of unscaled terms: not with "
+                                 "term_normalisation='batch'")
             aw = l_aw / l_aw.detach().mean().clamp_min(1e-12)
             mse = l_mse / l_mse.detach().mean().clamp_min(1e-12)
-        adaptive = kaf * aw + (1.0 - kaf) * mse
+        if adaptive is None:
+            adaptive = kaf * aw + (1.0 - kaf) * mse
         data = kaf.new_zeros(kaf.shape[0])
         reg = kaf.new_zeros(kaf.shape[0])
         barrier = kaf.new_zeros(kaf.shape[0])
@@ -343,7 +351,8 @@ def build_reference_loss(method: str, *, parts: Mapping[str, Sequence[int]] | No
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
         **options: the loss decisions (§12): ``pixel_reduction`` ('mean'), ``reg_weight`` (1.0),
             ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance`` ('literal'),
-            ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01), AWing ``alpha``/``omega``/``epsilon``/``theta``,
+            ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01), AWing ``alpha``/``omega``/``epsilon``/``theta``.
+            (:func:`fowkal.losses.build_loss` builds the fused twin of this loss by default.)
 
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar.
