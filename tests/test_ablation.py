@@ -1,6 +1,5 @@
 """Aggregation of run records into Tables 2/3 and the claim verdicts, checked by hand."""
 import json
-import math
 
 import pytest
 
