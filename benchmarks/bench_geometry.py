@@ -205,7 +205,7 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions per case (default 7, quick 2)")
     parser.add_argument("--batch", type=int, default=None, help="crops per step (default: the profile's, 32)")
     parser.add_argument("--heads", nargs="+", default=None, choices=sorted(HEADS_64x48),
-                        help=f"64x48 heads to compare (default: all; quick: {DEFAULT_HEAD_64x48} and deconv32)")
+                        help=f"64x48 heads to compare (default: all; quick: {DEFAULT_HEAD_64x48} and deconv16_conv64)")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="benchmark folder (default: fowkal.data.default_benchmark(), i.e. $FOWKAL_DATA_ROOT)")
     parser.add_argument("--no-data", action="store_true", help="skip the data-pipeline timing")
@@ -226,7 +226,7 @@ def parse_args(argv):
     args.repeats = args.repeats or (2 if args.quick else 7)
     if args.quick and args.batch is None:
         args.batch = 4
-    args.heads = args.heads or ([DEFAULT_HEAD_64x48, "deconv32"] if args.quick else list(HEADS_64x48))
+    args.heads = args.heads or ([DEFAULT_HEAD_64x48, "deconv16_conv64"] if args.quick else list(HEADS_64x48))
     return args
 
 

@@ -2,11 +2,15 @@
 
 The CPU profile (``cpu_base.py``) predicts 32x24 heatmaps from 128x96 crops: the small HRNet's
 high-resolution branch (stride 4) is read directly. The paper predicts 64x48 heatmaps (from 256x192
-crops), sigma 2. ``GEOMETRY_64x48`` keeps the 128x96 crop (the backbone costs what it costs today)
-and adds one learned 2x upsampling to the head: a 4x4 stride-2 transposed convolution (MMPose's
-``HeatmapHead`` deconv layer) before today's 3x3 conv and 1x1 output layer, so the heatmaps are
-64x48, with the paper's sigma 2 in heatmap pixels. ``benchmarks/bench_geometry.py`` measures its
-training-step cost against 32x24 and against cheaper heads (``HEADS_64x48``).
+crops), sigma 2. ``GEOMETRIES['64x48']`` keeps the 128x96 crop (the backbone costs what it costs
+today) and adds one learned 2x upsampling to the head, so the heatmaps are 64x48 with the paper's
+sigma 2 in heatmap pixels. The default head, ``shuffle64``, is today's head (3x3 conv 16->64, BN,
+ReLU at 32x24) whose 64 channels a PixelShuffle rearranges into 16 channels at 64x48 for the 1x1
+output layer: the same arithmetic as today, on 4x the pixels only where it must be (the output,
+the loss). ``benchmarks/bench_geometry.py`` measures it against 32x24 and the other heads of
+``HEADS_64x48`` (the step costs ~1.1x (mse) and ~1.3x (fowkal) today's in one process once freed
+memory is kept, ``fowkal.runs.malloc``; ~1.5x and ~1.7x with glibc's default, which page-faults
+every 52 MiB heatmap batch).
 
 Usable today, without touching the profile's files::
 
@@ -51,7 +55,7 @@ HEADS_64x48 = MappingProxyType({
     "deconv16_conv64": dict(deconv_out_channels=(16, ), deconv_kernel_sizes=(4, ),
                             conv_out_channels=(64, ), conv_kernel_sizes=(3, )),
 })
-DEFAULT_HEAD_64x48 = "deconv16_conv64"
+DEFAULT_HEAD_64x48 = "shuffle64"
 
 #: (width, height) of the crop and of the heatmaps, MMPose's order; the head's layers on top.
 GEOMETRIES = MappingProxyType({
