@@ -15,7 +15,7 @@ every 52 MiB heatmap batch).
 Usable today, without touching the profile's files::
 
     build_config("fowkal", "cpu", **geometry_overrides("64x48"))
-    python -m fowkal train fowkal --cfg-options $(python -m fowkal.configs.geometry 64x48)
+    python -m fowkal train --method fowkal --cfg-options $(python -m fowkal.configs.geometry 64x48)
 
 ``check_geometry(cfg)`` verifies a built config: every codec (the head's decoder, the training
 pipeline's ``GenerateTarget`` encoder, ``codec``) is the same, and the head's upsampling turns the
