@@ -179,7 +179,8 @@ def markdown(result):
         lines += ["", f"Training step, malloc {mode} (train_step: preprocess, forward, loss, backward, Adam), CPU "
                       f"profile model, batch {rows[0]['batch']} real crops 128x96, median of {s['repeats']} after 1 "
                       f"warm-up, interleaved; load average {found['load_average_before'][0]:.1f} -> "
-                      f"{found['load_average_after'][0]:.1f}", "",
+                      f"{found['load_average_after'][0]:.1f}; peak RSS of the process (all cases) "
+                      f"{found['peak_rss_mib']:.0f} MiB", "",
                   "| geometry / head | loss | head params | ms | × 32x24 | CPU ms | CPU × 32x24 | sys ms | ≤ 1.5x |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---|"]
         for r in rows:
@@ -241,8 +242,12 @@ def run_mode(args):
             raise SystemExit("--malloc retain: this platform's malloc has no mallopt (glibc only)")
     load_before = os.getloadavg()
     rows, data, heads = run(args)
+    import resource
+
     return dict(malloc=args.malloc, malloc_applied=applied, load_average_before=list(load_before),
-                load_average_after=list(os.getloadavg()), rows=rows, data=data, heads=heads)
+                load_average_after=list(os.getloadavg()), rows=rows, data=data, heads=heads,
+                # every case's model lives in this process: an upper bound for one run's peak
+                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def child_argv(args, mode, out):
