@@ -8,9 +8,9 @@ sigma 2 in heatmap pixels. The default head, ``shuffle64``, is today's head (3x3
 ReLU at 32x24) whose 64 channels a PixelShuffle rearranges into 16 channels at 64x48 for the 1x1
 output layer: the same arithmetic as today, on 4x the pixels only where it must be (the output,
 the loss). ``benchmarks/bench_geometry.py`` measures it against 32x24 and the other heads of
-``HEADS_64x48`` (the step costs ~1.1x (mse) and ~1.3x (fowkal) today's in one process once freed
-memory is kept, ``fowkal.runs.malloc``; ~1.5x and ~1.7x with glibc's default, which page-faults
-every 52 MiB heatmap batch).
+``HEADS_64x48``: its training step costs 1.1-1.2x (mse) and 1.3-1.4x (fowkal) the 32x24 step in
+the same process once freed memory is kept (``fowkal.runs.malloc``), ~1.5x and ~1.7x with glibc's
+default, which page-faults every 52 MiB batch of heatmaps (3 runs on 2 shared cores).
 
 Usable today, without touching the profile's files::
 
