@@ -1,7 +1,7 @@
 """fowkal.configs.geometry: the CPU profile at the paper's 64x48 heatmaps (sigma 2), as config overrides.
 
 Configs are built on a tiny generated benchmark; the one-iteration training and the benchmark's smoke
-run are marked slow (run the training one under ``flock /tmp/fowkal-train.lock`` on shared machines).
+run are marked slow (on a shared machine, run the training one under the shared training lock).
 """
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_command_line_words_give_the_same_overrides():
     assert done.stdout.split() == words
 
 
-@pytest.mark.slow  # trains: run under flock /tmp/fowkal-train.lock on a shared machine
+@pytest.mark.slow  # trains: on a shared machine, under the shared training lock
 def test_one_iteration_trains_and_records_at_64x48(bench, tmp_path):
     import fowkal
     from fowkal.runs.runconfig import regenerated_sha256
