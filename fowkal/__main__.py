@@ -16,6 +16,9 @@ def _add_evaluate_results(subparsers) -> None:
     parser.add_argument("--results", required=True, help="results JSON (official results format)")
     parser.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
     parser.add_argument("--no-area", action="store_true", help="use the box, not 'area', for OKS")
+    parser.add_argument("--area-scale", type=float, default=None,
+                        help="score at this OKS area scale (COCO's own tolerance: 1; the embedded benchmark's "
+                             "areas carry 16 by default); default: the areas as they are")
     parser.add_argument("--verbose", action="store_true", help="show xtcocotools' own output")
     parser.set_defaults(run=_run_evaluate_results)
 
@@ -26,7 +29,8 @@ def _run_evaluate_results(args) -> None:
     # fail before evaluating, so a bad --json path costs nothing and writes nothing
     if args.json_out and not Path(args.json_out).resolve().parent.is_dir():
         raise FileNotFoundError(f"--json: folder {Path(args.json_out).parent} does not exist")
-    metrics = wholebody_ap(args.ann, args.results, use_area=not args.no_area, verbose=args.verbose)
+    metrics = wholebody_ap(args.ann, args.results, use_area=not args.no_area, verbose=args.verbose,
+                           area_scale=args.area_scale)
     print(format_table(metrics))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")

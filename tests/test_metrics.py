@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fowkal.runs.metrics import PART_SCORE_FIELDS, RESULT_KEYS, STAT_NAMES, format_table, wholebody_ap
+from fowkal.runs.metrics import (PART_SCORE_FIELDS, RESULT_KEYS, STAT_NAMES, TOLERANCE_SCALES, annotation_area_scale,
+                                 ap_at_tolerances, format_table, wholebody_ap)
 from fowkal.parts import ANNOTATION_FIELDS
 
 pytest.importorskip("xtcocotools")
@@ -195,3 +196,101 @@ def test_cli_evaluate_results(ann_file, tmp_path, eval_example):
     done = run_cli("evaluate-results", "--ann", ann_file, "--results", str(bad), "--json", str(out))
     assert done.returncode == 2 and "lacks field(s)" in done.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- OKS tolerances (area scales)
+def benchmark_like(ann_file, folder: Path, area_scale: float = 16.0) -> Path:
+    """The real annotations as the embedded benchmark writes them: areas x area_scale, recorded in info."""
+    ann = json.loads(Path(ann_file).read_text())
+    ann["info"] = {"generator": "fowkal.data", "params": {"area_scale": area_scale}}
+    for a in ann["annotations"]:
+        a["area"] *= area_scale
+    path = folder / f"gt_x{area_scale:g}.json"
+    path.write_text(json.dumps(ann))
+    return path
+
+
+def shifted(results: list[dict], pixels: float) -> list[dict]:
+    out = copy.deepcopy(results)
+    for r in out:
+        for field in ANNOTATION_FIELDS:
+            kpts = np.reshape(np.asarray(r[field], dtype=float), (-1, 3))
+            kpts[:, :2] += pixels
+            r[field] = kpts.ravel().tolist()
+    return out
+
+
+def test_area_scale_of_an_annotation_file(ann_file, tmp_path):
+    assert annotation_area_scale(ann_file) == 1.0  # COCO's own definition
+    assert annotation_area_scale(benchmark_like(ann_file, tmp_path, 16.0)) == 16.0
+    assert annotation_area_scale({"info": {"generator": "fowkal.data", "params": {"area_scale": 4}}}) == 4.0
+    with pytest.raises(ValueError, match="without info.params.area_scale"):
+        annotation_area_scale({"info": {"generator": "fowkal.data", "params": {}}})
+    with pytest.raises(ValueError, match="finite number > 0"):
+        annotation_area_scale({"info": {"generator": "fowkal.data", "params": {"area_scale": 0}}})
+
+
+def test_rescaled_areas_score_as_cocos_own(ann_file, predictions, tmp_path):
+    """Areas stored x16 and scored at area_scale 1 give exactly COCO's numbers on the original file."""
+    x16 = benchmark_like(ann_file, tmp_path, 16.0)
+    coco = wholebody_ap(ann_file, predictions)
+    assert wholebody_ap(x16, predictions, area_scale=1) == coco
+    assert wholebody_ap(x16, predictions, area_scale=16) == wholebody_ap(x16, predictions)
+    assert wholebody_ap(ann_file, predictions, area_scale=1) == coco  # COCO's file is at scale 1
+    assert wholebody_ap(x16, predictions)["wholebody"]["AP"] > coco["wholebody"]["AP"]  # x4 tolerance
+
+
+def test_ground_truth_scores_one_at_every_tolerance(ann_file, tmp_path):
+    by_scale = ap_at_tolerances(benchmark_like(ann_file, tmp_path), perfect_results(ann_file),
+                                scales=(0.25, 1, 16))
+    assert list(by_scale) == ["0.25", "1", "16"]
+    for scale, metrics in by_scale.items():
+        for part in RESULT_KEYS:
+            assert metrics[part]["AP"] == 1.0 and metrics[part]["AR"] == 1.0, (scale, part)
+
+
+def test_a_fixed_offset_scores_higher_at_a_looser_tolerance(ann_file, predictions, tmp_path):
+    x16 = benchmark_like(ann_file, tmp_path)
+    results = shifted(perfect_results(ann_file), 3.0)
+    before = copy.deepcopy(results)
+    by_scale = ap_at_tolerances(x16, results)
+    assert results == before  # every scale scores its own copy
+    assert list(by_scale) == [f"{s:g}" for s in TOLERANCE_SCALES] == ["1", "2", "4", "8", "16"]
+    whole = [by_scale[key]["wholebody"]["AP"] for key in by_scale]
+    assert whole == sorted(whole) and whole[0] < 1.0 and whole[-1] > whole[0]
+    for key, scale in zip(by_scale, TOLERANCE_SCALES):  # the same numbers as one scale at a time
+        assert by_scale[key] == wholebody_ap(x16, results, area_scale=scale)
+    real = ap_at_tolerances(x16, predictions, scales=[1, 16])
+    assert real["1"] == wholebody_ap(ann_file, predictions)
+    assert real["1"]["face"]["AP"] < real["16"]["face"]["AP"]
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, float("nan"), float("inf"), True, "4", None])
+def test_bad_area_scales_are_refused(ann_file, predictions, scale):
+    if scale is not None:  # None means "the file's own" for wholebody_ap
+        with pytest.raises(ValueError, match="area_scale.*finite number > 0"):
+            wholebody_ap(ann_file, predictions, area_scale=scale)
+    with pytest.raises(ValueError, match="scales.*finite number > 0"):
+        ap_at_tolerances(ann_file, predictions, scales=(1, scale))
+
+
+def test_bad_scale_lists_are_refused(ann_file, predictions):
+    with pytest.raises(ValueError, match="scales is empty"):
+        ap_at_tolerances(ann_file, predictions, scales=())
+    with pytest.raises(ValueError, match="repeat"):
+        ap_at_tolerances(ann_file, predictions, scales=(4, 4.0))
+    with pytest.raises(TypeError, match="sequence"):
+        ap_at_tolerances(ann_file, predictions, scales=4)
+    with pytest.raises(TypeError, match="sequence"):
+        ap_at_tolerances(ann_file, predictions, scales="1,4")
+    with pytest.raises(ValueError, match="use_area=False"):
+        wholebody_ap(ann_file, predictions, use_area=False, area_scale=4)
+
+
+def test_cli_evaluate_results_at_an_area_scale(ann_file, tmp_path, eval_example):
+    out = tmp_path / "metrics.json"
+    x16 = benchmark_like(ann_file, tmp_path)
+    pred = str(eval_example / "example_pred.json")
+    done = run_cli("evaluate-results", "--ann", str(x16), "--results", pred, "--area-scale", "1", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == wholebody_ap(ann_file, pred)

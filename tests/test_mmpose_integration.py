@@ -112,6 +112,39 @@ def test_kal_method_in_plain_heatmap_head_fails_clearly():
 
 
 # --------------------------------------------------------------------------- the head
+@pytest.mark.parametrize("method", ["mse", "fowkal"])
+def test_pixel_shuffle_head_doubles_the_heatmaps_with_heatmap_heads_keys(method):
+    """The sub-pixel head (fowkal.configs.geometry's 64x48): x2 heatmaps, the conv layers' keys unchanged,
+    the output layer reading C / 4 channels; nothing else differs from the same head without it."""
+    layers = dict(conv_out_channels=(16, ), conv_kernel_sizes=(3, ))
+    torch.manual_seed(0)
+    shuffled = MODELS.build(head_cfg(method, pixel_shuffle=2, **layers))
+    plain = MODELS.build(head_cfg(method, **layers))
+    assert list(shuffled.state_dict()) == list(plain.state_dict())
+    assert shuffled.final_layer.weight.shape == (K, 4, 1, 1) and plain.final_layer.weight.shape == (K, 16, 1, 1)
+    feats, _, _, _ = batch()
+    assert shuffled.forward(feats).shape == (3, K, 32, 24) and plain.forward(feats).shape == (3, K, 16, 12)
+    _, target, weights, samples = batch()
+    big = [s.clone() for s in samples]
+    for s in big:  # targets at the shuffled head's resolution
+        s.gt_fields = PixelData(heatmaps=torch.nn.functional.interpolate(s.gt_fields.heatmaps[None], scale_factor=2)[0])
+    losses = shuffled.loss(feats, big)
+    assert torch.isfinite(losses["loss_kpt"]) and losses["loss_kpt"].requires_grad
+    without_convs = MODELS.build(head_cfg(method, pixel_shuffle=2))  # shuffles the 8 input channels
+    assert without_convs.final_layer.weight.shape == (K, 2, 1, 1)
+    assert without_convs.forward(feats).shape == (3, K, 32, 24)
+
+
+@pytest.mark.parametrize("factor, layers, match", [
+    (1, {}, "integer >= 2"), (True, {}, "integer >= 2"), (2.0, {}, "integer >= 2"),
+    (3, dict(conv_out_channels=(16, ), conv_kernel_sizes=(3, )), r"\(16\) divisible by 9"),
+    (2, dict(final_layer=None), "final_layer is None"),
+])
+def test_pixel_shuffle_rejects_bad_settings(factor, layers, match):
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(head_cfg("mse", pixel_shuffle=factor, **layers))
+
+
 @pytest.mark.parametrize("method", [m for m in METHODS if m not in KAL_METHODS])
 def test_non_kal_head_is_heatmap_head(method):
     head = MODELS.build(head_cfg(method))

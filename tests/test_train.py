@@ -120,13 +120,18 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
     assert json.loads(Path(files["loss_log"]).read_text()) == record["losses"]
 
     evaluated = ("gt_boxes", "detections") if method == "fowkal" else ("gt_boxes",)
+    by_scale = record["metrics_by_area_scale"]  # the same predictions at other OKS tolerances
+    assert by_scale["annotation_area_scale"] == 16.0  # the benchmark's areas
     for boxes in ("gt_boxes", "detections"):
         if boxes not in evaluated:
             assert record["metrics"][boxes] is None and files[f"results_{boxes}"] is None
+            assert by_scale[boxes] is None
             continue
         assert set(record["metrics"][boxes]) == set(PARTS)
         assert all(0.0 <= record["metrics"][boxes][p]["AP"] <= 1.0 for p in PARTS)
         assert Path(files[f"results_{boxes}"]).is_file()
+        assert list(by_scale[boxes]) == ["1", "2", "4", "8", "16"]
+        assert by_scale[boxes]["16"] == record["metrics"][boxes]  # the file's own scale: the same numbers
     assert Path(files["last_checkpoint"]).name == "epoch_1.pth" and Path(files["last_checkpoint"]).is_file()
     assert all(Path(f).is_file() for f in files["checkpoints"])
 

@@ -36,12 +36,27 @@ class KAFHeatmapHead(HeatmapHead):
     Args:
         kaf_cfg: options of :class:`fowkal.KAFHead` (``hidden``, ``lambda_init``,
             ``detach_features``, ``source``); ``in_channels``/``num_keypoints`` come from the head.
+        pixel_shuffle: an integer r >= 2 for a learned sub-pixel upsampling (``torch.nn.PixelShuffle``):
+            the last conv layer's C channels become C / r² channels at r times the resolution, which
+            the 1x1 output layer reads. It has no parameters (the state dict keeps HeatmapHead's
+            keys) and costs no more arithmetic than the output layer at the input resolution: the
+            CPU profile's 64x48 heatmaps from stride-4 features (``fowkal.configs.geometry``).
+            None (default): no upsampling beyond HeatmapHead's deconv layers.
         Other arguments as ``HeatmapHead``; ``loss`` defaults to ``FoWKALLoss(method='fowkal')``.
     """
 
     def __init__(self, in_channels, out_channels: int, *, kaf_cfg: Optional[dict] = None,
-                 loss: dict = dict(type="FoWKALLoss", method="fowkal"), **kwargs):
+                 loss: dict = dict(type="FoWKALLoss", method="fowkal"), pixel_shuffle: Optional[int] = None,
+                 **kwargs):
+        if pixel_shuffle is not None:
+            kwargs["final_layer"] = _shuffled_final_layer(pixel_shuffle, in_channels, kwargs)
         super().__init__(in_channels, out_channels, loss=loss, **kwargs)
+        if pixel_shuffle is not None:
+            # appended, parameter-free: the conv layers' state-dict keys stay HeatmapHead's
+            if isinstance(self.conv_layers, torch.nn.Sequential):
+                self.conv_layers.append(torch.nn.PixelShuffle(pixel_shuffle))
+            else:
+                self.conv_layers = torch.nn.PixelShuffle(pixel_shuffle)
         if hasattr(self.loss_module, "check_num_keypoints"):
             self.loss_module.check_num_keypoints(out_channels)
         self.uses_kaf = bool(getattr(self.loss_module, "uses_kaf", False))
@@ -87,6 +102,21 @@ class KAFHeatmapHead(HeatmapHead):
                                               mask=to_numpy(keypoint_weights) > 0)
             losses.update(acc_pose=torch.tensor(avg_acc, device=gt_heatmaps.device))
         return losses
+
+
+def _shuffled_final_layer(factor, in_channels, kwargs) -> dict:
+    """The output layer's arguments when a PixelShuffle(factor) precedes it (its input has C / factor² channels)."""
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+        raise ValueError(f"pixel_shuffle must be an integer >= 2 (the upsampling factor) or None, got {factor!r}")
+    final = kwargs.get("final_layer", dict(kernel_size=1))
+    if final is None:
+        raise ValueError("pixel_shuffle needs the output layer (final_layer is None)")
+    channels = (kwargs.get("conv_out_channels") or kwargs.get("deconv_out_channels", (256, 256, 256)) or
+                [in_channels if isinstance(in_channels, int) else in_channels[-1]])[-1]
+    if channels % factor ** 2:
+        raise ValueError(f"pixel_shuffle={factor} needs the channels before it ({channels}) divisible by "
+                         f"{factor ** 2}")
+    return dict(dict(final), in_channels=channels // factor ** 2)
 
 
 __all__ = ["KAFHeatmapHead"]

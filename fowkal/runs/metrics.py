@@ -5,6 +5,14 @@ dataset's own evaluation and MMPose 1.1.0's ``CocoWholeBodyMetric._do_python_key
 do: one xtcocotools ``COCOeval`` per part (``keypoints_body``, ..., ``keypoints_wholebody``)
 with that part's OKS sigmas and ``use_area=True``. Hand AP is the mean of left- and right-hand
 AP, as the dataset's authors report it.
+
+OKS tolerances: COCO's OKS divides squared distances by the person's ``area``, so a keypoint's
+tolerance grows with sqrt(area). The embedded benchmark stores ``area`` = silhouette area x
+``area_scale`` (its parameter, 16 by default: tolerances x4; COCO's own definition is 1; the
+annotation file's ``info.params`` records it). ``wholebody_ap(..., area_scale=s)`` scores at
+the tolerance of area_scale ``s`` by rescaling the ground-truth areas in memory, and
+``ap_at_tolerances`` scores the same results at several (``TOLERANCE_SCALES``). Rescaled areas
+also move people between COCO's medium and large ranges: ``AP (M)``/``AP (L)`` follow the scale.
 """
 from __future__ import annotations
 
@@ -30,17 +38,88 @@ STAT_NAMES = (
 RESULT_KEYS = ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody")
 #: The per-part score a result may carry (xtcocotools falls back to ``score`` without it).
 PART_SCORE_FIELDS = ("foot_score", "face_score", "lefthand_score", "righthand_score", "wholebody_score")
+#: The OKS area scales ``ap_at_tolerances`` scores at by default: COCO's own (1) to tolerance x4 (16,
+#: the embedded benchmark's default), in steps of sqrt(2) in tolerance. ~0.5 s each on the benchmark.
+TOLERANCE_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)
+#: The generator whose annotation files record their ``area_scale`` (``info.params.area_scale``).
+BENCHMARK_GENERATOR = "fowkal.data"
 
 
-def wholebody_ap(ann_file, results, *, use_area: bool = True, verbose: bool = False) -> dict:
+def wholebody_ap(ann_file, results, *, use_area: bool = True, verbose: bool = False,
+                 area_scale=None) -> dict:
     """Score COCO-WholeBody ``results`` (a list of dicts or a results JSON path) against ``ann_file``.
 
     Returns ``{part: {stat: value}}`` for the parts in ``RESULT_KEYS`` and the stats in
     ``STAT_NAMES`` (-1 where COCO leaves a stat undefined, e.g. no medium-size person).
     xtcocotools' progress output is swallowed unless ``verbose``.
+
+    ``area_scale``: score at the OKS tolerance of this area scale (COCO's own: 1; tolerances grow
+    with its square root) by rescaling the ground-truth areas from the file's own scale
+    (:func:`annotation_area_scale`); None (default) scores the areas as they are.
     """
-    results = _load_results(results)
     ann_path = Path(ann_file)
+    if area_scale is not None:
+        area_scale = _check_scale(area_scale, "area_scale")
+        if not use_area:
+            raise ValueError("area_scale rescales the annotations' 'area', which use_area=False does not use")
+    results = _load_results(results)
+    ann = _load_annotations(ann_path, results, use_area)
+    if area_scale is not None:
+        ann = _rescaled(ann, area_scale / annotation_area_scale(ann))
+    return _score(ann_path, ann, results, use_area, verbose)
+
+
+def ap_at_tolerances(ann_file, results, scales=TOLERANCE_SCALES, *, verbose: bool = False) -> dict:
+    """The same ``results`` scored at several OKS area scales: ``{"1": wholebody_ap(...), "4": ...}``.
+
+    ``scales``: area scales (COCO's own tolerance: 1; the benchmark's areas carry 16 by default);
+    the keys are the scales written with ``:g``. The annotation file and the results are read once.
+    """
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise TypeError(f"scales must be a sequence of positive numbers, got {scales!r}")
+    scales = [_check_scale(s, "scales") for s in scales]
+    if not scales:
+        raise ValueError("scales is empty: give at least one area scale (COCO's own: 1)")
+    keys = [f"{s:g}" for s in scales]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"scales repeat a value: {keys}")
+    ann_path = Path(ann_file)
+    results = _load_results(results)
+    ann = _load_annotations(ann_path, results, True)
+    own = annotation_area_scale(ann)
+    # xtcocotools edits the results it is given: each scale gets its own copy
+    return {key: _score(ann_path, _rescaled(ann, s / own), copy.deepcopy(results), True, verbose)
+            for key, s in zip(keys, scales)}
+
+
+def annotation_area_scale(ann) -> float:
+    """The area scale of the ``area`` values of an annotation dict or file: the embedded benchmark's
+    parameter (``info.params.area_scale`` of a ``fowkal.data`` file), else 1 (COCO's own definition)."""
+    if isinstance(ann, (str, os.PathLike)):
+        ann = _load_json(Path(ann), "annotation file")
+    info = ann.get("info") if isinstance(ann, dict) else None
+    if not isinstance(info, dict) or info.get("generator") != BENCHMARK_GENERATOR:
+        return 1.0
+    params = info.get("params")
+    if not isinstance(params, dict) or "area_scale" not in params:
+        raise ValueError(f"annotations made by {BENCHMARK_GENERATOR} without info.params.area_scale: "
+                         f"cannot tell their OKS scale")
+    return _check_scale(params["area_scale"], "the annotation file's info.params.area_scale")
+
+
+def _check_scale(value, name: str) -> float:
+    if not _is_finite_number(value) or value <= 0:
+        raise ValueError(f"{name}: an area scale must be a finite number > 0 (COCO's own: 1), got {value!r}")
+    return float(value)
+
+
+def _rescaled(ann: dict, factor: float) -> dict:
+    """A copy of ``ann`` whose annotations' areas are multiplied by ``factor``: new annotation dicts, as
+    COCOeval writes into the ground truth it scores (the input is left as is)."""
+    return dict(ann, annotations=[dict(a, area=a["area"] * factor) for a in ann["annotations"]])
+
+
+def _load_annotations(ann_path: Path, results: list, use_area: bool) -> dict:
     ann = _load_json(ann_path, "annotation file")
     _check_annotations(ann, ann_path, use_area)
     unknown = sorted({r["image_id"] for r in results} - {img["id"] for img in ann["images"]})
@@ -48,7 +127,10 @@ def wholebody_ap(ann_file, results, *, use_area: bool = True, verbose: bool = Fa
         raise ValueError(
             f"{len(unknown)} image id(s) in the results are not in {ann_path}: {unknown[:10]}"
         )
+    return ann
 
+
+def _score(ann_path: Path, ann: dict, results: list, use_area: bool, verbose: bool) -> dict:
     from xtcocotools.coco import COCO  # imported late: slow (matplotlib), and bad input fails first
 
     sigmas = np.asarray(SIGMAS, dtype=float)  # an array: COCOeval computes (sigmas * 2) ** 2

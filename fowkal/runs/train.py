@@ -211,12 +211,12 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         log_hook = next(h for h in runner.hooks if isinstance(h, KAFLoggingHook))
         with trusted_checkpoints(work_dir):
             runner.train()
-        metrics, predictions, results = _final_evaluation(runner, cfg, work_dir)
+        metrics, by_scale, predictions, results = _final_evaluation(runner, cfg, work_dir)
     record_path = work_dir / run_record.RECORD_NAME
     if is_main_process():
         record = _record(cfg, runner, log_hook, method=options.method, profile=options.profile,
                          seed=options.seed, device=device, world_size=world_size, launcher=launcher,
-                         started=started, max_iters=options.max_iters, metrics=metrics,
+                         started=started, max_iters=options.max_iters, metrics=metrics, by_scale=by_scale,
                          predictions=predictions, results=results, config=config)
         run_record.write(record, record_path)
         if not options.quiet:
@@ -260,16 +260,21 @@ def _restoring_torch_flags():
 
 # --------------------------------------------------------------------------- final evaluation
 def _final_evaluation(runner, cfg, work_dir: Path):
-    """Val metrics with ground-truth boxes, and with detections when the config has a det file."""
+    """Val metrics with ground-truth boxes, and with detections when the config has a det file; on the
+    embedded benchmark (whose areas carry an ``area_scale``), the same predictions scored at the OKS
+    tolerances of ``fowkal.runs.metrics.TOLERANCE_SCALES``, COCO's own included (``by_scale``; None
+    for annotations at COCO's own scale, e.g. COCO-WholeBody: ``metrics`` are at COCO's tolerance)."""
     from mmengine.dist import is_main_process
 
     from .evaluate import evaluation_cfgs, part_metrics, run_test_loop
+    from .metrics import annotation_area_scale, ap_at_tolerances
 
     metrics, results = {}, {}
+    by_scale = {"annotation_area_scale": None}
     has_det = bool(cfg.val_dataloader.dataset.get("bbox_file"))
     for name, use_gt in (("gt_boxes", True), ("detections", False)):
         if not use_gt and not has_det:
-            metrics[name], results[name] = None, None
+            metrics[name], results[name], by_scale[name] = None, None, None
             continue
         prefix = work_dir / f"val_{'gt' if use_gt else 'det'}"
         loader, metric, info = evaluation_cfgs(cfg, use_gt_boxes=use_gt, outfile_prefix=prefix,
@@ -278,8 +283,13 @@ def _final_evaluation(runner, cfg, work_dir: Path):
         results[name] = f"{prefix.name}.keypoints.json"
         metrics[name] = part_metrics(info["ann_file"], f"{prefix}.keypoints.json", reported) \
             if is_main_process() else None
+        by_scale[name] = None
+        if is_main_process():
+            by_scale["annotation_area_scale"] = own = annotation_area_scale(info["ann_file"])
+            if own != 1.0:
+                by_scale[name] = ap_at_tolerances(info["ann_file"], f"{prefix}.keypoints.json")
     predictions = _predictions(cfg, work_dir / results["gt_boxes"]) if is_main_process() else None
-    return metrics, predictions, results
+    return metrics, by_scale, predictions, results
 
 
 def _predictions(cfg, results_file: Path) -> list:
@@ -307,7 +317,7 @@ def _predictions(cfg, results_file: Path) -> list:
 
 # --------------------------------------------------------------------------- the record
 def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size, launcher, started,
-            max_iters, metrics, predictions, results, config) -> dict:
+            max_iters, metrics, by_scale, predictions, results, config) -> dict:
     from .runconfig import data_block, train_command
 
     work_dir = Path(cfg.work_dir)
@@ -336,6 +346,8 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
         "data": data_block(cfg, train_samples=len(runner.train_dataloader.dataset)),
         "losses": log_hook.loss_entries,
         "metrics": metrics,
+        # the same predictions at other OKS tolerances: {box mode: {area scale: metrics}} (COCO's own: "1")
+        "metrics_by_area_scale": by_scale,
         "predictions": predictions,
         "files": {
             "config": "config.py",
