@@ -1,4 +1,4 @@
-"""Training-step cost of the CPU profile at 64x48 heatmaps vs today's 32x24 (issue 15, item 1).
+"""Training-step cost of the CPU profile at 64x48 heatmaps vs today's 32x24.
 
     .venv/bin/python benchmarks/bench_geometry.py            # ~3 minutes on 2 busy cores
     .venv/bin/python benchmarks/bench_geometry.py --quick    # smoke run: batch 4, 2 repeats, 2 heads
@@ -51,7 +51,7 @@ from bench_losses import git_commit, machine_info, write_json  # noqa: E402
 from fowkal.configs.geometry import DEFAULT_HEAD_64x48, HEADS_64x48, geometry_overrides  # noqa: E402
 
 LOSSES = ("mse", "fowkal")
-LIMIT = 1.5  # issue 15: a 64x48 step costs at most ~1.5x today's
+LIMIT = 1.5  # the target: a 64x48 step costs at most ~1.5x a 32x24 one
 BASELINE = "32x24"
 MALLOC_MODES = ("default", "retain")
 

@@ -1,4 +1,4 @@
-"""benchmarks/gpu (issue 16): the GPU check's --tiny run on the CPU, its pieces, and the wheel collector's checks.
+"""benchmarks/gpu: the GPU check's --tiny run on the CPU, its pieces, and the wheel collector's checks.
 
 CI has no GPU: the slow test runs the very script a GPU machine runs, with ``--tiny`` (a few iterations of
 the paper model at 128x96 through torchrun/gloo, small loss shapes), and checks the record it writes.

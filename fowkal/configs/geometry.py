@@ -1,4 +1,4 @@
-"""Heatmap geometries of the CPU profile, as config overrides (issue 15, item 1).
+"""Heatmap geometries of the CPU profile, as config overrides.
 
 The CPU profile (``cpu_base.py``) predicts 32x24 heatmaps from 128x96 crops: the small HRNet's
 high-resolution branch (stride 4) is read directly. The paper predicts 64x48 heatmaps (from 256x192
