@@ -4,7 +4,7 @@ and this project, into one folder (``benchmarks/gpu/wheels/``, ignored by git).
 Run it on a machine that reaches the package registries, with the project's environment:
 
     .venv/bin/python benchmarks/gpu/collect.py                 # for the GPU image's Python 3.12
-    .venv/bin/python benchmarks/gpu/collect.py --python 3.11 --out /tmp/wheels-311   # a local dry run
+    .venv/bin/python benchmarks/gpu/collect.py --python 3.11 --out work_dirs/wheels-311   # a local dry run
 
 What is left out on purpose: torch, torchvision, numpy and everything else the GPU image already has
 (``ON_IMAGE``); the wheels are installed there with ``--no-deps``, so nothing reinstalls torch.
