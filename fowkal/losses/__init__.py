@@ -16,8 +16,8 @@ from torch import nn
 from ..kaf_head import KAFHead
 from .functional import AWING_DEFAULTS, FWAHR_READINGS, awing, fwahr_weight, wahr_weight
 from .fused import build_fused_loss
-from .reference import (KAL_METHODS, METHODS, PAPER_ROWS, TERM_NORMALISATIONS, AWingLoss, HeuristicLoss,
-                        KALLoss, MSELoss, build_reference_loss)
+from .reference import (CONTROL_METHODS, KAL_METHODS, METHODS, PAPER_ROWS, TERM_NORMALISATIONS, AWingLoss,
+                        HeuristicLoss, KALLoss, MSELoss, build_reference_loss)
 
 
 def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, reference: bool = False,
@@ -52,8 +52,9 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
         return build_reference_loss(method, parts=parts, **options)
     return build_fused_loss(method, parts=parts, **options)
 
+
 __all__ = [
     "awing", "wahr_weight", "fwahr_weight", "build_loss", "build_reference_loss", "build_fused_loss", "METHODS",
-    "KAL_METHODS", "PAPER_ROWS", "MSELoss", "AWingLoss", "HeuristicLoss", "KALLoss", "KAFHead", "AWING_DEFAULTS",
-    "FWAHR_READINGS", "TERM_NORMALISATIONS",
+    "KAL_METHODS", "CONTROL_METHODS", "PAPER_ROWS", "MSELoss", "AWingLoss", "HeuristicLoss", "KALLoss", "KAFHead",
+    "AWING_DEFAULTS", "FWAHR_READINGS", "TERM_NORMALISATIONS",
 ]

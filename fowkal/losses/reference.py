@@ -259,19 +259,35 @@ class KALLoss(_PartLoss):
             a common scale; ∂L/∂λ_k then has either sign (AWing's share minus MSE's share) instead of
             always pushing λ to 0 (§5.4). The logged ``awing``/``mse`` terms stay unscaled.
         weighting: 'none' (KAL), 'fwahr' (FoWKAL), 'wahr' (Table 3).
+        fixed_lambda: non-paper control: λ fixed at this value in [0, 1] for every keypoint, no KAF head
+            (``kaf`` must be None). 0 gives part-normalised MSE, 1 part-normalised AWing: Eq. 8's four part
+            means without a learned factor (the ablation's ``kal_lambda0``/``kal_lambda1``).
         Other options as :class:`AWingLoss`.
     """
 
     uses_kaf = True
 
     def __init__(self, parts=None, *, reg_weight: float = 1.0, lambda_barrier: float = 0.0,
-                 term_normalisation: str = "none", **options):
+                 term_normalisation: str = "none", fixed_lambda: float | None = None, **options):
         super().__init__(parts, **options)
         if reg_weight < 0 or lambda_barrier < 0:
             raise ValueError(f"reg_weight and lambda_barrier must be >= 0, got {reg_weight}, {lambda_barrier}")
         _choice("term_normalisation", term_normalisation, TERM_NORMALISATIONS)
+        if fixed_lambda is not None:
+            if isinstance(fixed_lambda, bool) or not 0.0 <= float(fixed_lambda) <= 1.0:
+                raise ValueError(f"fixed_lambda must be a number in [0, 1] (or None), got {fixed_lambda!r}")
+            if lambda_barrier:
+                raise ValueError("lambda_barrier acts on a learned λ: not with fixed_lambda")
+            self.uses_kaf = False  # λ is a constant: no KAF head, no kaf argument
+        self.fixed_lambda = None if fixed_lambda is None else float(fixed_lambda)
         self.reg_weight, self.lambda_barrier = reg_weight, lambda_barrier
         self.term_normalisation = term_normalisation
+
+    def _prepare(self, pred, target, target_weight, kaf):
+        pred, target, target_weight, kaf = super()._prepare(pred, target, target_weight, kaf)
+        if self.fixed_lambda is not None:  # the constant λ, as a [B, K] map (its regulariser is 0)
+            kaf = pred.new_full(pred.shape[:2], self.fixed_lambda)
+        return pred, target, target_weight, kaf
 
     def terms(self, pred, target, target_weight=None, kaf=None) -> dict[str, Tensor]:
         """The loss and its pieces (for logging): per-keypoint ℓ^AW, ℓ^MSE ``[B, K]``, data, reg, total."""
@@ -325,12 +341,18 @@ METHODS: dict[str, tuple[type, dict]] = {
     "fowkal": (KALLoss, {"weighting": "fwahr"}),
     "heuristic_wahr": (HeuristicLoss, {"weighting": "wahr"}),
     "kal_wahr": (KALLoss, {"weighting": "wahr"}),
+    # controls (not in the paper): KAL's part-normalised sum (Eq. 8) with λ fixed, no KAF head
+    "kal_lambda0": (KALLoss, {"weighting": "none", "fixed_lambda": 0.0}),
+    "kal_lambda1": (KALLoss, {"weighting": "none", "fixed_lambda": 1.0}),
 }
 #: Paper rows of each method.
 PAPER_ROWS = {"mse": "Table 2 (a)", "awing": "Table 2 (b)", "heuristic": "Table 2 (c)", "kal": "Table 2 (d)",
               "heuristic_fwahr": "Table 2 (e)", "fowkal": "Table 2 (f)", "heuristic_wahr": "Table 3",
-              "kal_wahr": "Table 3"}
-KAL_METHODS = tuple(m for m, (cls, _) in METHODS.items() if cls is KALLoss)
+              "kal_wahr": "Table 3", "kal_lambda0": "control", "kal_lambda1": "control"}
+#: The methods whose λ comes from a KAF head (the KAL family without the fixed-λ controls).
+KAL_METHODS = tuple(m for m, (cls, fixed) in METHODS.items() if cls is KALLoss and "fixed_lambda" not in fixed)
+#: The controls: KAL with λ fixed at 0 (part-normalised MSE) and at 1 (part-normalised AWing).
+CONTROL_METHODS = tuple(m for m, (cls, fixed) in METHODS.items() if "fixed_lambda" in fixed)
 
 _COMMON_OPTIONS = {"pixel_reduction", "gamma", "tau", "fwahr_reading", "detach_weight", "alpha", "omega",
                    "epsilon", "theta", "loss_weight", "check_inputs"}
