@@ -643,13 +643,7 @@ class FusedHeuristicLoss(_FusedMixin, HeuristicLoss):
         l_mse = self.with_target_weight(l_mse, target_weight)
         l_bf = l_mse.index_select(1, coarse).mean(dim=1)
         l_fh = l_awing.index_select(1, dense).mean(dim=1)
-        n_bf, n_fh = len(coarse), len(dense)
-        lam_fh, lam_bf = n_fh / (n_bf + n_fh), n_bf / (n_bf + n_fh)
-        if self.balance == "literal":
-            per_sample = lam_fh * l_bf + lam_bf * l_fh
-        else:
-            per_sample = lam_bf * l_bf + lam_fh * l_fh
-        return per_sample.mean()
+        return self.combine(l_bf, l_fh, len(coarse), len(dense))
 
 
 class FusedKALLoss(_FusedMixin, KALLoss):

@@ -235,7 +235,12 @@ class HeuristicLoss(_PartLoss):
                              pick(target_weight, coarse)).mean(dim=1)
         l_fh = self.awing_term(pred[:, dense], target[:, dense], pick(weight, dense),
                                pick(target_weight, dense)).mean(dim=1)
-        n_bf, n_fh = len(coarse), len(dense)
+        return self.combine(l_bf, l_fh, len(coarse), len(dense))
+
+    def combine(self, l_bf: Tensor, l_fh: Tensor, n_bf: int, n_fh: int) -> Tensor:
+        """Eq. 5 from the per-sample means ``[B]`` of the coarse (body, foot: MSE) and dense (face, hand:
+        AWing) groups of ``n_bf`` and ``n_fh`` keypoints: each weighted by the other group's share
+        ('literal', as printed) or by its own ('swapped'), then the batch mean."""
         lam_fh, lam_bf = n_fh / (n_bf + n_fh), n_bf / (n_bf + n_fh)
         if self.balance == "literal":
             per_sample = lam_fh * l_bf + lam_bf * l_fh
