@@ -144,7 +144,7 @@ def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs:
     ``data_roots``: noise variant -> benchmark folder (default: generated and cached by
     :func:`fowkal.data.default_benchmark` with that variant's noise).
     """
-    from .ablation import run_train_notebook
+    from .notebook import run_train_notebook
     from ..data import default_benchmark
 
     roots = dict(data_roots or {})
