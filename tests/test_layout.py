@@ -3,6 +3,7 @@ between files, a light core, and plain entry-point functions."""
 from __future__ import annotations
 
 import ast
+import re
 import inspect
 import subprocess
 import sys
@@ -142,3 +143,16 @@ def test_mmpose_users_register_everything_with_one_import():
             "assert all(HOOKS.get(n) for n in ('KAFLoggingHook', 'EpochSeedHook')), 'hooks'")
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_readme_table_names_the_tree():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    table = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
+    named = {path.rstrip("/") for row in table.splitlines() if row.startswith("| `")
+             for path in re.findall(r"`([\w./-]+)`", row.split("|")[1])}
+    missing = sorted(p for p in named if not (PACKAGE.parent / p).exists())
+    assert not missing, f"README's 'What is where' names paths that do not exist: {missing}"
+    layers = {f"fowkal/{p.name}" for p in PACKAGE.iterdir()
+              if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and not p.name.startswith("__"))}
+    unnamed = sorted(p.removesuffix(".py") for p in layers if p not in named and p.removesuffix(".py") not in named)
+    assert not unnamed, f"README's 'What is where' does not name {unnamed}"
