@@ -68,7 +68,7 @@ def test_markdown_tables_show_paper_and_ours():
     assert f"| KAL + FWAHR | {paper.TABLE3['fowkal']:.1f} | 50.0 (n=1) | 1 |" in md3
     claims = ablation.claims_markdown(table)
     assert claims.count("\n") == len(paper.CLAIMS) + 1
-    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0 (n=1) | 1 | — | inconclusive | — |" in claims
+    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0 (n=1) | 1 | — | — | inconclusive | — |" in claims
 
 
 def test_duplicate_seeds_and_missing_parts_are_errors(tmp_path):

@@ -172,12 +172,13 @@ def table3_markdown(table: dict) -> str:
 
 def claims_markdown(table: dict) -> str:
     """The claims table: paper's Δ, ours with its interval, seeds, Holm-adjusted p, verdict, Δ inside."""
-    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % CI] | seeds | p (Holm) | verdict | "
-             "paper Δ inside |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % CI] | seeds | p, paper's way (Holm) | "
+             "p, other way (Holm) | verdict | paper Δ inside |", "|---|---|---|---|---|---|---|---|"]
     for row in claims(table):
-        p = "—" if row["p_paper_holm"] is None else f"{row['p_paper_holm']:.3f}"
+        p, q = (("—", "—") if row["p_paper_holm"] is None else
+                (f"{row['p_paper_holm']:.3f}", f"{row['p_opposite_holm']:.3f}"))
         inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "no")
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {interval_text(row)} | {row['n']} | {p} | "
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {interval_text(row)} | {row['n']} | {p} | {q} | "
                      f"{row['verdict']} | {inside} |")
     return "\n".join(lines)
 
