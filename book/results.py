@@ -163,19 +163,6 @@ display(Markdown("> " + ablation.rule_text()))
 
 
 # %% tags=["hide-input"]
-def claims_table(rows) -> str:
-    level = f"{100 * ablation.RULE['level']:.0f} %"
-    lines = [f"| claim | paper Δ | our Δ [{level} interval] | seeds | p, paper's way (Holm) | p, other way (Holm) "
-             "| verdict | paper Δ inside |", "|:---|---:|---:|---:|---:|---:|:---|:---|"]
-    for row in rows:
-        p, q = (("—", "—") if row["p_paper_holm"] is None else
-                (f"{row['p_paper_holm']:.3f}", f"{row['p_opposite_holm']:.3f}"))
-        inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "**no**")
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {pages.nbsp(ablation.interval_text(row))} | "
-                     f"{row['n']} | {p} | {q} | {pages.nbsp(row['verdict'])} | {inside} |")
-    return "\n".join(lines)
-
-
 VERDICT_COLORS = {ablation.REPRODUCED: style.CURVE_COLORS[2], ablation.CONTRADICTED: style.CURVE_COLORS[3],
                   ablation.INCONCLUSIVE: style.CURVE_COLORS[6]}
 
@@ -205,7 +192,7 @@ def claims_figure(rows):
 
 if records:
     claim_rows = ablation.claims(table)
-    display(Markdown(claims_table(claim_rows)))
+    display(Markdown(ablation.claims_markdown(table, rows=claim_rows, keep_together=pages.nbsp)))
     fig = claims_figure(claim_rows)
     if pages.writes_figures():
         style.save_figure(fig, "claims")

@@ -170,16 +170,18 @@ def table3_markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
-def claims_markdown(table: dict) -> str:
-    """The claims table: paper's Δ, ours with its interval, seeds, Holm-adjusted p, verdict, Δ inside."""
-    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % CI] | seeds | p, paper's way (Holm) | "
-             "p, other way (Holm) | verdict | paper Δ inside |", "|---|---|---|---|---|---|---|---|"]
-    for row in claims(table):
+def claims_markdown(table: dict, *, rows: list[dict] | None = None, keep_together=lambda text: text) -> str:
+    """The claims table: paper's Δ, ours with its interval, seeds, Holm-adjusted p both ways, verdict, and
+    whether the paper's Δ lies inside (a miss in bold). ``rows``: :func:`claims` of ``table`` when given
+    already; ``keep_together``: applied to the cells that must not wrap (the book's non-breaking spaces)."""
+    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % interval] | seeds | p, paper's way (Holm) | "
+             "p, other way (Holm) | verdict | paper Δ inside |", "|:---|---:|---:|---:|---:|---:|:---|:---|"]
+    for row in claims(table) if rows is None else rows:
         p, q = (("—", "—") if row["p_paper_holm"] is None else
                 (f"{row['p_paper_holm']:.3f}", f"{row['p_opposite_holm']:.3f}"))
-        inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "no")
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {interval_text(row)} | {row['n']} | {p} | {q} | "
-                     f"{row['verdict']} | {inside} |")
+        inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "**no**")
+        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {keep_together(interval_text(row))} | "
+                     f"{row['n']} | {p} | {q} | {keep_together(row['verdict'])} | {inside} |")
     return "\n".join(lines)
 
 
