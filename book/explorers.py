@@ -23,7 +23,6 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 from matplotlib.colors import LogNorm
 from myst_nb import glue
 

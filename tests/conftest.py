@@ -2,8 +2,8 @@
 
 - ``slow``: more than a few seconds (CI still runs it); ``mmpose``: needs the MMPose stack.
 - Tests marked ``mmpose`` ignore the warnings that stack always prints and that say nothing about
-  our code (xtcocotools' missing per-part scores, MMPose's own metainfo copy, mmcv-lite's missing ops,
-  and the deprecation notices of its dependencies).
+  our code (xtcocotools' missing per-part scores, MMPose's own metainfo copy, and the deprecation notices
+  of its dependencies); import-time warnings (mmcv-lite's missing ops, pkg_resources) for all tests.
 - ``real_sample`` / ``eval_example``: the folders named by ``$FOWKAL_REAL_SAMPLE`` (4 real
   COCO-WholeBody images with annotations and detections) and ``$FOWKAL_EVAL_EXAMPLE`` (real
   annotations and a real model's predictions); a test that needs one is skipped, with the reason,
@@ -19,7 +19,6 @@ import pytest
 MMPOSE_WARNINGS = (
     "ignore:.*not found, use 'score' instead",  # xtcocotools: results without per-part scores
     "ignore:The metainfo config file",  # MMPose loads its own copy of the dataset metainfo
-    "ignore:Fail to import ``MultiScaleDeformableAttention``",  # mmcv-lite has no compiled ops
     "ignore::DeprecationWarning",
     "ignore::FutureWarning",
 )

@@ -1,4 +1,4 @@
-"""The book's result figures (fowkal.viz.figures) and the result pages' record handling (fowkal.book).
+"""The book's result figures (fowkal.viz.figures) and the result pages' record handling (fowkal.viz.pages).
 
 Run records here are synthetic dicts in the run-record schema (test inputs, never results); the
 result pages are executed as plain scripts (their .py source) with the records folder pointed at
@@ -168,7 +168,7 @@ def test_fig5_figures_and_explorer_frames():
     assert len({a, b, c}) == 3
 
 
-# --------------------------------------------------------------------------- record handling (fowkal.book)
+# --------------------------------------------------------------------------- record handling (fowkal.viz.pages)
 def _metrics(ap):
     parts = ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody")
     return {p: {"AP": ap, "AR": min(1.0, ap + 0.05)} for p in parts}

@@ -45,7 +45,7 @@ model = dict(
     # a 3x3 conv (16 -> 64 channels) before the 1x1 output layer, so 133 heatmaps are not read
     # linearly off 16 channels (costs ~0.02 s of a ~0.55 s step)
     head=dict(in_channels=16, conv_out_channels=(64, ), conv_kernel_sizes=(3, ), decoder=codec,
-              # the single-pass loss (fowkal.fused): same values and gradients as the reference,
+              # the single-pass loss (fowkal.losses.fused): same values and gradients as the reference,
               # but the KAL/FWAHR methods then cost what MSE costs (0.13 s of a 0.6 s step otherwise)
               loss=dict(fused=True)))
 

@@ -4,7 +4,7 @@ A checkpoint (or a run record, which names its checkpoint and config) is scored 
 COCO-WholeBody dataset with ground-truth person boxes or a detections file, by MMPose's own
 ``CocoWholeBodyMetric`` (flip test, OKS-NMS and rescoring as the config sets them). That metric
 returns only the whole-body numbers, so body, foot, face and hand come from
-:func:`fowkal.metrics.wholebody_ap` on the results file the metric writes, and the whole-body AP of
+:func:`fowkal.runs.metrics.wholebody_ap` on the results file the metric writes, and the whole-body AP of
 the two is checked to agree.
 """
 from __future__ import annotations
@@ -196,7 +196,7 @@ def evaluate(checkpoint_or_run_record, *, data_root=None, ann_file=None, det_fil
 
     Returns:
         ``{part: {'AP', 'AR', ...}}`` for body, foot, face, lefthand, righthand, hand (the mean of
-        the two hands) and wholebody, as :func:`fowkal.metrics.wholebody_ap` returns them.
+        the two hands) and wholebody, as :func:`fowkal.runs.metrics.wholebody_ap` returns them.
     """
     if det_file is not None and use_gt_boxes:
         raise ValueError("det_file is given but use_gt_boxes=True: pass use_gt_boxes=False to "

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import record as run_record
 from .options import TrainOptions
-from .runconfig import prepare_config  # noqa: F401 (part of this module's interface)
+from .runconfig import ARGS, FILE_ARGS, config_block, data_block, prepare_config, train_command
 
 #: Validation images whose predictions the run record keeps (for the book's Fig. 4).
 N_PREDICTION_IMAGES = 4
@@ -181,7 +181,6 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
 
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
-    from .runconfig import config_block
 
     launcher, device = options.launcher, options.device
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
@@ -228,19 +227,14 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
     return record
 
 
-#: build_config's file arguments, kept with the config overrides in a record (regenerate_config passes both on).
-FILE_OPTIONS = ("ann_train", "ann_val", "det_file", "gt_boxes", "img_train", "img_val")
-
-
 def _record_args(options: TrainOptions) -> dict:
-    """build_config's arguments a record keeps (``fowkal.runs.runconfig.ARGS``)."""
-    return dict(epochs=options.epochs, batch_size=options.batch_size, gpus=options.gpus, nnodes=options.nnodes,
-                pretrained=options.pretrained, from_scratch=options.from_scratch)
+    """build_config's arguments a record keeps (``fowkal.runs.runconfig.ARGS``, each an option)."""
+    return {name: getattr(options, name) for name in ARGS}
 
 
 def _record_overrides(options: TrainOptions) -> dict:
     """The run's file arguments that differ from the profile's layout, then its config overrides."""
-    files = {name: getattr(options, name) for name in FILE_OPTIONS if getattr(options, name) not in (None, False)}
+    files = {name: getattr(options, name) for name in FILE_ARGS if getattr(options, name) not in (None, False)}
     return {**files, **options.cfg_options}
 
 
@@ -318,8 +312,6 @@ def _predictions(cfg, results_file: Path) -> list:
 # --------------------------------------------------------------------------- the record
 def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size, launcher, started,
             max_iters, metrics, by_scale, predictions, results, config) -> dict:
-    from .runconfig import data_block, train_command
-
     work_dir = Path(cfg.work_dir)
     checkpoints = sorted((p.name for p in work_dir.glob("epoch_*.pth")),
                          key=lambda name: int(name[len("epoch_"):-len(".pth")]))

@@ -20,14 +20,14 @@ variant. The default-noise runs of the paper's loss are the ablation's records
 Measures (pure functions of records and KAF logs):
 
 - per part, the mean over its keypoints of the per-keypoint mean λ at every logged point
-  (:func:`fowkal.report.kaf_part_means`); :func:`fraction_below`: the fraction of keypoints whose mean λ is below 0.05.
+  (:func:`fowkal.runs.logs.kaf_part_means`); :func:`fraction_below`: the fraction of keypoints whose mean λ is below 0.05.
 - :func:`noise_correlation`: Spearman's rank correlation between the final per-part λ and the
   injected noise (as a fraction of the part's size, :data:`fowkal.data.NOISE_SCALE`). The paper's
   reading predicts a negative correlation (less noise, more AWing), and that it flips sign with the
   noise (default vs reverse).
 
 - :func:`push_correlation`: what λ answers to instead. The data term's per-keypoint push on λ
-  (``kaf_push.json``, measured on the run's final model by :mod:`fowkal.kaf_push`,
+  (``kaf_push.json``, measured on the run's final model by :mod:`fowkal.studies.kaf_push`,
   :func:`measure_pushes`) against λ, over keypoints; with the barrier, :func:`barrier_error`:
   how far λ sits from the optimum the barrier and the push predict.
 
@@ -170,7 +170,7 @@ def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs:
 
 def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs=STUDY_RUNS,
                    batches: int | None = None, log=print) -> list[Path]:
-    """Write ``kaf_push.json`` (:mod:`fowkal.kaf_push`) beside every study record that lacks one and
+    """Write ``kaf_push.json`` (:mod:`fowkal.studies.kaf_push`) beside every study record that lacks one and
     whose final checkpoint is still in its work dir; returns the files written. A work dir whose
     ``config.py`` is not the record's (its canonical hash differs: another run trained there since)
     is not measured."""
@@ -393,7 +393,7 @@ def barrier_weight(variant: str) -> float:
 
 def barrier_error(push: dict, c: float) -> float:
     """Median over labelled keypoints of |λ − λ*(Δ)| / λ*(Δ), λ* the barrier's equilibrium for the
-    keypoint's mean push (:func:`fowkal.kaf_push.barrier_equilibrium`)."""
+    keypoint's mean push (:func:`fowkal.studies.kaf_push.barrier_equilibrium`)."""
     errors = []
     for lam, delta, share in zip(push["lambda"], push["push"], push["labelled"]):
         if share > 0:

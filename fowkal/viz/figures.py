@@ -3,8 +3,8 @@ heatmaps of dense and coarse keypoints), Fig. 4 (predictions of two runs on the 
 Fig. 5 (the KAF λ over training).
 
 Every function takes plain data (images, keypoint arrays, KAF log entries as written by
-:mod:`fowkal.hooks`) and returns a matplotlib figure; none reads files or trains. Colours are the
-book's (:data:`fowkal.book.PART_COLORS`); call :func:`fowkal.book.use_style` first.
+:mod:`fowkal.mmpose.hooks`) and returns a matplotlib figure; none reads files or trains. Colours are the
+book's (:data:`fowkal.viz.style.PART_COLORS`); call :func:`fowkal.viz.style.use_style` first.
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def draw_wholebody(ax, xy, *, visible=None, values=None, cmap=LAMBDA_CMAP, norm=
         xy: ``[133, 2]`` keypoint coordinates (image convention; set the axes' y direction yourself).
         visible: ``[133]`` bools; hidden keypoints and their bones are not drawn (default: all).
         values: ``[133]`` numbers to colour the dots by (with ``cmap``/``norm``); default: each
-            keypoint in its part's colour (:data:`fowkal.book.PART_COLORS`).
+            keypoint in its part's colour (:data:`fowkal.viz.style.PART_COLORS`).
         parts: the parts to draw (default all four).
         dot_scale, bone_scale: multiply the default dot areas and bone widths.
 

@@ -64,7 +64,7 @@ MAKE_RECORDS = ("# 10 methods (8 of the paper, 2 controls) x 3 seeds, cpu profil
 
 def run_records(folder=None) -> tuple[list[dict], str | None]:
     """Every run record under ``folder`` (default :func:`runs_dir`), checked by
-    :func:`fowkal.run_record.load` (``files`` absolute, ``_path`` added), sorted by path; and, when
+    :func:`fowkal.runs.record.load` (``files`` absolute, ``_path`` added), sorted by path; and, when
     there are none, why (a sentence for the reader), else None."""
     folder = runs_dir() if folder is None else Path(folder)
     if not folder.is_dir():

@@ -13,7 +13,7 @@ the loss benchmark's JSON, the embedded benchmark or the real sample are marked
 
 The inputs:
 
-- the run-record folder the book reads (``fowkal.book.runs_dir()``): file names and contents;
+- the run-record folder the book reads (``fowkal.viz.pages.runs_dir()``): file names and contents;
 - ``figures/bench_losses.json``;
 - the environment variables the pages read (``FOWKAL_RUNS_DIR``, ``FOWKAL_REAL_SAMPLE``, ``FOWKAL_EVAL_EXAMPLE``,
   ``FOWKAL_DATA_ROOT``);
