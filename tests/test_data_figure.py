@@ -45,7 +45,7 @@ def test_left_hand_curls_towards_the_body_when_the_thumb_points_forward():
 
 
 def test_figure_keypoints_are_anatomically_ordered():
-    fig = build_figure(np.random.default_rng(0), head_size=0.2, hand_size=0.12, palette=Palette())
+    fig = build_figure(np.random.default_rng(0), head_size=0.2, hand_size=0.12, foot_size=0.125, palette=Palette())
     kp = fig.keypoints
     nose, l_shoulder, r_shoulder = kp[BODY[0]], kp[BODY[5]], kp[BODY[6]]
     assert l_shoulder[0] > r_shoulder[0], "subject's left is +x"

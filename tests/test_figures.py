@@ -91,9 +91,9 @@ def test_topdown_sample_puts_each_target_peak_on_its_keypoint():
     xy[BODY[0]], xy[BODY[15]], xy[FACE[30]] = (150, 60), (140, 200), (152, 66)
     labelled[[BODY[0], BODY[15], FACE[30]]] = True
     sample = figures.topdown_sample(image, [100, 40, 100, 180], xy, labelled, **figures.PROFILE_SIZES["cpu"])
-    assert sample["crop"].shape == (128, 96, 3) and sample["heatmaps"].shape == (NUM_KEYPOINTS, 32, 24)
+    assert sample["crop"].shape == (128, 96, 3) and sample["heatmaps"].shape == (NUM_KEYPOINTS, 64, 48)
     for k in (BODY[0], BODY[15], FACE[30]):
-        peak = np.unravel_index(sample["heatmaps"][k].argmax(), (32, 24))
+        peak = np.unravel_index(sample["heatmaps"][k].argmax(), (64, 48))
         assert np.allclose(peak[::-1], sample["xy_heatmap"][k], atol=0.51)
     assert sample["heatmaps"][BODY[1]].max() == 0  # unlabelled: no target
     with pytest.raises(ValueError, match="positive width"):

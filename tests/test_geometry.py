@@ -1,4 +1,4 @@
-"""fowkal.configs.geometry: the CPU profile at the paper's 64x48 heatmaps (sigma 2), as config overrides.
+"""fowkal.configs.geometry: the CPU profile at the paper's 64x48 heatmaps (sigma 2); the old 32x24 and other heads as overrides.
 
 Configs are built on a tiny generated benchmark; the one-iteration training and the benchmark's smoke
 run are marked slow (on a shared machine, run the training one under the shared training lock).
@@ -57,33 +57,42 @@ def model_output(cfg) -> tuple:
         return tuple(model(torch.zeros(2, 3, 128, 96), None, mode="tensor").shape)
 
 
-def test_32x24_is_the_profile_as_it_is(bench):
-    assert geometry_overrides("32x24") == {}
+def test_64x48_is_the_profile_as_it_is(bench):
+    assert geometry_overrides("64x48") == {} == geometry_overrides("64x48", head=DEFAULT_HEAD_64x48)
     cfg = build_config("fowkal", "cpu", data_root=bench)
     # dotted overrides address the target step by index: it must still be GenerateTarget
     assert cfg.train_pipeline[TARGET_STEP].type == "GenerateTarget"
     assert cfg.train_dataloader.dataset.pipeline[TARGET_STEP].type == "GenerateTarget"
-    assert check_geometry(cfg) == (24, 32)
-    assert model_output(cfg) == (2, NUM_KEYPOINTS, 32, 24)
-
-
-@pytest.mark.parametrize("head", sorted(HEADS_64x48))
-def test_64x48_sets_every_codec_copy_and_the_head(bench, head):
-    cfg = build_config("mse", "cpu", data_root=bench, **geometry_overrides("64x48", head=head))
     assert check_geometry(cfg) == (48, 64)
     for where, codec in codecs(cfg).items():
         assert tuple(codec.heatmap_size) == (48, 64) and tuple(codec.input_size) == (96, 128), where
         assert codec.sigma == SIGMA == 2 and codec.type == "MSRAHeatmap" and codec.unbiased, where
     assert model_output(cfg) == (2, NUM_KEYPOINTS, 64, 48)
+    head = cfg.model.head
+    assert {k: head.get(k) for k in HEADS_64x48[DEFAULT_HEAD_64x48]} == dict(HEADS_64x48[DEFAULT_HEAD_64x48])
 
 
-def test_the_default_64x48_head_is_todays_head_plus_a_pixel_shuffle(bench):
+@pytest.mark.parametrize("head", sorted(HEADS_64x48))
+def test_64x48_heads_give_64x48_heatmaps(bench, head):
+    cfg = build_config("mse", "cpu", data_root=bench, **geometry_overrides("64x48", head=head))
+    assert check_geometry(cfg) == (48, 64)
+    assert model_output(cfg) == (2, NUM_KEYPOINTS, 64, 48)
+
+
+def test_32x24_rebuilds_the_old_profile_every_codec_copy_and_the_head(bench):
     assert GEOMETRIES["64x48"]["head"] == DEFAULT_HEAD_64x48
-    today = build_config("fowkal", "cpu", data_root=bench).model.head
-    head = build_config("fowkal", "cpu", data_root=bench, **geometry_overrides("64x48")).model.head
-    assert head.pixel_shuffle == 2 and not head.deconv_out_channels
-    assert (head.conv_out_channels, head.conv_kernel_sizes) == (today.conv_out_channels, today.conv_kernel_sizes)
-    assert head.loss == today.loss and head.in_channels == today.in_channels
+    profile = build_config("fowkal", "cpu", data_root=bench).model.head
+    cfg = build_config("fowkal", "cpu", data_root=bench, **geometry_overrides("32x24"))
+    assert check_geometry(cfg) == (24, 32)
+    for where, codec in codecs(cfg).items():
+        assert tuple(codec.heatmap_size) == (24, 32) and tuple(codec.input_size) == (96, 128), where
+        assert codec.sigma == SIGMA, where
+    assert model_output(cfg) == (2, NUM_KEYPOINTS, 32, 24)
+    head = cfg.model.head
+    assert head.pixel_shuffle is None and not head.deconv_out_channels
+    # the same 3x3 conv as the profile's head, without the PixelShuffle: the 64x48 head is this plus one
+    assert (head.conv_out_channels, head.conv_kernel_sizes) == (profile.conv_out_channels, profile.conv_kernel_sizes)
+    assert head.loss == profile.loss and head.in_channels == profile.in_channels
 
 
 def sigmas_of(heatmaps: np.ndarray, weights: np.ndarray, margin: int = 8) -> list:
@@ -119,13 +128,11 @@ def test_training_targets_have_the_geometry_and_sigma_2(bench, geometry, shape):
 
 
 def test_check_geometry_names_a_disagreement(bench):
-    half = {k: v for k, v in geometry_overrides("64x48").items() if k.startswith("model.")}  # no targets
+    half = {k: v for k, v in geometry_overrides("32x24").items() if k.startswith("model.")}  # targets stay 64x48
     with pytest.raises(ValueError, match="differs from model.head.decoder"):
         check_geometry(build_config("mse", "cpu", data_root=bench, **half))
-    no_upsampling = {k: v for k, v in geometry_overrides("64x48").items() if not k.startswith("model.head.")
-                     or k.startswith("model.head.decoder")}
     with pytest.raises(ValueError, match="makes 24x32 .* heatmap_size is 48x64"):
-        check_geometry(build_config("mse", "cpu", data_root=bench, **no_upsampling))
+        check_geometry(build_config("mse", "cpu", data_root=bench, **{"model.head.pixel_shuffle": None}))
 
 
 def test_bad_names_are_refused():
@@ -140,10 +147,10 @@ def test_bad_names_are_refused():
 def test_command_line_words_give_the_same_overrides():
     from fowkal.runs.options import _cli_override
 
-    words = cli_options("64x48")
-    expected = json.loads(json.dumps(geometry_overrides("64x48")))  # tuples as JSON lists
+    words = cli_options("32x24")
+    expected = json.loads(json.dumps(geometry_overrides("32x24")))  # tuples as JSON lists
     assert dict(_cli_override(w) for w in words) == expected
-    done = subprocess.run([sys.executable, "-m", "fowkal.configs.geometry", "64x48"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "fowkal.configs.geometry", "32x24"], capture_output=True,
                           text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == words
@@ -152,21 +159,23 @@ def test_command_line_words_give_the_same_overrides():
 @pytest.mark.slow  # trains: on a shared machine, under the shared training lock
 def test_one_iteration_trains_and_records_at_64x48(bench, tmp_path):
     import fowkal
+    from fowkal.data import DEFAULT_PARAMS
     from fowkal.runs.runconfig import regenerated_sha256
 
     single = {"train_dataloader.num_workers": 0, "train_dataloader.persistent_workers": False,
               "val_dataloader.num_workers": 0, "val_dataloader.persistent_workers": False}
     record = fowkal.train("fowkal", "cpu", data_root=bench, work_dir=tmp_path / "run", epochs=1, batch_size=2,
-                          max_iters=1, quiet=True, **single, **geometry_overrides("64x48"))
+                          max_iters=1, quiet=True, **single)
     assert record["schedule"]["iters"] == 1 and np.isfinite(record["losses"][0]["loss"])
-    assert record["config"]["overrides"]["model.head.decoder.heatmap_size"] == [48, 64]
+    assert record["geometry"] == {"input_size": [96, 128], "heatmap_size": [48, 64], "sigma": 2}
     assert regenerated_sha256(record) == record["config"]["sha256"]  # the record rebuilds its config
     from mmengine.config import Config
 
     assert check_geometry(Config.fromfile(record["files"]["config"], import_custom_modules=False)) == (48, 64)
     by_scale = record["metrics_by_area_scale"]
-    assert by_scale["annotation_area_scale"] == 16.0 and list(by_scale["gt_boxes"]) == ["1", "2", "4", "8", "16"]
-    assert by_scale["gt_boxes"]["16"] == record["metrics"]["gt_boxes"]
+    own = DEFAULT_PARAMS["area_scale"]
+    assert by_scale["annotation_area_scale"] == own and list(by_scale["gt_boxes"]) == ["1", "2", "4", "8", "16"]
+    assert by_scale["gt_boxes"][f"{own:g}"] == record["metrics"]["gt_boxes"]
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ pytestmark = [
 
 import fowkal  # noqa: E402
 from fowkal.runs import record as run_record  # noqa: E402
-from fowkal.data import make_benchmark  # noqa: E402
+from fowkal.data import DEFAULT_PARAMS, make_benchmark  # noqa: E402
 from fowkal.parts import NUM_KEYPOINTS  # noqa: E402
 from fowkal.runs.train import N_PREDICTION_IMAGES  # noqa: E402
 
@@ -114,6 +114,11 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
     for entry in kaf:
         assert len(entry["mean"]) == len(entry["std"]) == NUM_KEYPOINTS
         assert all(0.0 < m < 1.0 for m in entry["mean"]) and all(s >= 0.0 for s in entry["std"])
+    # the epoch entry carries the two data terms per keypoint (their difference is the push on λ)
+    assert "awing" not in kaf[0] and len(kaf[1]["awing"]) == len(kaf[1]["mse"]) == NUM_KEYPOINTS
+    assert all(np.isfinite(v) and v >= 0 for v in kaf[1]["awing"] + kaf[1]["mse"])
+    assert sum(kaf[1]["awing"]) > sum(kaf[1]["mse"]) > 0  # AWing's log branch dwarfs the squared error
+    assert record["geometry"] == {"input_size": [96, 128], "heatmap_size": [48, 64], "sigma": 2}
 
     (epoch,) = record["losses"]
     assert epoch["epoch"] == 1 and epoch["iters"] == 2 and np.isfinite(epoch["loss"])
@@ -121,7 +126,8 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
 
     evaluated = ("gt_boxes", "detections") if method == "fowkal" else ("gt_boxes",)
     by_scale = record["metrics_by_area_scale"]  # the same predictions at other OKS tolerances
-    assert by_scale["annotation_area_scale"] == 16.0  # the benchmark's areas
+    own = DEFAULT_PARAMS["area_scale"]
+    assert by_scale["annotation_area_scale"] == own  # the benchmark's areas
     for boxes in ("gt_boxes", "detections"):
         if boxes not in evaluated:
             assert record["metrics"][boxes] is None and files[f"results_{boxes}"] is None
@@ -131,7 +137,7 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
         assert all(0.0 <= record["metrics"][boxes][p]["AP"] <= 1.0 for p in PARTS)
         assert Path(files[f"results_{boxes}"]).is_file()
         assert list(by_scale[boxes]) == ["1", "2", "4", "8", "16"]
-        assert by_scale[boxes]["16"] == record["metrics"][boxes]  # the file's own scale: the same numbers
+        assert by_scale[boxes][f"{own:g}"] == record["metrics"][boxes]  # the file's own scale: the same numbers
     assert Path(files["last_checkpoint"]).name == "epoch_1.pth" and Path(files["last_checkpoint"]).is_file()
     assert all(Path(f).is_file() for f in files["checkpoints"])
 
@@ -360,10 +366,11 @@ def _fake_runner(work_dir, resume=False):
                            logger=logging.getLogger("test"))
 
 
-def _run_epoch(hook, runner, batches, losses):
+def _run_epoch(hook, runner, batches, losses, terms=None):
     hook.before_train_epoch(runner)
-    for kaf, loss in zip(batches, losses):
+    for i, (kaf, loss) in enumerate(zip(batches, losses)):
         runner.model.head.last_kaf = kaf
+        runner.model.head.last_loss_terms = None if terms is None else {"awing": terms[i], "mse": terms[i] / 2}
         hook.after_train_iter(runner, 0, None, {"loss": torch.tensor(loss), "acc_pose": torch.tensor(0.5)})
         runner.iter += 1
     hook.after_train_epoch(runner)
@@ -377,7 +384,8 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
     batches = [torch.tensor(rng.uniform(0.1, 0.9, size=(3, 5))) for _ in range(3)]
     hook, runner = KAFLoggingHook(iters=(1, 3)), _fake_runner(tmp_path)
     hook.before_train(runner)
-    _run_epoch(hook, runner, batches, [1.0, 2.0, 6.0])
+    terms = [torch.tensor(rng.uniform(0.0, 1.0, size=5)) for _ in range(3)]  # per-keypoint batch means
+    _run_epoch(hook, runner, batches, [1.0, 2.0, 6.0], terms)
     log = json.loads((tmp_path / "kaf_log.json").read_text())
     assert [(e["kind"], e["epoch"], e["iter"], e["n"]) for e in log] == \
         [("iter", 1, 1, 3), ("iter", 1, 3, 3), ("epoch", 1, 3, 9)]
@@ -385,6 +393,9 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
     np.testing.assert_allclose(log[2]["mean"], every.mean(0), atol=1e-6)
     np.testing.assert_allclose(log[2]["std"], every.std(0), atol=1e-6)  # population std
     np.testing.assert_allclose(log[1]["mean"], batches[2].numpy().mean(0), atol=1e-6)
+    np.testing.assert_allclose(log[2]["awing"], torch.stack(terms).numpy().mean(0), atol=1e-6)
+    np.testing.assert_allclose(log[2]["mse"], torch.stack(terms).numpy().mean(0) / 2, atol=1e-6)
+    assert "awing" not in log[0]
     (losses,) = json.loads((tmp_path / "loss_log.json").read_text())
     assert losses["loss"] == pytest.approx(3.0) and losses["acc_pose"] == pytest.approx(0.5)
     assert (losses["epoch"], losses["iter"], losses["iters"]) == (1, 3, 3)

@@ -1,14 +1,16 @@
 # The CPU profile: the paper's pipeline (MSRAHeatmap with DARK, sigma 2, flip test, MMPose's
 # augmentations, Adam with warm-up and two steps) at a scale where one training run on the embedded
 # benchmark (fowkal.data) takes at most 5 minutes on 2 CPU cores, evaluation included:
-# a small HRNet at 128x96 input and 32x24 heatmaps (the crop size the benchmark is drawn for).
-# Measured on 2 idle cores: ~0.55 s per step of 32 crops for every method (fused losses), data loading
-# included; 3 epochs of the default benchmark (3 x 113 steps) plus the evaluation: ~4-4.5 minutes.
+# a small HRNet at 128x96 input (the crop size the benchmark is drawn for) predicting the paper's 64x48
+# heatmaps, sigma 2, through one learned 2x upsampling (fowkal.configs.geometry: 'shuffle64').
+# Until session 5 the profile read 32x24 heatmaps directly off the stride-4 features (git history;
+# geometry_overrides('32x24') rebuilds it). Side by side in one process, a 64x48 step costs 1.15x (mse) /
+# 1.40x (fowkal) a 32x24 step, once fowkal.runs.train keeps freed memory (benchmarks/bench_geometry.py).
 # data_root is filled in by fowkal.configs.build_config (default: fowkal.data.default_benchmark()).
 _base_ = ['./paper_base.py']
 
 data_root = None  # set by build_config
-input_size, heatmap_size = (96, 128), (24, 32)  # (w, h)
+input_size, heatmap_size = (96, 128), (48, 64)  # (w, h): stride 4, then x2 in the head
 max_epochs = 3
 milestones = [2, 3]  # the paper steps at 81% and 95% of its schedule; at 3 epochs: after 2
 
@@ -42,9 +44,10 @@ model = dict(
             stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
                         num_channels=(16, 32, 64, 128))),
         init_cfg=None),
-    # a 3x3 conv (16 -> 64 channels) before the 1x1 output layer, so 133 heatmaps are not read
-    # linearly off 16 channels (costs ~0.02 s of a ~0.55 s step)
-    head=dict(in_channels=16, conv_out_channels=(64, ), conv_kernel_sizes=(3, ), decoder=codec,
+    # a 3x3 conv (16 -> 64 channels) at 32x24, so 133 heatmaps are not read linearly off 16 channels;
+    # PixelShuffle(2) turns its 64 channels into 16 at 64x48 for the 1x1 output layer (sub-pixel conv)
+    head=dict(in_channels=16, conv_out_channels=(64, ), conv_kernel_sizes=(3, ), pixel_shuffle=2,
+              decoder=codec,
               # the single-pass loss (fowkal.losses.fused): same values and gradients as the reference,
               # but the KAL/FWAHR methods then cost what MSE costs (0.13 s of a 0.6 s step otherwise)
               loss=dict(fused=True)))

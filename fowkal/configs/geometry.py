@@ -1,21 +1,20 @@
 """Heatmap geometries of the CPU profile, as config overrides.
 
-The CPU profile (``cpu_base.py``) predicts 32x24 heatmaps from 128x96 crops: the small HRNet's
-high-resolution branch (stride 4) is read directly. The paper predicts 64x48 heatmaps (from 256x192
-crops), sigma 2. ``GEOMETRIES['64x48']`` keeps the 128x96 crop (the backbone costs what it costs
-today) and adds one learned 2x upsampling to the head, so the heatmaps are 64x48 with the paper's
-sigma 2 in heatmap pixels. The default head, ``shuffle64``, is today's head (3x3 conv 16->64, BN,
-ReLU at 32x24) whose 64 channels a PixelShuffle rearranges into 16 channels at 64x48 for the 1x1
-output layer: the same arithmetic as today, on 4x the pixels only where it must be (the output,
-the loss). ``benchmarks/bench_geometry.py`` measures it against 32x24 and the other heads of
-``HEADS_64x48``: its training step costs 1.1-1.2x (mse) and 1.3-1.4x (fowkal) the 32x24 step in
-the same process once freed memory is kept (``fowkal.runs.malloc``), ~1.5x and ~1.7x with glibc's
-default, which page-faults every 52 MiB batch of heatmaps (3 runs on 2 shared cores).
+The CPU profile (``cpu_base.py``) predicts the paper's 64x48 heatmaps (sigma 2) from 128x96 crops:
+the small HRNet's stride-4 features are 32x24, so the head adds one learned 2x upsampling. Its head,
+``shuffle64``, is a 3x3 conv 16->64 (BN, ReLU) at 32x24 whose 64 channels a PixelShuffle rearranges into
+16 channels at 64x48 for the 1x1 output layer: the arithmetic of the old 32x24 head, on 4x the pixels only
+where it must be (the output, the loss). ``benchmarks/bench_geometry.py`` measured it against the old
+32x24 profile and the other heads of ``HEADS_64x48``: a training step costs 1.15x (mse) and 1.40x
+(fowkal) the 32x24 step in the same process once freed memory is kept (``fowkal.runs.malloc``, which
+``fowkal.runs.train`` applies), 1.45x and 1.54x with glibc's default, which page-faults every 52 MiB
+batch of heatmaps (3 runs on 2 shared cores).
 
-Usable today, without touching the profile's files::
+``GEOMETRIES['32x24']`` rebuilds the profile as it was until session 5 (heatmaps read off the stride-4
+features, no upsampling), for comparisons with the old records::
 
-    build_config("fowkal", "cpu", **geometry_overrides("64x48"))
-    python -m fowkal train --method fowkal --cfg-options $(python -m fowkal.configs.geometry 64x48)
+    build_config("fowkal", "cpu", **geometry_overrides("32x24"))
+    python -m fowkal train --method fowkal --cfg-options $(python -m fowkal.configs.geometry 32x24)
 
 ``check_geometry(cfg)`` verifies a built config: every codec (the head's decoder, the training
 pipeline's ``GenerateTarget`` encoder, ``codec``) is the same, and the head's upsampling turns the
@@ -35,37 +34,43 @@ BACKBONE_STRIDE = 4
 SIGMA = 2  # the paper's, in heatmap pixels (MMPose's MSRAHeatmap default)
 
 #: Heads for 64x48 heatmaps from the 16-channel stride-4 features, each with one learned x2 upsampling
-#: before the 1x1 output layer (133 heatmaps). Today's 32x24 head is a 3x3 conv 16->64 (+BN, ReLU) and
+#: before the 1x1 output layer (133 heatmaps). The old 32x24 head was a 3x3 conv 16->64 (+BN, ReLU) and
 #: the 1x1 layer 64->133. The ``shuffle`` heads keep that 3x3 conv at 32x24 and rearrange its channels
-#: into 4x fewer at 64x48 (sub-pixel convolution, ``KAFHeatmapHead(pixel_shuffle=2)``): ``shuffle64``
-#: costs today's arithmetic. The ``deconv`` heads use MMPose's 4x4 stride-2 transposed convolution.
+#: into 4x fewer at 64x48 (sub-pixel convolution, ``KAFHeatmapHead(pixel_shuffle=2)``): ``shuffle64``,
+#: the profile's, costs the old arithmetic. The ``deconv`` heads use MMPose's 4x4 stride-2 transposed
+#: convolution.
 HEADS_64x48 = MappingProxyType({
     "shuffle64": dict(deconv_out_channels=None, conv_out_channels=(64, ), conv_kernel_sizes=(3, ),
                       pixel_shuffle=2),
     "shuffle128": dict(deconv_out_channels=None, conv_out_channels=(128, ), conv_kernel_sizes=(3, ),
                        pixel_shuffle=2),
     "deconv16": dict(deconv_out_channels=(16, ), deconv_kernel_sizes=(4, ),
-                     conv_out_channels=None, conv_kernel_sizes=None),
+                     conv_out_channels=None, conv_kernel_sizes=None, pixel_shuffle=None),
     "deconv32": dict(deconv_out_channels=(32, ), deconv_kernel_sizes=(4, ),
-                     conv_out_channels=None, conv_kernel_sizes=None),
+                     conv_out_channels=None, conv_kernel_sizes=None, pixel_shuffle=None),
     "deconv64": dict(deconv_out_channels=(64, ), deconv_kernel_sizes=(4, ),
-                     conv_out_channels=None, conv_kernel_sizes=None),
+                     conv_out_channels=None, conv_kernel_sizes=None, pixel_shuffle=None),
     "deconv16_conv32": dict(deconv_out_channels=(16, ), deconv_kernel_sizes=(4, ),
-                            conv_out_channels=(32, ), conv_kernel_sizes=(3, )),
+                            conv_out_channels=(32, ), conv_kernel_sizes=(3, ), pixel_shuffle=None),
     "deconv16_conv64": dict(deconv_out_channels=(16, ), deconv_kernel_sizes=(4, ),
-                            conv_out_channels=(64, ), conv_kernel_sizes=(3, )),
+                            conv_out_channels=(64, ), conv_kernel_sizes=(3, ), pixel_shuffle=None),
 })
-DEFAULT_HEAD_64x48 = "shuffle64"
+DEFAULT_HEAD_64x48 = "shuffle64"  # cpu_base.py's head
+#: The old 32x24 profile's head: the 3x3 conv and the 1x1 output layer at the features' resolution.
+HEAD_32x24 = MappingProxyType(dict(deconv_out_channels=None, conv_out_channels=(64, ), conv_kernel_sizes=(3, ),
+                                   pixel_shuffle=None))
 
 #: (width, height) of the crop and of the heatmaps, MMPose's order; the head's layers on top.
 GEOMETRIES = MappingProxyType({
-    "32x24": dict(input_size=(96, 128), heatmap_size=(24, 32), head=None),  # cpu_base.py as it is
-    "64x48": dict(input_size=(96, 128), heatmap_size=(48, 64), head=DEFAULT_HEAD_64x48),
+    "64x48": dict(input_size=(96, 128), heatmap_size=(48, 64), head=DEFAULT_HEAD_64x48),  # cpu_base.py as it is
+    "32x24": dict(input_size=(96, 128), heatmap_size=(24, 32), head=None),  # the profile until session 5
 })
+PROFILE_GEOMETRY = "64x48"
 
 
 def geometry_overrides(geometry: str = "64x48", *, head: str | None = None) -> dict:
-    """Dotted config keys that give the CPU profile ``geometry``'s heatmaps (``{}`` for '32x24').
+    """Dotted config keys that give the CPU profile ``geometry``'s heatmaps (``{}`` for the profile's own,
+    '64x48' with its default head).
 
     ``head`` picks another 64x48 head from ``HEADS_64x48`` (default: ``DEFAULT_HEAD_64x48``).
     The keys set the codec everywhere a copy of it lives: ``codec``, ``heatmap_size``, the model's
@@ -77,17 +82,23 @@ def geometry_overrides(geometry: str = "64x48", *, head: str | None = None) -> d
     spec = GEOMETRIES[geometry]
     if spec["head"] is None:
         if head is not None:
-            raise ValueError(f"geometry {geometry!r} is the profile's own head; head={head!r} does not apply")
-        return {}
-    head = spec["head"] if head is None else head
-    if not isinstance(head, str) or head not in HEADS_64x48:
-        raise ValueError(f"unknown 64x48 head {head!r}; known: {', '.join(HEADS_64x48)}")
-    codec = dict(input_size=spec["input_size"], heatmap_size=spec["heatmap_size"], sigma=SIGMA)
-    out = {"input_size": spec["input_size"], "heatmap_size": spec["heatmap_size"]}
-    for prefix in ("codec", "model.head.decoder", f"train_pipeline.{TARGET_STEP}.encoder",
-                   f"train_dataloader.dataset.pipeline.{TARGET_STEP}.encoder"):
-        out.update({f"{prefix}.{key}": value for key, value in codec.items()})
-    out.update({f"model.head.{key}": value for key, value in HEADS_64x48[head].items()})
+            raise ValueError(f"geometry {geometry!r} has one head (the old profile's); head={head!r} does not apply")
+        layers = HEAD_32x24
+    else:
+        head = spec["head"] if head is None else head
+        if not isinstance(head, str) or head not in HEADS_64x48:
+            raise ValueError(f"unknown 64x48 head {head!r}; known: {', '.join(HEADS_64x48)}")
+        if geometry == PROFILE_GEOMETRY and head == DEFAULT_HEAD_64x48:
+            return {}
+        layers = HEADS_64x48[head]
+    out = {}
+    if geometry != PROFILE_GEOMETRY:
+        codec = dict(input_size=spec["input_size"], heatmap_size=spec["heatmap_size"], sigma=SIGMA)
+        out.update({"input_size": spec["input_size"], "heatmap_size": spec["heatmap_size"]})
+        for prefix in ("codec", "model.head.decoder", f"train_pipeline.{TARGET_STEP}.encoder",
+                       f"train_dataloader.dataset.pipeline.{TARGET_STEP}.encoder"):
+            out.update({f"{prefix}.{key}": value for key, value in codec.items()})
+    out.update({f"model.head.{key}": value for key, value in layers.items()})
     return out
 
 
@@ -128,11 +139,11 @@ def _normalised(codec: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in codec.items()}
 
 
-def cli_options(geometry: str = "64x48", head: str | None = None) -> list[str]:
+def cli_options(geometry: str = "32x24", head: str | None = None) -> list[str]:
     """``key=value`` words for ``python -m fowkal train --cfg-options`` (values as JSON)."""
     return [f"{key}={json.dumps(value, separators=(',', ':'))}"
             for key, value in geometry_overrides(geometry, head=head).items()]
 
 
-if __name__ == "__main__":  # python -m fowkal.configs.geometry 64x48 [head]: the --cfg-options words
+if __name__ == "__main__":  # python -m fowkal.configs.geometry 32x24 | 64x48 [head]: the --cfg-options words
     print(" ".join(cli_options(*sys.argv[1:3])))

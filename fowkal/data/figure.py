@@ -185,13 +185,14 @@ def _sample_grip(rng):
 
 
 # ----------------------------------------------------------------------------- the figure
-def _proportions(head_size: float, rng: np.random.Generator) -> dict:
+def _proportions(head_size: float, foot_size: float, rng: np.random.Generator) -> dict:
     """Segment lengths in H; the body below the head is scaled so that crown to sole is 1."""
     body = dict(neck=0.035, torso=0.30, upper_arm=0.165, forearm=0.14, thigh=0.235, shin=0.225,
                 ankle=0.035, shoulder=0.115, hip=0.075, foot=0.13)
     jitter = {k: rng.uniform(0.92, 1.08) for k in body}
     squash = (1.0 - head_size) / 0.83  # 0.83: neck + torso + thigh + shin + ankle
     out = {k: v * squash * jitter[k] for k, v in body.items()}
+    out["foot"] = foot_size * jitter["foot"]  # not part of the height: no squash (same draws as before)
     out["head"] = head_size
     out["girth"] = rng.uniform(0.85, 1.25)  # slim .. stocky
     return out
@@ -228,11 +229,14 @@ def _hand(wrist, direction, palm_angle, side, length, grip):
     return np.array(points)
 
 
-def build_figure(rng: np.random.Generator, *, head_size: float, hand_size: float,
+def build_figure(rng: np.random.Generator, *, head_size: float, hand_size: float, foot_size: float,
                  palette: Palette) -> Figure:
-    """A random person: pose, proportions, clothes; keypoints and shapes in body space."""
+    """A random person: pose, proportions, clothes; keypoints and shapes in body space.
+
+    ``head_size``, ``hand_size``, ``foot_size``: head height, hand length and foot segment (ankle's
+    sole point to the toes' line) over the person's height (``fowkal.data.params``)."""
     pose = sample_pose(rng)
-    P = _proportions(head_size, rng)
+    P = _proportions(head_size, foot_size, rng)
     kp = np.zeros((NUM_KEYPOINTS, 3))
     torso_rot = _rot_z(pose["lean"]) @ _rot_x(-pose["bend"])
     pelvis = np.zeros(3)

@@ -330,7 +330,7 @@ def render_image(rng: np.random.Generator, params: dict) -> tuple[np.ndarray, li
     placed, taken = [], []
     for _ in range(count):
         fig = build_figure(rng, head_size=params["head_size"], hand_size=params["hand_size"],
-                           palette=palette)
+                           foot_size=params["foot_size"], palette=palette)
         proj, height_px = _place(rng, fig, params, width, height, taken)
         placed.append((height_px, proj))
     placed.sort(key=lambda item: item[0])  # smaller people are further away: painted first

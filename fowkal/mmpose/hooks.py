@@ -75,8 +75,11 @@ class KAFLoggingHook(Hook):
     ``kaf_log.json``: a list of ``{kind, epoch, iter, mean: [K], std: [K], n}``; ``kind`` is
     ``'iter'`` (the batch of iteration ``iter``, for the iterations in ``iters``) or ``'epoch'``
     (every sample of epoch ``epoch``; ``iter`` = iterations done at its end). λ is absolute (as the
-    head predicts it), mean and population std over samples, over all processes. Written only when
-    the head keeps ``last_kaf`` (``KAFHeatmapHead`` with a KAL method); otherwise left out.
+    head predicts it), mean and population std over samples, over all processes. ``'epoch'`` entries
+    also carry ``awing`` and ``mse`` ([K]): the epoch's mean of the per-keypoint batch means of ℓ^AW
+    and ℓ^MSE as the loss weights them (``last_loss_terms``), whose difference is the data term's push
+    on λ (``fowkal.studies.kaf_push``). Written only when the head keeps ``last_kaf``
+    (``KAFHeatmapHead`` with a KAL method); otherwise left out.
 
     ``loss_log.json``: a list of ``{epoch, iter, iters, time_s, loss, ...}``, one per epoch: the
     mean over the epoch's iterations (and processes) of every scalar the model returns
@@ -94,6 +97,7 @@ class KAFLoggingHook(Hook):
         self.kaf_entries: list = []
         self.loss_entries: list = []
         self._epoch_kaf = _Moments()
+        self._epoch_terms = {"awing": _Moments(), "mse": _Moments()}
         self._loss_sums: dict = {}
         self._epoch_iters = 0
         self._epoch_start = 0.0
@@ -118,6 +122,7 @@ class KAFLoggingHook(Hook):
     # -- accumulation
     def before_train_epoch(self, runner) -> None:
         self._epoch_kaf = _Moments()
+        self._epoch_terms = {"awing": _Moments(), "mse": _Moments()}
         self._loss_sums = {}
         self._epoch_iters = 0
         self._epoch_start = time.perf_counter()
@@ -125,12 +130,16 @@ class KAFLoggingHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         for key, value in (outputs or {}).items():
             if isinstance(value, torch.Tensor) and value.numel() == 1:
-                self._loss_sums[key] = self._loss_sums.get(key, 0.0) + float(value)
+                self._loss_sums[key] = self._loss_sums.get(key, 0.0) + float(value.detach())
         self._epoch_iters += 1
         kaf = getattr(unwrap(runner.model).head, "last_kaf", None)
         if kaf is None:
             return
         self._epoch_kaf.add(kaf)
+        terms = getattr(unwrap(runner.model).head, "last_loss_terms", None) or {}
+        for name, moments in self._epoch_terms.items():
+            if name in terms:
+                moments.add(terms[name].unsqueeze(0))  # one batch mean per iteration
         if runner.iter + 1 in self.iters:
             batch = _Moments()
             batch.add(kaf)
@@ -139,8 +148,9 @@ class KAFLoggingHook(Hook):
     def after_train_epoch(self, runner) -> None:
         stats = self._epoch_kaf.reduced()
         if stats is not None:
-            self.kaf_entries.append({"kind": "epoch", "epoch": runner.epoch + 1, "iter": runner.iter,
-                                     **stats})
+            terms = {name: moments.reduced() for name, moments in self._epoch_terms.items()}
+            self.kaf_entries.append({"kind": "epoch", "epoch": runner.epoch + 1, "iter": runner.iter, **stats,
+                                     **{name: t["mean"] for name, t in terms.items() if t is not None}})
         self.loss_entries.append({"epoch": runner.epoch + 1, "iter": runner.iter,
                                   "iters": self._epoch_iters,
                                   "time_s": round(time.perf_counter() - self._epoch_start, 3),

@@ -8,7 +8,7 @@ AP, as the dataset's authors report it.
 
 OKS tolerances: COCO's OKS divides squared distances by the person's ``area``, so a keypoint's
 tolerance grows with sqrt(area). The embedded benchmark stores ``area`` = silhouette area x
-``area_scale`` (its parameter, 16 by default: tolerances x4; COCO's own definition is 1; the
+``area_scale`` (its parameter, 4 by default: tolerances x2; COCO's own definition is 1; the
 annotation file's ``info.params`` records it). ``wholebody_ap(..., area_scale=s)`` scores at
 the tolerance of area_scale ``s`` by rescaling the ground-truth areas in memory, and
 ``ap_at_tolerances`` scores the same results at several (``TOLERANCE_SCALES``). Rescaled areas

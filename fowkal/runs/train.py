@@ -181,7 +181,10 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
 
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
+    from .malloc import retain_freed_memory
 
+    # before any large tensor: 64x48 heatmap batches (52 MiB) would page-fault at every step otherwise
+    retained = retain_freed_memory()
     launcher, device = options.launcher, options.device
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
         torch_dist.init_process_group("gloo")  # MMEngine's init_dist would call torch.cuda.set_device
@@ -216,7 +219,8 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         record = _record(cfg, runner, log_hook, method=options.method, profile=options.profile,
                          seed=options.seed, device=device, world_size=world_size, launcher=launcher,
                          started=started, max_iters=options.max_iters, metrics=metrics, by_scale=by_scale,
-                         predictions=predictions, results=results, config=config)
+                         predictions=predictions, results=results, config=config,
+                         retained_freed_memory=retained)
         run_record.write(record, record_path)
         if not options.quiet:
             _print_metrics(metrics, record_path)
@@ -311,7 +315,7 @@ def _predictions(cfg, results_file: Path) -> list:
 
 # --------------------------------------------------------------------------- the record
 def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size, launcher, started,
-            max_iters, metrics, by_scale, predictions, results, config) -> dict:
+            max_iters, metrics, by_scale, predictions, results, config, retained_freed_memory) -> dict:
     work_dir = Path(cfg.work_dir)
     checkpoints = sorted((p.name for p in work_dir.glob("epoch_*.pth")),
                          key=lambda name: int(name[len("epoch_"):-len(".pth")]))
@@ -332,6 +336,11 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
         "machine": run_record.machine(),
         "wall_time_s": round(time.time() - started, 1),
         "resumed_from_epoch": log_hook.start_epoch or None,
+        # the heatmap geometry the model was trained with ((w, h), MMPose's order; sigma in heatmap pixels)
+        "geometry": {"input_size": list(cfg.model.head.decoder.input_size),
+                     "heatmap_size": list(cfg.model.head.decoder.heatmap_size),
+                     "sigma": cfg.model.head.decoder.sigma},
+        "retained_freed_memory": retained_freed_memory,  # fowkal.runs.malloc (affects speed only)
         "schedule": {"epochs": cfg.train_cfg.max_epochs, "iters": runner.iter,
                      "batch_size": cfg.train_dataloader.batch_size, "processes": world_size,
                      "max_iters": max_iters, "deterministic": cfg.randomness.deterministic},

@@ -18,9 +18,13 @@ from ..parts import (BODY, FACE, FACE_REGIONS, FOOT, HAND_BONES, LEFT_HAND, NUM_
                      SKELETON)
 from .style import PART_COLORS, SIGMA, TEXT_WIDTH_IN
 
-#: The two heatmap sizes the book compares, (H', W'): the CPU profile's and the paper's.
-PROFILE_SIZES = {"cpu": dict(input_size=(96, 128), heatmap_size=(24, 32)),
-                 "paper": dict(input_size=(192, 256), heatmap_size=(48, 64))}  # (w, h), MMPose order
+#: Crop and heatmap sizes of the two profiles ((w, h), MMPose order): the same 64x48 heatmaps (sigma 2).
+PROFILE_SIZES = {"cpu": dict(input_size=(96, 128), heatmap_size=(48, 64)),
+                 "paper": dict(input_size=(192, 256), heatmap_size=(48, 64))}
+#: The two heatmap sizes the book compares (Fig. 1): the CPU profile's now (the paper's 64x48) and the
+#: 32x24 it had until session 5, both from its 128x96 crop.
+HEATMAP_SIZES = {"CPU now": PROFILE_SIZES["cpu"],
+                 "CPU before": dict(input_size=(96, 128), heatmap_size=(24, 32))}
 #: Colour map of λ: white = MSE side (λ = 0), blue = AWing side (λ = 1), as in the paper's Fig. 5.
 LAMBDA_CMAP = "Blues"
 _CLOSED_FACE_REGIONS = ("right_eye", "left_eye", "outer_lip", "inner_lip")
