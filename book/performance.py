@@ -121,8 +121,8 @@ if bench:
     shapes = list(dict.fromkeys(tuple(r["shape"]) for r in bench["losses"]))
     for shape in shapes:
         b, k, h, w = shape
-        name = {(64, 48): "the paper's heatmaps (and the CPU profile's batch of 32)",
-                (32, 24): "the CPU profile's heatmaps"}.get((h, w), "heatmaps")
+        name = {(64, 48): "the paper's heatmaps, the CPU profile's since session 5 (batch of 32)",
+                (32, 24): "the CPU profile's heatmaps until session 5"}.get((h, w), "heatmaps")
         display(Markdown(f"**{name}**, [B, K, H, W] = {list(shape)}:\n\n" + loss_table(bench, shape)))
 
 # %% tags=["hide-input"]
@@ -214,6 +214,41 @@ display(Markdown(
     f"**{'fused' if uses_fused else 'reference'}** implementation (`build_loss` is fused unless "
     f"`reference=True` or `fused=False`): the rows '{'fused' if uses_fused else 'reference'}' above are "
     f"the cost the CPU runs paid."))
+
+# %% [markdown]
+# ## The step at the paper's heatmap size
+#
+# Since session 5 the CPU profile predicts 64 × 48 heatmaps instead of 32 × 24: one learned 2 ×
+# upsampling in the head, and 4 × the pixels in the targets and the loss. `benchmarks/bench_geometry.py`
+# times a training step of both geometries in one process, each 64 × 48 head candidate beside the
+# 32 × 24 step (the ratio is what it measures; absolute times move with the machine), with glibc's
+# default allocator and with freed memory kept in the process (`fowkal.runs.malloc`, which training
+# applies since: a batch of 64 × 48 heatmaps is 52 MiB, above the size glibc serves with fresh pages).
+
+# %% tags=["hide-input"]
+GEOMETRY_BENCH = style.FIGURES_DIR / "bench_geometry.json"
+geometry_bench = json.loads(GEOMETRY_BENCH.read_text()) if GEOMETRY_BENCH.is_file() else None
+if geometry_bench is None:
+    display(Markdown(pages.admonition(
+        "No geometry benchmark", f"`{pages.repo_relative(GEOMETRY_BENCH)}` does not exist. Make it with "
+        "`.venv/bin/python benchmarks/bench_geometry.py`.", kind="warning", css_class="fowkal-missing")))
+else:
+    modes = geometry_bench["modes"]
+    cases = list(dict.fromkeys((r["name"], r["method"]) for r in modes["default"]["rows"]))
+    ratio = {(mode, r["name"], r["method"]): r["ratio_to_32x24"] for mode, m in modes.items() for r in m["rows"]}
+    chosen = f"64x48/{geometry_bench['settings'].get('default_head', 'shuffle64')}"
+    lines = ["| step | method | × 32 × 24, default malloc | × 32 × 24, freed memory kept |", "|---|---|---:|---:|"]
+    for name, method in cases:
+        if name == "32x24":
+            continue
+        label = name.replace("64x48/", "64 × 48, ") + (" (the profile's)" if name == chosen else "")
+        lines.append(f"| {label} | {method} | {ratio[('default', name, method)]:.2f} | "
+                     f"{ratio.get(('retain', name, method), float('nan')):.2f} |")
+    commit = (geometry_bench.get("commit") or {}).get("commit") or "?"
+    machine = geometry_bench["machine"]
+    display(Markdown(f"Measured {geometry_bench['created'][:16].replace('T', ' ')} UTC at commit `{commit[:8]}` on "
+                     f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs), median of "
+                     f"{geometry_bench['settings'].get('repeats', '?')} steps per case:\n\n" + "\n".join(lines)))
 
 # %% [markdown]
 # ## What the CPU reproduction cost (measured)
@@ -346,7 +381,7 @@ display(Markdown("\n".join(f"- `{files[key]}`: {WHAT[key]}"
 # make setup
 # # one run, a few minutes
 # papermill notebooks/train.ipynb out.ipynb -p method fowkal
-# # every method x 3 seeds (skips what exists, so it resumes)
+# # every method x 5 seeds (skips what exists, so it resumes)
 # papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb
 # # this book
 # make book

@@ -195,6 +195,29 @@ def test_area_scale_scales_only_the_area(tmp_path, tiny):
         assert 0 < b["area"] <= w * h, "COCO area: the visible silhouette, inside its box"
 
 
+def test_oks_noise_follows_each_keypoints_sigma_and_the_persons_scale(tmp_path):
+    from fowkal.parts import ANNOTATION_FIELDS, SIGMAS
+
+    params = dict(TINY, train_images=12, noise_kind="oks")
+    noisy = make_benchmark(tmp_path / "oks", seed=5, workers=1, noise_oks=1.0, **params)
+    clean = make_benchmark(tmp_path / "clean", seed=5, workers=1, noise_oks=0.0, **params)
+    info = _load(noisy, TRAIN_ANN)["info"]
+    assert info["annotation_noise"]["oks"] == 1.0 and "sigma" in info["annotation_noise"]["std_unit"]
+    scale = DEFAULT_PARAMS["area_scale"]
+    ratios = {"dense": [], "coarse": []}  # squared displacement over (sigma_k * s)^2, s^2 = COCO's area
+    for a, b in zip(_load(noisy, TRAIN_ANN)["annotations"], _load(clean, TRAIN_ANN)["annotations"]):
+        s2 = b["area"] / scale
+        for field, idx in ANNOTATION_FIELDS.items():
+            for j, k in enumerate(idx):
+                if b[field][3 * j + 2] > 0 and a[field][3 * j + 2] > 0:
+                    d2 = (a[field][3 * j] - b[field][3 * j]) ** 2 + (a[field][3 * j + 1] - b[field][3 * j + 1]) ** 2
+                    group = "coarse" if field in ("keypoints", "foot_kpts") else "dense"
+                    ratios[group].append(d2 / (SIGMAS[k] ** 2 * s2))
+    for group, values in ratios.items():  # E[d^2] = (sigma_k s)^2: the sigma's own definition
+        assert len(values) > 300 and 0.85 < np.mean(values) < 1.15, (group, len(values), np.mean(values))
+    assert _part_shift(clean, noisy, "val") == {p: 0 for p in ("body", "foot", "face", "hand")}  # val stays clean
+
+
 def test_val_noise_applies_to_val_labels(tmp_path, tiny):
     noisy = make_benchmark(tmp_path / "noisy", seed=3, workers=1, val_noise=1.0, **TINY)
     shift = _part_shift(noisy, tiny, "val")
@@ -322,6 +345,8 @@ def test_default_root_is_the_repos_data_folder(monkeypatch):
     ({"noise_body": float("nan")}, ValueError, "noise_body"),
     ({"occluder_prob": 1.5}, ValueError, "occluder_prob"),
     ({"image_format": "gif"}, ValueError, "image_format"),
+    ({"noise_kind": "annotator"}, ValueError, "noise_kind"),
+    ({"noise_oks": -1.0}, ValueError, "noise_oks"),
     ({"noise": 0.1}, TypeError, "unknown"),
 ])
 def test_bad_parameters_fail_before_writing(tmp_path, params, error, words):

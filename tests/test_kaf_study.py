@@ -378,3 +378,51 @@ def test_ap_table_has_seed_spread():
     assert "| default | kal | paper | 2 | 52.0 ± 2.8 |" in kaf_study.ap_markdown([row])
     single, = kaf_study.summary(runs[:1])
     assert "| default | kal | paper | 1 | 50.0 | 50.0 |" in kaf_study.ap_markdown([single])
+
+
+def test_push_part_means_reads_the_data_terms_per_epoch():
+    from fowkal.parts import NUM_KEYPOINTS, PARTS
+    from fowkal.runs.logs import push_part_means
+
+    awing = [float(k % 7) for k in range(NUM_KEYPOINTS)]
+    entries = [{"kind": "iter", "epoch": 1, "iter": 1, "mean": [0.5] * NUM_KEYPOINTS},
+               {"kind": "epoch", "epoch": 2, "iter": 20, "mean": [0.2] * NUM_KEYPOINTS, "awing": awing,
+                "mse": [0.5] * NUM_KEYPOINTS},
+               {"kind": "epoch", "epoch": 1, "iter": 10, "mean": [0.4] * NUM_KEYPOINTS, "awing": [2.0] * NUM_KEYPOINTS,
+                "mse": [1.0] * NUM_KEYPOINTS}]
+    pushes = push_part_means(entries)
+    assert set(pushes) == set(PARTS)
+    face = pushes["face"]
+    assert face["epochs"] == [1, 2] and face["push"][0] == 1.0
+    expected = sum(awing[k] for k in PARTS["face"]) / len(PARTS["face"]) - 0.5
+    assert abs(face["push"][1] - expected) < 1e-12 and face["mse"] == [1.0, 0.5]
+    # a log from before the terms were logged has no push
+    assert push_part_means([{k: v for k, v in e.items() if k not in ("awing", "mse")} for e in entries]) == {}
+
+
+def test_the_best_variant_is_judged_paired_against_the_ablation():
+    from fowkal.studies import ablation
+
+    def record(method, seed, ap, geometry=(48, 64)):
+        metrics = {part: {"AP": ap / 100, "AR": ap / 100} for part in ablation.PARTS}
+        return {"method": method, "seed": seed, "metrics": {"gt_boxes": metrics},
+                "geometry": {"input_size": [96, 128], "heatmap_size": list(geometry), "sigma": 2}}
+
+    seeds = range(5)
+    base = {"mse": 50.0, "awing": 53.0, "fowkal": 45.0}
+    noise = [0.3, -0.2, 0.1, -0.4, 0.2]
+    records = [record(m, s, ap + noise[s]) for m, ap in base.items() for s in seeds]
+    # the variant: 2 points over AWing in every seed (plus a per-seed wobble), far over FoWKAL
+    runs = [dict(noise="default", method="fowkal", variant="normalised", seed=s,
+                 record=record("fowkal", s, 55.0 + noise[s] + 0.1 * (-1) ** s)) for s in seeds]
+    table = kaf_study.variant_table(records, runs)
+    assert kaf_study.variant_method() == "fowkal_normalised" and table["fowkal_normalised"]["wholebody"]["n"] == 5
+    rows = ablation.claims(table, claim_list=kaf_study.variant_claims())
+    assert len(rows) == 3 * len(ablation.PARTS)
+    verdicts = {(r["worse"], r["part"]): r["verdict"] for r in rows}
+    assert verdicts[("awing", "wholebody")] == verdicts[("fowkal", "face")] == ablation.REPRODUCED
+    assert all(r["paper_delta"] is None and r["paper_inside"] is None for r in rows)
+    assert "fowkal-normalised > mse (wholebody) | — |" in ablation.claims_markdown(table, rows=rows)
+    # records of another geometry cannot be paired with the ablation's
+    with pytest.raises(ValueError, match="different heatmap geometries"):
+        kaf_study.variant_table(records, [dict(runs[0], record=record("fowkal", 0, 55.0, geometry=(24, 32)))])

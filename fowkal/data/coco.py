@@ -7,10 +7,12 @@ keypoints and an all-zero box, as in the real files.
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from ..parts import BODY, FACE, FOOT, KEYPOINT_NAMES, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND, SKELETON
+from ..parts import BODY, FACE, FOOT, KEYPOINT_NAMES, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND, SIGMAS, SKELETON
 from .render import SUPERSAMPLE, RenderedPerson
 
 CATEGORY_ID = 1
@@ -59,13 +61,20 @@ def part_validity(person: RenderedPerson, v: np.ndarray) -> dict:
 
 def noisy_keypoints(person: RenderedPerson, v: np.ndarray, noise: dict,
                     rng: np.random.Generator) -> np.ndarray:
-    """Labels as an annotator would give them: Gaussian jitter per part (std in pixels)."""
-    std = np.zeros(NUM_KEYPOINTS)
-    size = {"body": person.height_px, "foot": person.part_px["foot"],
-            "face": person.part_px["face"], "hand": person.part_px["hand"]}
-    parts = (("body", BODY), ("foot", FOOT), ("face", FACE), ("hand", LEFT_HAND + RIGHT_HAND))
-    for part, idx in parts:
-        std[list(idx)] = noise[part] * size[part]
+    """Labels as an annotator would give them: Gaussian jitter (std in pixels) per part, a fraction
+    of the part's size (``noise``: part -> fraction), or per keypoint from its OKS sigma
+    (``noise = {"oks": factor}``: std ``factor * sigma_k * s / sqrt(2)`` per coordinate, with ``s`` the
+    square root of the visible silhouette's area, COCO's scale)."""
+    if "oks" in noise:
+        scale = math.sqrt(float(person.mask_ss.sum())) / SUPERSAMPLE
+        std = noise["oks"] * np.asarray(SIGMAS) * scale / math.sqrt(2.0)
+    else:
+        std = np.zeros(NUM_KEYPOINTS)
+        size = {"body": person.height_px, "foot": person.part_px["foot"],
+                "face": person.part_px["face"], "hand": person.part_px["hand"]}
+        parts = (("body", BODY), ("foot", FOOT), ("face", FACE), ("hand", LEFT_HAND + RIGHT_HAND))
+        for part, idx in parts:
+            std[list(idx)] = noise[part] * size[part]
     jitter = rng.normal(0.0, 1.0, (NUM_KEYPOINTS, 2)) * std[:, None]  # drawn for all: stable stream
     return person.keypoints + np.where(v[:, None] > 0, jitter, 0.0)
 

@@ -220,7 +220,10 @@ def _image_id(split: str, index: int) -> int:
 
 
 def _split_noise(split: str, params: dict) -> dict:
+    """part -> noise level (``noise_kind`` 'part'), or ``{"oks": factor}`` (``noise_kind`` 'oks')."""
     factor = 1.0 if split == "train" else params["val_noise"]
+    if params["noise_kind"] == "oks":
+        return {"oks": params["noise_oks"] * factor}
     return {part: params[f"noise_{part}"] * factor for part in NOISE_PARTS}
 
 
@@ -370,6 +373,11 @@ def info_block(split: str, seed: int, params: dict) -> dict:
             "parts": noise,
             "kind": "isotropic Gaussian on x and y of every labelled keypoint",
             "std_unit": dict(NOISE_SCALE),
+        } if "oks" not in noise else {
+            "oks": noise["oks"],
+            "kind": "isotropic Gaussian on x and y of every labelled keypoint, per keypoint from its OKS sigma",
+            "std_unit": "oks x sigma_k x sqrt(visible silhouette area) / sqrt(2) per coordinate "
+                        "(fowkal.parts.SIGMAS, COCO-WholeBody's official sigmas)",
         },
         "area": f"visible silhouette area in pixels x area_scale ({params['area_scale']:g}); "
                 "COCO's definition is area_scale 1. OKS tolerances grow with sqrt(area_scale)",

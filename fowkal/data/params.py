@@ -40,6 +40,12 @@ DEFAULT_PARAMS = MappingProxyType({
     "noise_foot": 0.04,
     "noise_face": 0.01,
     "noise_hand": 0.015,
+    # 'part': the four levels above. 'oks': every keypoint's std follows COCO-WholeBody's official OKS
+    # sigma (fowkal.parts.SIGMAS, derived from how much annotators disagree, relative to the person's
+    # scale): per coordinate noise_oks x sigma_k x sqrt(visible area) / sqrt(2), so the expected squared
+    # displacement is (noise_oks x sigma_k x s)^2, the sigma's own definition; the part levels are unused.
+    "noise_kind": "part",
+    "noise_oks": 1.0,
     "val_noise": 0.0,              # validation-label noise, as a multiple of the train noise
     # The OKS scale: 'area' = visible silhouette area x area_scale (COCO's definition: 1).
     # OKS tolerances grow with sqrt(area_scale). 4 (tolerance x2) is the tightest at which the CPU
@@ -60,8 +66,9 @@ _INT_RANGES = {"train_images": (1, 1_000_000), "val_images": (1, 1_000_000),
 _INT_PAIRS = {"image_size": (32, 4096), "persons_per_image": (1, 9)}
 _PROBABILITIES = ("back_view_prob", "rotation_prob", "truncation_prob", "occluder_prob",
                   "det_miss_rate")
-_NON_NEGATIVE = tuple(f"noise_{p}" for p in NOISE_PARTS) + ("val_noise", "det_jitter",
+_NON_NEGATIVE = tuple(f"noise_{p}" for p in NOISE_PARTS) + ("noise_oks", "val_noise", "det_jitter",
                                                                "det_false_positives")
+NOISE_KINDS = ("part", "oks")
 _FRACTIONS = {"head_size": (0.05, 0.4), "hand_size": (0.03, 0.3), "foot_size": (0.03, 0.3),
               "area_scale": (0.01, 100.0)}
 
@@ -100,6 +107,8 @@ def validate_params(params: dict) -> dict:
     if out["person_height"][0] > out["person_height"][1]:
         raise ValueError(f"person_height: min {out['person_height'][0]} > max "
                          f"{out['person_height'][1]}")
+    if out["noise_kind"] not in NOISE_KINDS:
+        raise ValueError(f"noise_kind must be one of {NOISE_KINDS}, got {out['noise_kind']!r}")
     if out["image_format"] not in ("jpg", "png"):
         raise ValueError(f"image_format must be 'jpg' or 'png', got {out['image_format']!r}")
     return out

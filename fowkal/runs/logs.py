@@ -57,3 +57,18 @@ def kaf_part_means(entries: list, parts=PARTS) -> dict:
     """Per part: the mean λ over its keypoints at each logged point, in time order -> (x, values)."""
     xs, ordered = kaf_series(entries)
     return {name: (xs, [sum(e["mean"][k] for k in idx) / len(idx) for e in ordered]) for name, idx in parts.items()}
+
+
+def push_part_means(entries: list, parts=PARTS) -> dict:
+    """Per part, over the epochs whose KAF-log entry carries the data terms (``awing``, ``mse``; logged
+    since session 5): epoch numbers and the mean over the part's keypoints of ℓ^AW, ℓ^MSE and the push
+    ℓ^AW − ℓ^MSE -> dict(epochs, awing, mse, push). Empty for a log without them."""
+    epochs = sorted((e for e in entries if e["kind"] == "epoch" and "awing" in e and "mse" in e),
+                    key=lambda e: e["epoch"])
+    out = {}
+    for name, idx in parts.items():
+        awing = [sum(e["awing"][k] for k in idx) / len(idx) for e in epochs]
+        mse = [sum(e["mse"][k] for k in idx) / len(idx) for e in epochs]
+        out[name] = {"epochs": [e["epoch"] for e in epochs], "awing": awing, "mse": mse,
+                     "push": [a - m for a, m in zip(awing, mse)]}
+    return out if epochs else {}

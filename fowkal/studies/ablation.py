@@ -109,12 +109,14 @@ def paired_difference(table: dict, better: str, worse: str, part: str, rule=RULE
                 p_paper=interval.p_value("greater"), p_opposite=interval.p_value("less"), reason="")
 
 
-def claims(table: dict, rule=RULE) -> list[dict]:
-    """Every claim of :data:`fowkal.studies.paper.CLAIMS`: the paper's Δ, our paired Δ and interval,
-    the Holm-adjusted p-values and the verdict of :data:`RULE`."""
+def claims(table: dict, rule=RULE, claim_list=None) -> list[dict]:
+    """Every claim of ``claim_list`` (default :data:`fowkal.studies.paper.CLAIMS`; each ``(name, better,
+    worse, part, paper_delta)``, ``paper_delta`` None for a claim the paper does not make): the paper's Δ,
+    our paired Δ and interval, the p-values adjusted by Holm over the family ``claim_list`` and the verdict
+    of :data:`RULE` ("reproduced": ``better`` beats ``worse``)."""
     rows = [dict(claim=name, better=better, worse=worse, part=part, paper_delta=paper_delta,
                  **paired_difference(table, better, worse, part, rule))
-            for name, better, worse, part, paper_delta in paper.CLAIMS]
+            for name, better, worse, part, paper_delta in (paper.CLAIMS if claim_list is None else claim_list)]
     tested = [row for row in rows if row["p_paper"] is not None]
     for key in ("p_paper", "p_opposite"):
         for row, adjusted in zip(tested, holm([row[key] for row in tested])):
@@ -125,7 +127,8 @@ def claims(table: dict, rule=RULE) -> list[dict]:
             continue
         row["verdict"] = (REPRODUCED if row["p_paper_holm"] < rule["alpha"] else
                           CONTRADICTED if row["p_opposite_holm"] < rule["alpha"] else INCONCLUSIVE)
-        row["paper_inside"] = row["low"] <= row["paper_delta"] <= row["high"]
+        row["paper_inside"] = (None if row["paper_delta"] is None else
+                               row["low"] <= row["paper_delta"] <= row["high"])
     return rows
 
 
@@ -180,7 +183,8 @@ def claims_markdown(table: dict, *, rows: list[dict] | None = None, keep_togethe
         p, q = (("—", "—") if row["p_paper_holm"] is None else
                 (f"{row['p_paper_holm']:.3f}", f"{row['p_opposite_holm']:.3f}"))
         inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "**no**")
-        lines.append(f"| {row['claim']} | {row['paper_delta']:+.1f} | {keep_together(interval_text(row))} | "
+        paper_delta = "—" if row["paper_delta"] is None else f"{row['paper_delta']:+.1f}"
+        lines.append(f"| {row['claim']} | {paper_delta} | {keep_together(interval_text(row))} | "
                      f"{row['n']} | {p} | {q} | {keep_together(row['verdict'])} | {inside} |")
     return "\n".join(lines)
 

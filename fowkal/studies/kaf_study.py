@@ -62,6 +62,10 @@ NOISE_VARIANTS = {
     # the dense parts 4x the reverse's: the face is then the noisiest part relative to its size *and*
     # in heatmap pixels (about the body's default), the paper's premise turned fully round
     "strong": {"noise_body": 0.015, "noise_foot": 0.01, "noise_face": 0.16, "noise_hand": 0.10},
+    # every keypoint's noise from COCO-WholeBody's OKS sigma (how much real annotators disagree, relative
+    # to the person's scale): std per coordinate sigma_k x sqrt(visible area) / sqrt(2) (fowkal.data.params);
+    # the part levels are then unused, the noise per part is what write_injected_noise measures
+    "coco": {"noise_kind": "oks", "noise_oks": 1.0},
 }
 #: The loss/head options of each KAF variant (dotted config keys of the cpu profile).
 KAF_VARIANTS = {
@@ -98,7 +102,8 @@ FOLLOWS = 0.6
 
 
 def noise_params(noise: str) -> dict:
-    """The benchmark's four noise levels under one variant (fraction of each part's size)."""
+    """The benchmark's noise parameters under one variant: the four part levels (fraction of each part's
+    size), and for the ``coco`` variant the per-keypoint OKS noise that replaces them."""
     from ..data import DEFAULT_PARAMS
 
     if noise not in NOISE_VARIANTS:
@@ -244,7 +249,7 @@ def _check_variant(record: dict, folder: Path, noise: str, variant: str) -> None
         raise ValueError(f"{folder}: study.json names another noise variant than {noise!r}")
 
 
-def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 32, aspect: float = 0.75,
+def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 64, aspect: float = 0.75,
                   padding: float = 1.25) -> dict:
     """The label noise a benchmark's training set really carries, per part, against its noise-free twin.
 
@@ -298,6 +303,47 @@ def write_injected_noise(runs_root) -> Path:
     tmp.write_text(json.dumps(_no_nan(injected), indent=1) + "\n")
     tmp.replace(out)
     return out
+
+
+# --------------------------------------------------------------------------- the best variant, judged
+#: The study's best variant (highest whole-body AP at 32x24, session 3), judged as a method of the
+#: ablation: FoWKAL with it, paired by seed against these methods of the ablation.
+BEST_VARIANT = "normalised"
+JUDGED_AGAINST = ("mse", "awing", "fowkal")
+ABLATION_SEEDS = 5  # the judgement needs this many common seeds (issue #17)
+
+
+def variant_method(variant: str = BEST_VARIANT, method: str = "fowkal") -> str:
+    """The name a study variant takes as a method of the ablation's table, e.g. ``fowkal_normalised``."""
+    return f"{method}_{variant}"
+
+
+def variant_claims(variant: str = BEST_VARIANT, method: str = "fowkal", against=JUDGED_AGAINST,
+                   parts=("wholebody", "body", "foot", "face", "hand")) -> list[tuple]:
+    """The claims "FoWKAL with ``variant`` beats B on part P" for every B of ``against`` and every part:
+    ``(name, better, worse, part, None)`` for :func:`fowkal.studies.ablation.claims` (no paper Δ)."""
+    name = variant_method(variant, method)
+    return [(f"{method}-{variant} > {other} ({part})", name, other, part, None) for other in against for part in parts]
+
+
+def variant_table(ablation_records: list[dict], runs: list[dict], variant: str = BEST_VARIANT,
+                  method: str = "fowkal", noise: str = "default") -> dict:
+    """The ablation's table (:func:`fowkal.studies.ablation.aggregate`) with the study's ``variant`` runs
+    (``noise``) added as the method :func:`variant_method`; a record's geometry must match the ablation's."""
+    from .ablation import aggregate
+
+    name = variant_method(variant, method)
+    extra = [dict(r["record"], method=name) for r in runs
+             if r["noise"] == noise and r["method"] == method and r["variant"] == variant]
+    geometries = {json_key(r.get("geometry")) for r in ablation_records + extra}
+    if len(geometries) > 1:
+        raise ValueError(f"the ablation's records and the {variant} runs were trained at different heatmap "
+                         f"geometries {sorted(geometries)}: they cannot be paired")
+    return aggregate(ablation_records + extra)
+
+
+def json_key(value) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 # --------------------------------------------------------------------------- measures
@@ -588,7 +634,7 @@ def write_summary(rows: list[dict], out_dir) -> Path:
     return out / "summary.md"
 
 
-__all__ = ["NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
+__all__ = ["BEST_VARIANT", "JUDGED_AGAINST", "variant_method", "variant_claims", "variant_table", "NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
            "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",
