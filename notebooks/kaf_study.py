@@ -16,17 +16,19 @@
 # %% [markdown]
 # # Does the KAF track annotation noise? (the study beyond the paper)
 #
-# Trains KAL and FoWKAL on benchmark variants whose per-part label noise we set (default, reverse,
-# uniform), FoWKAL with the non-paper KAF variants of the loss library (no regulariser,
-# detached features, log-barrier, terms on a common scale), and FoWKAL (paper loss, barrier) on a
-# strong-noise variant where the face is the noisiest part in every sense; then measures, from the run records
+# Trains KAL and FoWKAL on benchmark variants whose per-part label noise we set (default, reverse),
+# FoWKAL with the non-paper KAF variants of the loss library (terms on a common scale, log-barrier,
+# detached features) on the default noise and on a strong-noise variant where the face is the
+# noisiest part in every sense, and FoWKAL (paper loss, terms on a common scale) on the *coco* noise,
+# every keypoint's noise from COCO-WholeBody's OKS sigma (`fowkal.studies.kaf_study.STUDY_RUNS`);
+# then measures, from the run records
 # and KAF logs, whether λ ranks the parts by their noise and whether it collapses. The rule of the
 # verdict is in `fowkal.studies.kaf_study`'s docstring and printed below. Runs whose record exists are
 # skipped, so the study resumes where it stopped; the default-noise runs of the paper's loss are
 # the ablation's (`results/cpu`).
 #
 # ```bash
-# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (~3 h on 2 cores)
+# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (30 runs beside the ablation's, ~1.5 h on 2 fast cores)
 # papermill notebooks/kaf_study.ipynb out.ipynb -p run_missing False          # only measure the records there are
 # ```
 

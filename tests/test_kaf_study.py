@@ -50,7 +50,7 @@ def test_record_folders_and_run_order(tmp_path):
     variants = len(kaf_study.VARIANT_RUNS)
     assert [(n, m, v) for n, m, v, _ in order[2 * sweep:2 * (sweep + variants)]] == kaf_study.VARIANT_RUNS * 2
     assert [(n, m, v, s) for n, m, v, s in order[2 * (sweep + variants):]] == \
-        [r + (s,) for s in (0, 1) for r in kaf_study.STRONG_RUNS]
+        [r + (s,) for s in (0, 1) for r in kaf_study.STRONG_RUNS + kaf_study.COCO_RUNS]
     with pytest.raises(ValueError, match="unknown study run"):
         kaf_study.plan([0], [("default", "kal", "nonsense")])
 
