@@ -100,7 +100,7 @@ def tolerance_table(records, boxes="gt_boxes") -> str:
         return ""
     scales = sorted({s for cells in by_method.values() for s in cells}, key=float)
     own = {(r.get("metrics_by_area_scale") or {}).get("annotation_area_scale") for r in records} - {None}
-    label = {s: ("COCO's own" if float(s) == 1 else f"{float(s) ** 0.5:g} × COCO's")
+    label = {s: ("COCO's own" if float(s) == 1 else f"{float(s) ** 0.5:.3g} × COCO's")
              + (" (tables)" if float(s) in own else "") for s in scales}
     lines = ["| method | " + " | ".join(label[s] for s in scales) + " | seeds |", "|---|" + "---:|" * (len(scales) + 1)]
     for method in [m for m in METHODS if m in by_method]:
@@ -277,6 +277,36 @@ if records:
                      "to rule it out; one that misses it rules the paper's size out at that level."))
 else:
     display(Markdown(pages.missing_records(missing, "No claim can be checked.", first=False)))
+
+# %% [markdown]
+# ## KAL against its controls
+#
+# KAL's loss (Eq. 8) differs from MSE twice: it sums four *part means* instead of one mean over all
+# keypoints, which moves the face's share of the gradient down and the feet's up, and it mixes AWing
+# into each keypoint with the learned factor λ. Two controls separate the two: `kal_lambda0`, KAL
+# with λ fixed at 0 (part-normalised MSE), and `kal_lambda1`, λ fixed at 1 (part-normalised AWing),
+# both without a KAF head. The paper has no such rows, so there is no paper Δ; the same verdict rule
+# judges the three questions below as one Holm family of 15 claims ("reproduced" here means "beats").
+
+# %% tags=["hide-input"]
+if records:
+    control_rows = ablation.claims(table, claim_list=ablation.CONTROL_CLAIMS)
+    display(Markdown(ablation.claims_markdown(table, rows=control_rows, keep_together=pages.nbsp)
+                     .replace("| verdict |", "| verdict (reproduced = beats) |")))
+    words = {ablation.REPRODUCED: "beats", ablation.CONTRADICTED: "loses to", ablation.INCONCLUSIVE: "is not told apart from"}
+    whole = [r for r in control_rows if r["part"] == "wholebody" and r["n"]]
+    kal_lambda = [np.median([e for e in json.loads(Path(r["files"]["kaf_log"]).read_text()) if e["kind"] == "epoch"][-1]["mean"])
+                  for r in records if r["method"] == "kal" and r["files"].get("kaf_log")
+                  and Path(r["files"]["kaf_log"]).is_file()]
+    lines = [f"- {r['better']} {words[r['verdict']]} {r['worse']} on the whole body: Δ = {ablation.interval_text(r)} "
+             f"AP points ({r['n']} seeds)." for r in whole]
+    if kal_lambda:
+        lines.append(f"- KAL's λ at the end of training: median over keypoints {np.median(kal_lambda):.3g} "
+                     f"({len(kal_lambda)} seeds), i.e. KAL ends close to its λ = 0 control.")
+    if lines:
+        display(Markdown("\n".join(lines)))
+else:
+    display(Markdown(pages.missing_records(missing, "The controls are not compared.", first=False)))
 
 # %% [markdown]
 # The ablation notebook writes the same tables next to the records (`tables.md`, `tables.json`).

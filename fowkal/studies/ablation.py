@@ -34,6 +34,17 @@ RULE = MappingProxyType({"alpha": 0.05, "level": 0.95, "min_seeds": 2, "correcti
                          "test": "paired Student t on per-seed differences, one-sided"})
 
 
+#: Questions the paper does not ask, answered with the two controls (KAL with λ fixed at 0 and at 1, no KAF
+#: head): does part normalisation alone (Eq. 8's sum of four part means) move MSE, and does the learned
+#: factor beat either fixed end? ``(name, better, worse, part, None)``, judged as one Holm family by
+#: :func:`claims` (``claim_list=CONTROL_CLAIMS``; no paper Δ).
+CONTROL_QUESTIONS = (("part-normalised MSE > MSE", "kal_lambda0", "mse"),
+                     ("KAL > part-normalised MSE", "kal", "kal_lambda0"),
+                     ("KAL > part-normalised AWing", "kal", "kal_lambda1"))
+CONTROL_CLAIMS = tuple((f"{name} ({part})", better, worse, part, None)
+                       for name, better, worse in CONTROL_QUESTIONS for part in PARTS)
+
+
 def rule_text(rule=RULE) -> str:
     """The verdict rule in words (Markdown), from :data:`RULE`."""
     return (f"For a claim \"A beats B on part P\", take the seeds both methods ran (at least "

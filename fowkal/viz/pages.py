@@ -58,7 +58,7 @@ def repo_relative(path) -> str:
 
 
 #: How to make the CPU reproduction's run records (said wherever they are missing).
-MAKE_RECORDS = ("# 10 methods (8 of the paper, 2 controls) x 3 seeds, cpu profile, resumable (about 2.5 h on 2 cores)\n"
+MAKE_RECORDS = ("# 10 methods (8 of the paper, 2 controls) x 5 seeds, cpu profile, resumable (2.5-5 h on 2 cores)\n"
                 "papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb")
 
 
