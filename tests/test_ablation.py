@@ -91,3 +91,23 @@ def test_paper_claims_match_paper_tables():
             assert table[better][part] - table[worse][part] == pytest.approx(delta, abs=1e-9)
         else:
             assert paper.TABLE3[better] - paper.TABLE3[worse] == pytest.approx(delta, abs=1e-9)
+
+
+def test_control_claims_are_their_own_holm_family_without_a_paper_delta():
+    wobble = [0.004, -0.003, 0.001, -0.002, 0.0]
+    other = [-0.002, 0.005, -0.004, 0.0, 0.002]  # KAL's own seed-to-seed wobble: no constant offset
+    records = [record(m, s, wb + w[s]) for s in range(5)
+               for m, wb, w in (("mse", 0.50, wobble), ("kal_lambda0", 0.47, wobble), ("kal", 0.47, other),
+                                ("kal_lambda1", 0.40, wobble))]
+    table = ablation.aggregate(records)
+    rows = ablation.claims(table, claim_list=ablation.CONTROL_CLAIMS)
+    assert len(rows) == len(ablation.CONTROL_QUESTIONS) * len(ablation.PARTS)
+    by = {(r["better"], r["worse"], r["part"]): r for r in rows}
+    # part normalisation alone costs 3 points here: contradicted; KAL = its lambda-0 control: inconclusive
+    assert by[("kal_lambda0", "mse", "wholebody")]["verdict"] == ablation.CONTRADICTED
+    assert by[("kal", "kal_lambda0", "wholebody")]["verdict"] == ablation.INCONCLUSIVE
+    assert by[("kal", "kal_lambda1", "wholebody")]["verdict"] == ablation.REPRODUCED
+    assert all(r["paper_delta"] is None and r["paper_inside"] is None for r in rows)
+    # the same differences judged alone (a family of 1) give a smaller adjusted p than inside the family of 15
+    alone = ablation.claims(table, claim_list=[ablation.CONTROL_CLAIMS[0]])[0]
+    assert alone["p_opposite_holm"] <= by[("kal_lambda0", "mse", "wholebody")]["p_opposite_holm"]
