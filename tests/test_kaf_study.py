@@ -119,14 +119,14 @@ def test_study_runs_resume_and_measure(tmp_path):
     from fowkal.data import make_benchmark
 
     bench = make_benchmark(tmp_path / "bench", seed=0, workers=1, train_images=8, val_images=3)
-    runs = [("default", "kal", "paper"), ("reverse", "fowkal", "normalised")]
+    runs = [("default", "kal", "paper"), ("strong", "fowkal", "normalised")]
     kwargs = dict(seeds=[0], runs_root=tmp_path / "runs", work_root=tmp_path / "work", runs=runs, epochs=1,
-                  max_iters=2, data_roots={"default": bench, "reverse": bench},
+                  max_iters=2, data_roots={"default": bench, "strong": bench},
                   notebook=ROOT / "notebooks" / "train.ipynb")
     folders = kaf_study.run_study(**kwargs)
     assert folders[0] == tmp_path / "runs" / "cpu" / "kal" / "seed0"
     study = json.loads((folders[1] / "study.json").read_text())
-    assert study["variant"] == "normalised" and study["noise_params"]["noise_face"] == 0.04
+    assert study["variant"] == "normalised" and study["noise_params"]["noise_face"] == 0.16
     # the record folder holds data only: the record names the variant's overrides and regenerates the
     # config that trained (MMEngine's dump stays in the work dir, never beside the record)
     from fowkal.runs import record as run_record
@@ -135,7 +135,7 @@ def test_study_runs_resume_and_measure(tmp_path):
     record = run_record.load(folders[1])
     assert record["config"]["overrides"] == {"model.head.loss.term_normalisation": "batch"}
     assert regenerated_sha256(record) == record["config"]["sha256"]
-    assert "term_normalisation='batch'" in (tmp_path / "work" / "reverse" / "fowkal-normalised" / "seed0"
+    assert "term_normalisation='batch'" in (tmp_path / "work" / "strong" / "fowkal-normalised" / "seed0"
                                             / "config.py").read_text()
     assert sorted(p.name for p in folders[1].iterdir()) == ["kaf_log.json", "loss_log.json", "run_record.json",
                                                             "study.json"]
@@ -143,20 +143,20 @@ def test_study_runs_resume_and_measure(tmp_path):
     kaf_study.run_study(**kwargs, log=logged.append)  # everything is there: nothing trains
     assert len(logged) == 2 and all("record exists, skipped" in line for line in logged)
     loaded = kaf_study.load_runs(tmp_path / "runs", [0], runs)
-    assert [(r["noise"], r["variant"]) for r in loaded] == [("default", "paper"), ("reverse", "normalised")]
+    assert [(r["noise"], r["variant"]) for r in loaded] == [("default", "paper"), ("strong", "normalised")]
     out = tmp_path / "study-out.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / "kaf_study.ipynb"), str(out), progress_bar=False,
                                parameters=dict(runs_root=str(tmp_path / "runs"), seeds="0", run_missing=False),
                                cwd=str(tmp_path), kernel_name="python3")
     summary = json.loads((tmp_path / "runs" / "kaf-study" / "summary.json").read_text())
-    assert {(r["noise"], r["variant"]) for r in summary["rows"]} >= {("default", "paper"), ("reverse", "normalised")}
+    assert {(r["noise"], r["variant"]) for r in summary["rows"]} >= {("default", "paper"), ("strong", "normalised")}
     # a record in the wrong folder is refused, not measured as another variant
-    wrong = tmp_path / "runs" / "kaf-study" / "reverse" / "fowkal-barrier" / "seed0"
+    wrong = tmp_path / "runs" / "kaf-study" / "strong" / "fowkal-barrier" / "seed0"
     wrong.parent.mkdir(parents=True)
     import shutil
     shutil.copytree(folders[1], wrong)
     with pytest.raises(ValueError, match="variant 'barrier' needs model.head.loss.lambda_barrier"):
-        kaf_study.load_runs(tmp_path / "runs", [0], [("reverse", "fowkal", "barrier")])
+        kaf_study.load_runs(tmp_path / "runs", [0], [("strong", "fowkal", "barrier")])
 
     # the push on λ, measured with each run's final checkpoint, beside its record
     push_kwargs = dict(seeds=[0], runs_root=tmp_path / "runs", work_root=tmp_path / "work", runs=runs, batches=1)
@@ -240,6 +240,9 @@ def test_write_injected_noise_measures_every_variant(tmp_path, monkeypatch):
     # the strong variant: the face is the noisiest part in heatmap pixels too
     strong = json.loads(out.read_text())["strong"]
     assert max(kaf_study.NOISE_PARTS, key=lambda p: strong[p]["heatmap_px"]) == "face"
+    # relative to the part's size (measured on the clean twin), the default face noise is its parameter, 0.01
+    assert 0.005 < injected["default"]["face"]["relative"] < 0.02
+    assert all(math.isfinite(injected["coco"][p]["relative"]) for p in kaf_study.NOISE_PARTS)
     # the face is 4x noisier relative to its size in the reverse variant than by default
     ratio = injected["reverse"]["face"]["image_px"] / injected["default"]["face"]["image_px"]
     assert 3.0 < ratio < 5.0

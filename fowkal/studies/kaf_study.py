@@ -258,17 +258,21 @@ def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 64, aspect: f
                   padding: float = 1.25) -> dict:
     """The label noise a benchmark's training set really carries, per part, against its noise-free twin.
 
-    Returns part -> dict(image_px, heatmap_px, n): the RMS per-axis displacement of the labelled
-    keypoints, in image pixels and in heatmap pixels of the cpu profile's crop (the person box padded
-    by ``padding`` to ``aspect`` = w/h, mapped to ``heatmap_height`` rows), i.e. what the loss sees.
+    Returns part -> dict(image_px, heatmap_px, relative, n): the RMS per-axis displacement of the
+    labelled keypoints, in image pixels, in heatmap pixels of the cpu profile's crop (the person box
+    padded by ``padding`` to ``aspect`` = w/h, mapped to ``heatmap_height`` rows: what the loss sees), and
+    relative to the part's size as :mod:`fowkal.data.calibration` measures it on the clean twin (person
+    height, foot length, face height, hand length: the units of the noise parameters).
     """
     from ..data import TRAIN_ANN
+    from ..data.calibration import measure_person
 
     noisy = json.loads((Path(noisy_root) / TRAIN_ANN).read_text())["annotations"]
     clean = {a["id"]: a for a in json.loads((Path(clean_root) / TRAIN_ANN).read_text())["annotations"]}
-    sums = {p: [0.0, 0.0, 0] for p in NOISE_PARTS}
+    sums = {p: [0.0, 0.0, 0, 0.0, 0] for p in NOISE_PARTS}
     fields = {"body": ("keypoints",), "foot": ("foot_kpts",), "face": ("face_kpts",),
               "hand": ("lefthand_kpts", "righthand_kpts")}
+    ratio_of = {"body": None, "foot": "foot_length", "face": "face_height", "hand": "hand_length"}
     for ann in noisy:
         twin = clean.get(ann["id"])
         if twin is None or twin["image_id"] != ann["image_id"]:
@@ -276,7 +280,13 @@ def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 64, aspect: f
         w, h = ann["bbox"][2], ann["bbox"][3]
         h = max(h, w / aspect) * padding
         to_heatmap = heatmap_height / h
+        try:
+            measures = measure_person(twin, geometries={})
+        except ValueError:  # nothing labelled: no keypoint to measure either
+            measures = {}
+        person = twin["bbox"][3]
         for part, names in fields.items():
+            size = person if ratio_of[part] is None else measures.get(ratio_of[part], math.nan) * person
             for name in names:
                 a, b = ann[name], twin[name]
                 for j in range(0, len(a), 3):
@@ -285,9 +295,13 @@ def measure_noise(noisy_root, clean_root, *, heatmap_height: int = 64, aspect: f
                         sums[part][0] += d2
                         sums[part][1] += d2 * to_heatmap ** 2
                         sums[part][2] += 1
+                        if math.isfinite(size) and size > 0:
+                            sums[part][3] += d2 / size ** 2
+                            sums[part][4] += 1
     return {p: dict(image_px=math.sqrt(s0 / (2 * n)) if n else float("nan"),
-                    heatmap_px=math.sqrt(s1 / (2 * n)) if n else float("nan"), n=n)
-            for p, (s0, s1, n) in sums.items()}
+                    heatmap_px=math.sqrt(s1 / (2 * n)) if n else float("nan"),
+                    relative=math.sqrt(s3 / (2 * m)) if m else float("nan"), n=n)
+            for p, (s0, s1, n, s3, m) in sums.items()}
 
 
 def write_injected_noise(runs_root) -> Path:
@@ -413,13 +427,16 @@ def _ranks(values) -> list[float]:
     return ranks
 
 
-def noise_correlation(entries: list, noise: str, injected: dict | None = None) -> float:
+def noise_correlation(entries: list, noise: str, injected: dict | None = None, *, unit: str = "heatmap_px") -> float:
     """Spearman ρ between the final per-part λ and the part's injected noise: relative to the part's
     size (the noise parameters; NaN for uniform noise), or, given ``injected`` (the content of
-    ``injected_noise.json``), the measured noise in heatmap pixels."""
+    ``injected_noise.json``), the measured noise in ``unit`` (``heatmap_px``, or ``relative`` to the
+    part's size). A noise variant without part levels (``coco``) needs ``injected``: NaN without it."""
     lam = final_part_lambda(entries)
     if injected is not None:
-        levels = {f"noise_{p}": injected[noise][p]["heatmap_px"] for p in NOISE_PARTS}
+        levels = {f"noise_{p}": injected[noise][p][unit] for p in NOISE_PARTS}
+    elif noise_params(noise).get("noise_kind", "part") != "part":
+        return float("nan")
     else:
         levels = noise_params(noise)
     return spearman([lam[p] for p in NOISE_PARTS], [levels[f"noise_{p}"] for p in NOISE_PARTS])
@@ -470,7 +487,10 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
         groups.setdefault((run["noise"], run["method"], run["variant"]), []).append(run)
     rows = []
     for (noise, method, variant), members in groups.items():
-        rho = _mean_sd([noise_correlation(r["kaf_log"], noise) for r in members])
+        relative = injected is not None and noise_params(noise).get("noise_kind", "part") != "part" \
+            and "relative" in injected.get(noise, {}).get("body", {})
+        rho = _mean_sd([noise_correlation(r["kaf_log"], noise, injected, unit="relative") if relative
+                        else noise_correlation(r["kaf_log"], noise) for r in members])
         finals = [final_part_lambda(r["kaf_log"]) for r in members]
         low = [fraction_below(r["kaf_log"])[-1] for r in members]
         rho_px = _mean_sd([noise_correlation(r["kaf_log"], noise, injected) for r in members]) if injected \
