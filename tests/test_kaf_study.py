@@ -50,7 +50,7 @@ def test_record_folders_and_run_order(tmp_path):
     variants = len(kaf_study.VARIANT_RUNS)
     assert [(n, m, v) for n, m, v, _ in order[2 * sweep:2 * (sweep + variants)]] == kaf_study.VARIANT_RUNS * 2
     assert [(n, m, v, s) for n, m, v, s in order[2 * (sweep + variants):]] == \
-        [r + (s,) for s in (0, 1) for r in kaf_study.STRONG_RUNS + kaf_study.COCO_RUNS]
+        [r + (s,) for s in (0, 1) for r in kaf_study.STRONG_RUNS + kaf_study.COCO_RUNS + kaf_study.PIXEL_RUNS]
     with pytest.raises(ValueError, match="unknown study run"):
         kaf_study.plan([0], [("default", "kal", "nonsense")])
 
@@ -429,3 +429,17 @@ def test_the_best_variant_is_judged_paired_against_the_ablation():
     # records of another geometry cannot be paired with the ablation's
     with pytest.raises(ValueError, match="different heatmap geometries"):
         kaf_study.variant_table(records, [dict(runs[0], record=record("fowkal", 0, 55.0, geometry=(24, 32)))])
+
+
+def test_pixel_scale_compares_the_face_at_both_geometries_and_stays_out_of_the_summary():
+    high_face = {"body": 0.01, "foot": 0.01, "face": 0.04, "hand": 0.02}
+    flat = {"body": 0.02, "foot": 0.02, "face": 0.02, "hand": 0.02}
+    runs = [dict(_run("default", "paper", s, high_face), method="fowkal") for s in (0, 1)]
+    runs += [dict(_run("default", "heatmap32", s, flat if s else high_face), method="fowkal") for s in (0, 1)]
+    found = kaf_study.pixel_scale(runs)
+    assert found["64x48"]["seeds"] == found["32x24"]["seeds"] == [0, 1]
+    assert found["64x48"]["face_highest"] == 2 and found["32x24"]["face_highest"] == 1
+    assert found["64x48"]["face_ratio"] == pytest.approx([3.0, 3.0])  # 0.04 over the mean of 0.01, 0.01, 0.02
+    assert found["32x24"]["face_ratio"] == pytest.approx([3.0, 1.0])
+    assert {row["variant"] for row in kaf_study.summary(runs)} == {"paper"}  # the 32x24 runs stay out
+    assert kaf_study.KAF_VARIANTS["heatmap32"]["model.head.decoder.heatmap_size"] == [24, 32]

@@ -44,14 +44,20 @@ def _tracked_files() -> list[str]:
 def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
     from fowkal.configs.geometry import GEOMETRIES, PROFILE_GEOMETRY, SIGMA
     from fowkal.losses import METHODS
+    from fowkal.studies.kaf_study import PIXEL_VARIANTS
 
-    spec = GEOMETRIES[PROFILE_GEOMETRY]
-    geometry = {"input_size": list(spec["input_size"]), "heatmap_size": list(spec["heatmap_size"]), "sigma": SIGMA}
+    def geometry(name):
+        spec = GEOMETRIES[name]
+        return {"input_size": list(spec["input_size"]), "heatmap_size": list(spec["heatmap_size"]), "sigma": SIGMA}
+
     ablation = {}
     for path in COMMITTED:
         record = run_record.load(path)
         where = path.parent.relative_to(RESULTS)
-        assert record["geometry"] == geometry, where  # no 32x24 record is left in the tree (git keeps them)
+        study = path.parent / "study.json"
+        pixel_test = study.is_file() and json.loads(study.read_text())["variant"] in PIXEL_VARIANTS
+        # no 32x24 record is left in the tree (git keeps them) but the study's pixel-scale test
+        assert record["geometry"] == geometry("32x24" if pixel_test else PROFILE_GEOMETRY), where
         assert record["git"]["dirty"] is False and len(record["git"]["commit"]) == 40, where  # a clean tree
         assert record["profile"] == "cpu" and where.name == f"seed{record['seed']}", where
         if where.parts[0] == "cpu":

@@ -49,6 +49,7 @@ import math
 import statistics
 from pathlib import Path
 
+from ..configs.geometry import geometry_overrides
 from ..data.params import NOISE_PARTS
 from ..parts import PARTS
 from ..runs.logs import kaf_log
@@ -74,10 +75,16 @@ KAF_VARIANTS = {
     "detached": {"model.head.kaf_cfg.detach_features": True},
     "barrier": {"model.head.loss.lambda_barrier": 0.01},
     "normalised": {"model.head.loss.term_normalisation": "batch"},
+    # not a KAF option: the paper's loss on the CPU profile's old 32x24 heatmaps, same benchmark (the
+    # pixel-scale test: the face spans half as many heatmap pixels); JSON lists, as records store them
+    "heatmap32": json.loads(json.dumps(geometry_overrides("32x24"))),
 }
+#: Variants that change the heatmap geometry (their records are 32x24; kept out of the verdict and tables).
+PIXEL_VARIANTS = ("heatmap32", )
 VARIANT_TITLES = {
     "paper": "the paper's loss", "no_reg": "no regulariser (reg_weight 0)", "detached": "λ gradient kept out of the backbone",
     "barrier": "log-barrier c = 0.01", "normalised": "terms on a common scale",
+    "heatmap32": "the paper's loss on 32 × 24 heatmaps (pixel-scale test)",
 }
 # The study at 64x48 (session 5 on; issue #17). At 32x24 it also ran the uniform noise and the no_reg
 # variant (git history); neither moved λ or AP beyond the others, so the 64x48 plan drops them.
@@ -94,8 +101,10 @@ STRONG_RUNS = [("strong", "fowkal", "paper"), ("strong", "fowkal", "normalised")
 #: The realistic setting: every keypoint's noise from COCO-WholeBody's OKS sigma; the paper's loss and the
 #: best variant.
 COCO_RUNS = [("coco", "fowkal", "paper"), ("coco", "fowkal", "normalised")]
+#: Is the face's high λ a pixel-scale effect? FoWKAL with the paper's loss at 32x24 on the same benchmark.
+PIXEL_RUNS = [("default", "fowkal", "heatmap32")]
 #: (noise, method, variant) of the study.
-STUDY_RUNS = SWEEP_RUNS + VARIANT_RUNS + STRONG_RUNS + COCO_RUNS
+STUDY_RUNS = SWEEP_RUNS + VARIANT_RUNS + STRONG_RUNS + COCO_RUNS + PIXEL_RUNS
 STUDY_DIR = "kaf-study"
 LOW_LAMBDA = 0.05
 COLLAPSED_FRACTION = 0.9
@@ -479,11 +488,14 @@ def _mean_sd(values) -> tuple[float, float, int]:
 
 def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
     """One row per (noise, method, variant): seeds, ρ (mean, sd), final λ per part, fraction < 0.05, AP;
-    with ``injected`` (``injected_noise.json``) also ``rho_px``, ρ against the noise in heatmap pixels."""
+    with ``injected`` (``injected_noise.json``) also ``rho_px``, ρ against the noise in heatmap pixels.
+    The runs of :data:`PIXEL_VARIANTS` (another heatmap geometry) are left out: see :func:`pixel_scale`."""
     from .ablation import record_ap
 
     groups: dict = {}
     for run in runs:
+        if run["variant"] in PIXEL_VARIANTS:
+            continue
         groups.setdefault((run["noise"], run["method"], run["variant"]), []).append(run)
     rows = []
     for (noise, method, variant), members in groups.items():
@@ -510,6 +522,24 @@ def summary(runs: list[dict], injected: dict | None = None) -> list[dict]:
                        else float("nan")) for p in ("wholebody", "body", "foot", "face", "hand")},
             **_push_summary([r["push"] for r in members if r.get("push")], variant)))
     return rows
+
+
+def pixel_scale(runs: list[dict], variant: str = "heatmap32", method: str = "fowkal", noise: str = "default") -> dict:
+    """Is the face's λ high because of its pixel scale? The paper's loss at the profile's 64x48 and at
+    ``variant``'s geometry, same benchmark, paired by seed: per geometry the seeds, the final λ per part
+    (seed means), how many seeds have the face highest, and the face's λ over the mean of the other parts
+    (per seed) -> dict(geometry -> dict(seeds, final_lambda, face_highest, face_ratio))."""
+    out = {}
+    for label, wanted in (("64x48", "paper"), ("32x24", variant)):
+        members = sorted((r for r in runs if (r["noise"], r["method"], r["variant"]) == (noise, method, wanted)),
+                         key=lambda r: r["seed"])
+        finals = [final_part_lambda(r["kaf_log"]) for r in members]
+        out[label] = dict(
+            seeds=[r["seed"] for r in members],
+            final_lambda={p: statistics.fmean(f[p] for f in finals) for p in NOISE_PARTS} if finals else {},
+            face_highest=sum(max(f, key=f.get) == "face" for f in finals),
+            face_ratio=[f["face"] / statistics.fmean(f[p] for p in NOISE_PARTS if p != "face") for f in finals])
+    return out
 
 
 def _push_summary(pushes: list[dict], variant: str) -> dict:
@@ -659,7 +689,7 @@ def write_summary(rows: list[dict], out_dir) -> Path:
     return out / "summary.md"
 
 
-__all__ = ["BEST_VARIANT", "JUDGED_AGAINST", "variant_method", "variant_claims", "variant_table", "NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "COCO_RUNS", "STUDY_RUNS", "noise_params", "record_folder", "plan", "run_study",
+__all__ = ["BEST_VARIANT", "JUDGED_AGAINST", "variant_method", "variant_claims", "variant_table", "NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "COCO_RUNS", "PIXEL_RUNS", "PIXEL_VARIANTS", "STUDY_RUNS", "pixel_scale", "noise_params", "record_folder", "plan", "run_study",
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
            "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",
