@@ -6,7 +6,7 @@ import numbers
 from types import MappingProxyType
 
 #: Bump when the generator's output changes for the same seed and parameters (it names the cache).
-GENERATOR_VERSION = "2.0.0"  # 2.0.0: foot_size a parameter (session 5)
+GENERATOR_VERSION = "2.0.0"  # 2.0.0 (session 5): part sizes calibrated, foot_size and noise_kind parameters
 
 #: Parts whose training labels get their own noise level (the paper's four parts).
 NOISE_PARTS = ("body", "foot", "face", "hand")
