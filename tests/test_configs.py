@@ -79,7 +79,9 @@ def test_cpu_profile_keeps_the_pipeline_at_a_smaller_scale(sample):
     paper, cpu = (sample_config("mse", p, sample) for p in PROFILES)
     codec = cpu.model.head.decoder
     assert (codec.type, codec.input_size, codec.heatmap_size, codec.sigma, codec.unbiased) == \
-        ("MSRAHeatmap", (96, 128), (24, 32), 2, True)
+        ("MSRAHeatmap", (96, 128), (48, 64), 2, True)
+    # the paper's heatmaps (64x48, sigma 2) from a crop half the paper's size
+    assert codec.heatmap_size == paper.model.head.decoder.heatmap_size and codec.sigma == paper.model.head.decoder.sigma
     assert [t.type for t in cpu.train_pipeline] == [t.type for t in paper.train_pipeline]
     assert [t.type for t in cpu.val_pipeline] == [t.type for t in paper.val_pipeline]
     assert cpu.model.test_cfg == paper.model.test_cfg
