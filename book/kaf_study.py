@@ -237,7 +237,7 @@ def push_dynamics(selected, title_of):
         grid[0, col].set_title(group, fontsize=9)
         grid[1, col].set_yscale("log")
         grid[1, col].set_xlabel("epoch")
-    grid[0, 0].set_ylabel("push ℓ^AW − ℓ^MSE")
+    grid[0, 0].set_ylabel(r"push $\ell^{AW} - \ell^{MSE}$")
     grid[1, 0].set_ylabel("mean λ of the part")
     handles, labels = grid[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=8)
@@ -604,8 +604,8 @@ def verdict_text(rows):
     with_push = [r for r in rows if r["n_push"]]
     if with_push:
         rhos = [r["rho_push"] for r in with_push if not math.isnan(r["rho_push"])]
-        summary_line += (f" What λ does follow is the data term's push ℓ^AW − ℓ^MSE: over the labelled keypoints "
-                         f"ρ(λ, push) lies between {min(rhos):+.2f} and {max(rhos):+.2f} in the {len(rhos)} measured "
+        summary_line += (" What λ does follow is the data term's push $\\ell^{AW} - \\ell^{MSE}$: over the labelled "
+                         f"keypoints ρ(λ, push) lies between {min(rhos):+.2f} and {max(rhos):+.2f} in the {len(rhos)} measured "
                          "settings (the table above).") if rhos else ""
         fits = [r for r in with_push if not math.isnan(r["barrier_error"])]
         if fits:
