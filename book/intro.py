@@ -102,9 +102,9 @@ plt.show()
 # - **The training pipeline**: MMPose 1.1 with HRNet-w32 and DARK, where one parameter picks the
 #   loss of each ablation row (`fowkal.mmpose`: the loss and the head with the KAF branch;
 #   `fowkal.configs`: the paper's 8-GPU configs and a CPU profile), driven by papermill notebooks.
-# - **The ablation** (Tables 2 and 3) on the CPU, every method with three seeds, the paper's
-#   numbers beside ours and each of its claims judged by a stated rule ({doc}`results`); Figs. 4
-#   and 5 from the same runs ({doc}`predictions_kaf`).
+# - **The ablation** (Tables 2 and 3) on the CPU, its 8 methods and two controls of KAL with five
+#   paired seeds each, the paper's numbers beside ours and each of its claims judged by a stated
+#   rule ({doc}`results`); Figs. 4 and 5 from the same runs ({doc}`predictions_kaf`).
 # - **Beyond the paper**: whether the KAF really adapts to annotation noise, tested on benchmark
 #   variants whose noise we set ({doc}`kaf_study`).
 #
@@ -119,8 +119,8 @@ plt.show()
 # Everything runs from the repository root. `make` runs the main job (it creates `.venv/` first,
 # then trains FoWKAL on the embedded benchmark and builds this book); `make test` runs the tests.
 # Train one method of the ablation (the `method` parameter takes `mse`, `awing`, `heuristic`,
-# `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr` or `kal_wahr`); the default profile is the
-# CPU one:
+# `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr`, `kal_wahr`, or the controls `kal_lambda0`
+# and `kal_lambda1`); the default profile is the CPU one:
 #
 # ```bash
 # papermill notebooks/train.ipynb out.ipynb -p method fowkal
