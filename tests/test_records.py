@@ -44,7 +44,7 @@ def _tracked_files() -> list[str]:
 def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
     from fowkal.configs.geometry import GEOMETRIES, PROFILE_GEOMETRY, SIGMA
     from fowkal.losses import METHODS
-    from fowkal.studies.kaf_study import PIXEL_VARIANTS
+    from fowkal.studies.kaf_study import ABLATION_SEEDS, BEST_VARIANT, PIXEL_VARIANTS, STUDY_DIR
 
     def geometry(name):
         spec = GEOMETRIES[name]
@@ -68,6 +68,12 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
     assert seeds == list(range(len(seeds)))
     for seed in seeds[:-1]:
         assert ablation[seed] == set(METHODS), f"seed {seed} lacks {sorted(set(METHODS) - ablation[seed])}"
+    # the reproduction's verdicts and the best KAF variant's judgement need this many complete seeds
+    complete = [seed for seed in seeds if ablation[seed] == set(METHODS)]
+    assert len(complete) >= ABLATION_SEEDS, f"only {len(complete)} complete seeds of the ablation are committed"
+    best = {run_record.load(path)["seed"] for path in COMMITTED
+            if path.parent.parent.relative_to(RESULTS) == Path(STUDY_DIR, "default", f"fowkal-{BEST_VARIANT}")}
+    assert set(complete) <= best, f"the best KAF variant lacks seeds {sorted(set(complete) - best)}"
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.parent.relative_to(RESULTS)))
