@@ -231,6 +231,11 @@ def browser(tmp_path_factory):
         context.close()
 
 
+# the text of every cell output that shows a Python traceback (an exception IPython caught while
+# rendering, e.g. a figure that failed to draw: the build itself does not fail on it)
+_TRACEBACK_JS = """() => Array.from(document.querySelectorAll('.cell_output'))
+  .map(e => e.textContent).filter(t => t.includes('Traceback (most recent call last)'))"""
+
 def _book_pages() -> list[str]:
     pages = [f"{entry}.html" for entry in _toc_files()]
     return pages + list(SITE_PAGES)
@@ -388,6 +393,10 @@ def test_book_pages_in_a_browser(site, browser, built_book):
             problems += _check_record_page(page, relative, have_records)
         if relative == "book/kaf_study.html":
             problems += _check_study_page(page, relative)
+        # IPython prints a failing figure's or table's traceback as output and the page goes on building
+        failed = page.evaluate(_TRACEBACK_JS)
+        if failed:
+            problems.append(f"{relative}: {len(failed)} cell output(s) show a Python traceback: {failed[0][:300]}")
 
         # every image (figures and the explorers' current frames) has loaded
         page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
