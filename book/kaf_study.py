@@ -296,8 +296,9 @@ def sweep_figure(methods, variant="paper"):
                 ax.scatter(x, [f[p] for p in kaf_study.NOISE_PARTS], s=10, color="0.25", zorder=3)
             ax.set_xlim(-0.6, len(x) - 0.4)
             per_keypoint = kaf_study.noise_params(noise).get("noise_kind", "part") != "part"
-            if per_keypoint and noise in measured:  # coco: no part levels; the noise measured relative to each part
-                levels = {f"noise_{p}": measured[noise][p]["relative"] for p in kaf_study.NOISE_PARTS}
+            if per_keypoint:  # coco: no part levels; the noise measured relative to each part, where measured
+                levels = {f"noise_{p}": measured[noise][p]["relative"] for p in kaf_study.NOISE_PARTS} \
+                    if noise in measured else {}
             else:
                 levels = kaf_study.noise_params(noise)
             ax.set_xticks(x, [f"{p}\n{levels[f'noise_{p}']:.3f}" if f"noise_{p}" in levels else p
