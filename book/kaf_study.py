@@ -35,16 +35,18 @@
 # papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb
 # ```
 
-# ```{admonition} Being re-measured at the paper's heatmap size
+# ```{admonition} Everything here is 64 × 48; the first study ran at 32 × 24
 # :class: note
-# Until session 5 this study ran on the CPU profile's old 32 × 24 heatmaps (42 runs plus the ablation's
-# 6, `results/kaf-study/` at commit `1f713e9`). Quoted from that commit's `summary.md`, not computed
-# here: under the paper's loss every keypoint's λ ended below 0.05 in every setting (final λ per part
-# 0.002–0.005, the face highest in every seed); λ followed the data term's push rather than the
-# injected noise; and with the two terms on a common scale (`normalised`) FoWKAL scored 55.1 ± 2.1
-# whole-body AP against MSE's 52.1 ± 2.2. Those runs left the tree when the profile moved to 64 × 48
-# with a calibrated benchmark; the study is being re-run there, and every section below shows the
-# 64 × 48 records there are so far (the default-noise runs of the paper's loss are the ablation's).
+# Every number, table and figure on this page is computed from records trained at the paper's
+# heatmap geometry (64 × 48, the cpu profile since session 5), apart from the pixel-scale test's own
+# 32 × 24 runs on today's benchmark, which are labelled as such. The study first ran on the old
+# 32 × 24 heatmaps (42 runs plus the ablation's 6, `results/kaf-study/` at commit `1f713e9`); those
+# records left the tree with the move. Where this page compares with them, their numbers are
+# quoted from that commit's `summary.md`, not computed here: under the paper's loss every keypoint's
+# λ ended below 0.05 in every setting (final λ per part 0.002–0.005, the face highest in every
+# seed); λ followed the data term's push rather than the injected noise; with the two terms on a
+# common scale (`normalised`) FoWKAL scored 55.1 ± 2.1 whole-body AP against MSE's 52.1 ± 2.2 (a
+# different benchmark: the 64 × 48 one is calibrated to lower AP).
 # ```
 
 # %% tags=["hide-input"]
@@ -59,7 +61,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from fowkal.studies import ablation, kaf_study
 from fowkal.viz import pages, style
-from fowkal import parts
+from fowkal import parts, stats
 from fowkal.data import NOISE_SCALE
 from fowkal.runs.logs import kaf_part_means, kaf_series, push_part_means
 
@@ -542,6 +544,13 @@ if rows:
 # paper's reading) when ρ ≤ −0.6 on both the default and the reverse benchmark, runs **against**
 # it when ρ ≥ +0.6 on both, and is **unrelated** otherwise. ρ over four parts moves in steps of
 # 0.2, so ±0.6 means at most one pair of parts out of order.
+#
+# The verdict leans on the *coco* noise. It is the only one of our noises that is not our invention:
+# each keypoint's noise follows how much real annotators disagree on it, so it is where the paper's
+# premise ("different labelling noise for each body part") should show if it shows anywhere. The
+# same threshold on its own ρ (against the noise measured relative to each part's size) gives the
+# **coco ordering**. One benchmark cannot show that the order flips with the noise; it shows whether
+# λ ranks the parts as the premise says it should on realistic noise.
 
 # %% tags=["hide-input"]
 def final_lambda(v, rows):
@@ -551,6 +560,47 @@ def final_lambda(v, rows):
         return ""
     return "; final λ on the default noise: " + ", ".join(f"{p} {found[0]['final_lambda'][p]:.2g}"
                                                           for p in kaf_study.NOISE_PARTS)
+
+
+STATE_WORDS = {"collapsed": "collapsed", "collapsing": "still collapsing", "stable": "not collapsed"}
+
+
+def paired_ap_text(noise, better, worse, part="wholebody"):
+    """FoWKAL-``better`` − FoWKAL-``worse`` on ``noise``: the paired per-seed difference and its 95 % t interval."""
+    by_seed = {r["seed"]: ablation.record_ap(r["record"], part) for r in runs_of(noise, "fowkal", worse)}
+    diffs = [ablation.record_ap(r["record"], part) - by_seed[r["seed"]]
+             for r in runs_of(noise, "fowkal", better) if r["seed"] in by_seed]
+    if len(diffs) < 2:
+        return None
+    found = stats.paired_interval(diffs)
+    return f"{found.mean:+.1f} [{found.low:+.1f}, {found.high:+.1f}] ({found.n} paired seeds)"
+
+
+def coco_text(rows, found):
+    """The verdict's first paragraph: what λ does on the realistic (coco) noise, setting by setting."""
+    coco_rows = [r for r in rows if r["noise"] == "coco"]
+    if not coco_rows or "coco" not in measured:
+        return ("The coco noise has no runs or no measured noise yet, so the verdict cannot lean on it."
+                if not coco_rows else "The coco noise's levels are not measured (`injected_noise.json`): its ρ is undefined.")
+    noise = {p: measured["coco"][p]["relative"] for p in kaf_study.NOISE_PARTS}
+    premise = sorted(kaf_study.NOISE_PARTS, key=noise.get)  # cleanest first: the premise's λ, highest first
+    by_setting = {(v["method"], v["variant"]): v for v in found}
+    lines = [f"**On the coco noise**, the realistic one, the parts' label noise relative to their size is "
+             + ", ".join(f"{p} {noise[p]:.3f}" for p in premise)
+             + f" (measured), so the paper's premise predicts λ ordered {' > '.join(premise)}. What we find:"]
+    for r in coco_rows:
+        v = by_setting[(r["method"], r["variant"])]
+        order = sorted(kaf_study.NOISE_PARTS, key=r["final_lambda"].get, reverse=True)
+        lines.append(f"- **{r['method']}, {kaf_study.VARIANT_TITLES[r['variant']]}**: λ ordered {' > '.join(order)} "
+                     f"(final λ " + ", ".join(f"{p} {r['final_lambda'][p]:.2g}" for p in order) + f"); ρ = {r['rho']:+.2f}"
+                     + ("" if math.isnan(r["rho_sd"]) else f" ± {r['rho_sd']:.2f}") + f" over {r['n']} seeds: "
+                     f"**{v['coco_ordering']}**; λ {STATE_WORDS[v['state']]}.")
+    variants = [r["variant"] for r in coco_rows if r["method"] == "fowkal" and r["variant"] != "paper"]
+    for variant in variants:
+        gain = paired_ap_text("coco", variant, "paper")
+        if gain:
+            lines.append(f"\nOn this noise FoWKAL-{variant} − FoWKAL with the paper's loss: {gain} whole-body AP points.")
+    return "\n".join(lines)
 
 
 def verdict_text(rows):
@@ -601,7 +651,7 @@ def verdict_text(rows):
                          f"{kaf_study.VARIANT_TITLES[best['variant']]} ({best['n']} seed{'s' if best['n'] != 1 else ''}), "
                          f"against {paper_default[0]['ap']['wholebody']:.1f} with the paper's loss"
                          + (f" and {np.mean(mse):.1f} with plain MSE ({len(mse)} seeds, Table 2 (a) on the results page)" if mse else "")
-                         + f"; across the {len(by_noise)} noise variants the paper's loss stays within "
+                         + f"; across the {len(by_noise)} noises it ran on (coco included) the paper's loss stays within "
                          f"{min(by_noise):.1f}–{max(by_noise):.1f}.")
     strong = [r for r in rows if r["noise"] == "strong"]
     if strong:
@@ -620,7 +670,8 @@ def verdict_text(rows):
             summary_line += (" With the barrier, λ sits a median " + ", ".join(
                 f"{100 * r['barrier_error']:.0f} %" for r in fits) + " (" + ", ".join(f"{r['noise']} noise" for r in fits)
                 + ") from the optimum λ*(Δ) that the barrier and the measured push predict with nothing fitted.")
-    return summary_line + "\n\n" + "\n".join(sentences)
+    return (coco_text(rows, found) + "\n\n**On the invented noises** (default, reverse, strong): " + summary_line
+            + "\n\n" + "\n".join(sentences))
 
 
 display(Markdown(verdict_text(rows)))
@@ -628,8 +679,9 @@ display(Markdown(verdict_text(rows)))
 # %% [markdown]
 # ## The best variant as a method of the ablation
 #
-# The variant that scored best at 32 × 24, FoWKAL with both terms on a common scale (`normalised`),
-# is judged here like a row of Table 2: paired by seed against MSE, AWing and FoWKAL (the ablation's
+# The variant that scored best at 32 × 24 (quoted at the top of the page), FoWKAL with both terms on
+# a common scale (`normalised`), was chosen before the 64 × 48 runs, so that choosing it cannot flatter
+# it; whether it is still the best variant at 64 × 48 is computed below. It is judged like a row of Table 2: paired by seed against MSE, AWing and FoWKAL (the ablation's
 # records, the same seeds, the same start and batches), on the whole body and each part, by the
 # ablation's verdict rule ({doc}`results`), with Holm's correction over these 15 claims. It is not
 # the paper's method, so there is no paper Δ: "reproduced" here means "beats".
@@ -650,6 +702,16 @@ if ablation_records and best_runs:
             f"{words[r['verdict']]} {other} by {ablation.interval_text(r)} AP points" for other, r in whole.items())
         + f" ({n_common} common seeds" + (f"; the judgement asks for {kaf_study.ABLATION_SEEDS}" if n_common < kaf_study.ABLATION_SEEDS else "")
         + ")."))
+    variants_here = {r["variant"]: r for r in rows if (r["noise"], r["method"]) == ("default", "fowkal")}
+    if len(variants_here) > 1:
+        ranked = sorted(variants_here.values(), key=lambda r: -r["ap"]["wholebody"])
+        display(Markdown(
+            "At 64 × 48 the KAF variants on the default noise rank by whole-body AP (seed means, FoWKAL): "
+            + ", ".join(f"{kaf_study.VARIANT_TITLES[r['variant']]} {r['ap']['wholebody']:.1f} ({r['n']} seeds)" for r in ranked)
+            + ". " + (f"`{kaf_study.BEST_VARIANT}` is still the best." if ranked[0]["variant"] == kaf_study.BEST_VARIANT
+                      else f"`{kaf_study.BEST_VARIANT}` is no longer the best: "
+                           f"{kaf_study.VARIANT_TITLES[ranked[0]['variant']]} scores higher here ({ranked[0]['n']} seeds) "
+                           "and is not judged against the ablation on this page.")))
 else:
     display(Markdown(pages.admonition(
         "Not judged yet", f"It needs the ablation's records and FoWKAL-{kaf_study.BEST_VARIANT} runs on the default "

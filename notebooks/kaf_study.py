@@ -119,7 +119,8 @@ display(Markdown(kaf_study.summary_markdown(rows)))
 # λ < 0.05 at the end is ≥ 0.9, else **collapsing** if over the last epoch the mean λ fell by more
 # than a third or that fraction rose by 0.1 or more, else **stable**; λ **follows noise** if ρ ≤ −0.6 on both the default and the
 # reverse noise (the paper's reading: less noise, more AWing, and the order flips with the
-# noise), **against noise** if ρ ≥ +0.6 on both, **unrelated** otherwise.
+# noise), **against noise** if ρ ≥ +0.6 on both, **unrelated** otherwise. The **coco ordering**
+# applies the same threshold to the coco noise's own ρ (realistic per-keypoint noise, one benchmark).
 
 # %%
 display(Markdown(kaf_study.verdict_markdown(rows)))

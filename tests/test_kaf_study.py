@@ -108,8 +108,30 @@ def test_verdict_rule():
     assert "default noise only" in v["reason"]
     with pytest.raises(ValueError, match="'kal'.*'normalised'"):
         kaf_study.verdict(rows, "kal", "normalised")
+    assert (v["coco_ordering"], math.isnan(v["rho_coco"])) == ("not run", True)
     text = kaf_study.verdict_markdown(rows)
-    assert "| kal | barrier | -1.00 | -1.00 | collapsing | 0.15 | follows noise | 2 |" in text
+    assert "| kal | barrier | -1.00 | -1.00 | collapsing | 0.15 | follows noise | — | not run | 2 |" in text
+
+
+def test_coco_ordering_reads_the_measured_relative_noise():
+    # coco has no part levels: its ρ comes from the measured noise relative to each part's size
+    relative = {"body": 0.02, "foot": 0.5, "face": 0.07, "hand": 0.15}
+    injected = {n: {p: {"relative": v, "heatmap_px": v, "n": 1} for p, v in relative.items()}
+                for n in ("coco", "default")}
+    follows = {p: 1.0 - v for p, v in relative.items()}  # cleaner part, higher λ: the paper's premise
+    against = {p: v for p, v in relative.items()}
+    middle = {"body": 0.3, "foot": 0.4, "face": 0.1, "hand": 0.2}  # ρ = +0.4: neither
+    runs = ([_run("coco", "paper", s, follows) for s in (0, 1)] + [_run("coco", "barrier", 0, against)]
+            + [_run("coco", "normalised", 0, middle), _run("default", "normalised", 0, middle)])
+    rows = kaf_study.summary(runs, injected)
+    got = {v["variant"]: v for v in kaf_study.verdicts(rows)}
+    assert got["paper"]["rho_coco"] == pytest.approx(-1.0) and got["paper"]["coco_ordering"] == "follows noise"
+    assert got["barrier"]["coco_ordering"] == "against noise"
+    assert got["normalised"]["rho_coco"] == pytest.approx(0.4) and got["normalised"]["coco_ordering"] == "unrelated"
+    assert got["normalised"]["ordering"] == "incomplete"  # coco does not stand in for the reverse benchmark
+    assert "| +0.40 | unrelated | 1 |" in kaf_study.verdict_markdown(rows)
+    # without the measured noise coco's ρ is undefined: neither reading, never a silent "follows"
+    assert kaf_study.verdicts(kaf_study.summary(runs))[0]["coco_ordering"] == "unrelated"
 
 
 @pytest.mark.slow
