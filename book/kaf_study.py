@@ -26,9 +26,10 @@
 # show a slow collapse, min-max normalised, rather than adaptation.
 #
 # **The study** (`notebooks/kaf_study`, module `fowkal.studies.kaf_study`): KAL and FoWKAL trained on
-# three versions of the benchmark that differ only in their training-label noise, several seeds
-# each; then FoWKAL with the loss library's non-paper KAF variants, and on a fourth, strong-noise
-# version; then what λ follows instead (the push of the data term, measured on the trained models). Everything on this page is
+# versions of the benchmark that differ only in their training-label noise (the default and its
+# reverse; for FoWKAL also the realistic *coco* noise), 3 paired seeds each at least; then FoWKAL with
+# the loss library's non-paper KAF variants, on the default noise and on a strong-noise version; then
+# what λ follows instead (the push of the data term, measured on the trained models). Everything on this page is
 # computed from the study's run records and KAF logs. To make or extend them (resumable):
 #
 # ```bash

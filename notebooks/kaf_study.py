@@ -28,7 +28,7 @@
 # the ablation's (`results/cpu`).
 #
 # ```bash
-# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (33 runs beside the ablation's, ~1.6 h on 2 fast cores)
+# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (36 runs beside the ablation's; ~2.9 min each where session 6 timed them)
 # papermill notebooks/kaf_study.ipynb out.ipynb -p run_missing False          # only measure the records there are
 # ```
 
