@@ -268,13 +268,13 @@ else:
 # %% [markdown]
 # ## The noise sweep: does λ rank the parts by their noise?
 #
-# Final λ per part (last epoch) under each noise variant, mean over seeds (bars: the mean; dots:
-# single seeds), on a log scale; in the title, Spearman's ρ between the four parts' λ and their injected noise,
-# mean ± sd over seeds. The paper's reading predicts ρ = −1 on the default and on the reverse
-# benchmark (less noise, more AWing: the order flips with the noise); with uniform noise the
-# correlation is undefined. The *coco* noise has no part levels: its ticks and ρ use the noise
-# measured in its training labels, relative to each part's size (`injected_noise.json`). KAL is not
-# run on it (the study's plan runs FoWKAL there).
+# Final λ per part (last epoch) under each noise variant, mean over seeds (wide marks: the mean;
+# dots: single seeds), on a log scale; under each part its noise relative to its size; in the title,
+# Spearman's ρ between the four parts' λ and their noise, mean ± sd over seeds. The paper's reading
+# predicts ρ = −1 on every noise (less noise, more AWing), so the order should flip from the default
+# to the reverse benchmark. The *coco* noise has no part levels: its ticks and ρ use the noise
+# measured in its training labels, relative to each part's size (`injected_noise.json`). KAL runs
+# on the default and reverse noise only (the study's plan).
 
 # %% tags=["hide-input"]
 def sweep_figure(methods, variant="paper"):
