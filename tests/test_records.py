@@ -76,6 +76,21 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
     assert set(complete) <= best, f"the best KAF variant lacks seeds {sorted(set(complete) - best)}"
 
 
+def test_the_committed_kaf_study_runs_its_whole_plan_with_its_pushes():
+    from fowkal.studies import kaf_study
+
+    # every setting of the study's plan at >= 3 paired seeds (issue #17), the default-noise paper runs
+    # being the ablation's; every run with its push measured, which the chapter's push sections read
+    runs = kaf_study.load_runs(RESULTS)
+    seeds = {}
+    for run in runs:
+        seeds.setdefault((run["noise"], run["method"], run["variant"]), set()).add(run["seed"])
+    for setting in kaf_study.STUDY_RUNS:
+        assert {0, 1, 2} <= seeds.get(setting, set()), f"{setting} has seeds {sorted(seeds.get(setting, []))}"
+    unmeasured = [(r["noise"], r["method"], r["variant"], r["seed"]) for r in runs if not r.get("push")]
+    assert unmeasured == [], f"runs without kaf_push.json: {unmeasured}"
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.parent.relative_to(RESULTS)))
 def test_a_committed_record_regenerates_its_config(path, tmp_path_factory):
     from fowkal.runs.runconfig import benchmark_key_of, regenerated_sha256
