@@ -106,7 +106,9 @@ plt.show()
 #   paired seeds each, the paper's numbers beside ours and each of its claims judged by a stated
 #   rule ({doc}`results`); Figs. 4 and 5 from the same runs ({doc}`predictions_kaf`).
 # - **Beyond the paper**: whether the KAF really adapts to annotation noise, tested on benchmark
-#   variants whose noise we set ({doc}`kaf_study`).
+#   variants whose noise we set, one of them following how much real annotators disagree per
+#   keypoint (COCO-WholeBody's OKS σ), and a variant of the KAF judged against the ablation's
+#   methods ({doc}`kaf_study`).
 #
 # The paper trained on COCO-WholeBody with 8 GPUs for 210 epochs. Neither that data set nor GPUs
 # are available where this book is built, so the default profile trains a much smaller model on a
