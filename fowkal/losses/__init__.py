@@ -15,13 +15,14 @@ from torch import nn
 
 from ..kaf_head import KAFHead
 from .functional import AWING_DEFAULTS, FWAHR_READINGS, awing, fwahr_weight, wahr_weight
+from .compiled import compiled_kernel_available
 from .fused import build_fused_loss
 from .reference import (CONTROL_METHODS, KAL_METHODS, METHODS, PAPER_ROWS, TERM_NORMALISATIONS, AWingLoss,
                         HeuristicLoss, KALLoss, MSELoss, build_reference_loss)
 
 
 def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, reference: bool = False,
-               fused: bool | None = None, **options) -> nn.Module:
+               fused: bool | None = None, compiled: bool = True, **options) -> nn.Module:
     """Build the loss of one ablation method: the fused implementation unless ``reference=True``.
 
     Args:
@@ -33,6 +34,9 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
             (same values and gradients; it falls back to the reference itself where it cannot serve an input:
             double backward, forward-mode AD, ``torch.func`` transforms).
         fused: the former switch, still accepted: True = the default, False = ``reference=True``.
+        compiled: fused losses only: True (default) computes the pixel pass with the compiled kernel of
+            :mod:`fowkal.losses.compiled` where a compiler is present (values to rounding), False with the
+            eager fused pass (bit-identical to earlier versions).
         **options: the loss decisions (§12 of ``book/loss_decisions.md``): ``pixel_reduction`` ('mean'),
             ``reg_weight`` (1.0), ``fwahr_reading`` ('literal'), ``detach_weight`` (False), ``balance``
             ('literal'), ``lambda_barrier`` (0), ``term_normalisation`` ('none'), ``gamma``/``tau`` (0.01),
@@ -50,11 +54,11 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
         reference = not fused
     if reference:
         return build_reference_loss(method, parts=parts, **options)
-    return build_fused_loss(method, parts=parts, **options)
+    return build_fused_loss(method, parts=parts, compiled=compiled, **options)
 
 
 __all__ = [
     "awing", "wahr_weight", "fwahr_weight", "build_loss", "build_reference_loss", "build_fused_loss", "METHODS",
     "KAL_METHODS", "CONTROL_METHODS", "PAPER_ROWS", "MSELoss", "AWingLoss", "HeuristicLoss", "KALLoss", "KAFHead",
-    "AWING_DEFAULTS", "FWAHR_READINGS", "TERM_NORMALISATIONS",
+    "AWING_DEFAULTS", "FWAHR_READINGS", "TERM_NORMALISATIONS", "compiled_kernel_available",
 ]

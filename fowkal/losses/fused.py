@@ -40,6 +40,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import Tensor, nn
 
+from .compiled import KERNEL_USED, run_pixel_kernel
 from .functional import awing, fwahr_weight, wahr_weight
 from .reference import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_reference_loss
 
@@ -67,6 +68,8 @@ class _PixelPlan:
         self.reading, self.detach_weight = loss.fwahr_reading, loss.detach_weight
         # the reference clamps the target before p^γ; validated targets (check_inputs) are already >= 0
         self.clamp_target = not loss.check_inputs
+        # the compiled pixel pass (fowkal.losses.compiled) where it can run, this module's eager pass otherwise
+        self.compiled = getattr(loss, "compiled", True)
         # keypoints sharing the same term tuple form one group; a group's terms fill slots 0, 1, ...
         groups: dict[tuple[str, ...], list[int]] = {}
         for k, terms in enumerate(terms_per_keypoint):
@@ -344,6 +347,11 @@ def _run_kernel(q: Tensor, p: Tensor, plan: _PixelPlan, shape, active: Tensor | 
                 coefficients: tuple[Tensor, Tensor] | None) -> tuple[dict, list]:
     """The pixel pass over ``q``, ``p`` (``[B·K, H·W]``): per-row sums ``{term: [B·K]}`` (AWing/ω) and
     ``num_maps`` derivative maps (see :func:`_block_terms`; ``coefficients``: the per-row mix, ``[B·K, 1]``)."""
+    if plan.compiled:
+        found = run_pixel_kernel(q, p, plan, shape, num_maps, coefficients)
+        if found is not None:
+            return found
+    KERNEL_USED["last"] = "eager"
     batch, num_kpts, height, width = shape
     sums = {term: q.new_zeros(batch * num_kpts) for term in TERMS}
     maps = [torch.empty_like(q) for _ in range(num_maps)]
@@ -569,7 +577,7 @@ class _FusedMixin:
         0 · (per-keypoint loss) is 0 too and not 0 · inf = NaN.
         """
         key = (tuple(terms_per_keypoint), tuple(self.awing_params.values()), self.weighting, self.gamma, self.tau,
-               self.fwahr_reading, self.detach_weight, self.check_inputs)
+               self.fwahr_reading, self.detach_weight, self.check_inputs, getattr(self, "compiled", True))
         if getattr(self, "_plan_key", None) != key:  # options may be changed after construction
             self._plan, self._plan_key = _PixelPlan(self, terms_per_keypoint), key
         active = None
@@ -670,19 +678,26 @@ _FUSED_CLASSES = {MSELoss: FusedMSELoss, AWingLoss: FusedAWingLoss, HeuristicLos
                   KALLoss: FusedKALLoss}
 
 
-def build_fused_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, **options) -> nn.Module:
+def build_fused_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None, compiled: bool = True,
+                     **options) -> nn.Module:
     """The fused twin of :func:`fowkal.losses.build_reference_loss`: same methods, options, errors and call signature.
+
+    ``compiled``: True (default) runs the pixel pass compiled (:mod:`fowkal.losses.compiled`) where a compiler
+    is present, this module's eager pass elsewhere; False always the eager pass (bit-identical to earlier
+    versions of this loss).
 
     Returns:
         ``nn.Module`` called as ``loss(pred, target, target_weight=None, kaf=None)`` → scalar, equal to the
         reference loss (float64: to rounding) with the same gradients wrt ``pred`` and ``kaf``.
     """
     reference = build_reference_loss(method, parts=parts, **options)  # the reference's validation and error messages
+    if not isinstance(compiled, bool):
+        raise TypeError(f"compiled must be True or False, got {compiled!r}")
     cls = _FUSED_CLASSES[type(reference)]
     fixed = METHODS[method][1]
-    if cls in (FusedMSELoss, FusedAWingLoss):
-        return cls(**fixed, **options)
-    return cls(parts, **fixed, **options)
+    loss = cls(**fixed, **options) if cls in (FusedMSELoss, FusedAWingLoss) else cls(parts, **fixed, **options)
+    loss.compiled = compiled
+    return loss
 
 
 __all__ = ["build_fused_loss", "FusedMSELoss", "FusedAWingLoss", "FusedHeuristicLoss", "FusedKALLoss",

@@ -17,8 +17,10 @@ A record's ``config`` block::
                  from_scratch (records made before it existed lack it: False)
     overrides    train()'s keyword overrides: dotted config keys and build_config's file arguments
     run          prepare_config's options: device, launcher, world_size, max_iters, deterministic
-    differences  (only in records migrated from schema 1) dotted keys whose value in the run
-                 differs from what the code regenerates, with the value the run had
+    differences  (only where the code now builds the config differently, e.g. records migrated from
+                 schema 1, or made before the CPU profile used fowkal.mmpose.data's pipeline twins)
+                 dotted keys whose value in the run differs from what the code regenerates, with the
+                 value the run had
     sha256       fowkal.runs.record.config_sha256 of the config the run trained with
     command      python -m fowkal train ... (from the repository root)
 """

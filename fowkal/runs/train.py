@@ -211,6 +211,7 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         if is_main_process():
             cfg.dump(str(work_dir / "config.py"))  # for evaluate/kaf_push in the work dir; never committed
         log_hook = next(h for h in runner.hooks if isinstance(h, KAFLoggingHook))
+        _reset_loss_kernel()
         with trusted_checkpoints(work_dir):
             runner.train()
         metrics, by_scale, predictions, results = _final_evaluation(runner, cfg, work_dir)
@@ -341,6 +342,8 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
                      "heatmap_size": list(cfg.model.head.decoder.heatmap_size),
                      "sigma": cfg.model.head.decoder.sigma},
         "retained_freed_memory": retained_freed_memory,  # fowkal.runs.malloc (affects speed only)
+        # the fused loss's pixel pass: 'compiled' (fowkal.losses.compiled) or 'eager' (rounding differs)
+        "loss_kernel": _loss_kernel(),
         "schedule": {"epochs": cfg.train_cfg.max_epochs, "iters": runner.iter,
                      "batch_size": cfg.train_dataloader.batch_size, "processes": world_size,
                      "max_iters": max_iters, "deterministic": cfg.randomness.deterministic},
@@ -362,6 +365,18 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
     }
     record["config"]["command"] = train_command(record)
     return record
+
+
+def _loss_kernel():
+    from ..losses.compiled import KERNEL_USED
+
+    return KERNEL_USED["last"]
+
+
+def _reset_loss_kernel() -> None:
+    from ..losses.compiled import KERNEL_USED
+
+    KERNEL_USED["last"] = None
 
 
 def _print_metrics(metrics: dict, record_path: Path) -> None:

@@ -1,0 +1,172 @@
+"""The fused losses' pixel pass as one compiled kernel (``torch.compile``; Inductor's vectorised C++ on the CPU).
+
+:mod:`fowkal.losses.fused` runs the per-pixel work of every loss as ~40 eager element-wise ops per block of
+rows: each op is a pass over memory plus Python dispatch, which is what the fused loss costs, not its
+arithmetic. Written once as plain tensor expressions and compiled, the same work is one loop over the pixels
+(a few transcendentals per pixel, each input read once, the derivative map written once).
+
+:func:`run_pixel_kernel` is a drop-in for the eager pass: the same per-row sums (``Σ W·AWing/ω``,
+``Σ W·(p̂ − p)²``) and derivative maps, in the same conventions (see ``fused._block_terms``). It computes
+every row: rows of target weight 0, which the eager pass skips, cost no Python here, and their results are
+multiplied by 0 by the loss (the fused loss only takes this path for inputs that passed its checks).
+
+:func:`compiled_kernel_available` says whether it can run: a C++ compiler on the CPU (Triton on CUDA), and
+``FOWKAL_COMPILED_LOSS`` not set to ``0``. It serves the losses with AWing or a pixel weight
+(:func:`worth_compiling`); plain squared error stays eager. Compilation happens on the first call for each
+set of options and row count (~10-60 s on 2 cores; Inductor caches the result on disk for later processes). A failure to compile falls back
+to the eager pass with a warning, and :attr:`KERNEL_USED` says which pass ran last, for run records.
+Summation order differs from the eager pass, so values agree to rounding, not bit for bit
+(``tests/test_compiled.py`` checks values and gradients against the reference).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import warnings
+
+import torch
+from torch import Tensor
+
+#: Environment switch: ``0`` turns the compiled kernel off (the eager fused pass runs), ``1`` or unset: on where
+#: it can run.
+ENV_SWITCH = "FOWKAL_COMPILED_LOSS"
+#: Which pass computed the last fused loss in this process: 'compiled', 'eager' or None (none yet).
+KERNEL_USED: dict = {"last": None}
+_FAILED: set = set()  # option sets whose compilation failed in this process (not retried)
+
+
+def compiled_kernel_available(device: torch.device | str = "cpu") -> bool:
+    """True where the compiled pixel pass can run on ``device``: torch.compile present, a C++ compiler on the
+    CPU (Triton on CUDA), and the ``FOWKAL_COMPILED_LOSS`` switch not ``0``."""
+    if os.environ.get(ENV_SWITCH, "1").strip() == "0":
+        return False
+    if not hasattr(torch, "compile"):
+        return False
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return any(shutil.which(cxx) for cxx in (os.environ.get("CXX", "c++"), "g++", "clang++"))
+    if kind == "cuda":
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return False
+
+
+def _pixel_function(*, weighting: str, reading: str, detach_weight: bool, clamp_target: bool, gamma: float,
+                    tau: float, alpha: float, omega: float, epsilon: float, theta: float, want_map: bool):
+    """The per-pixel work for one set of options, as a function of ``[N, HW]`` tensors (compiled by the caller).
+
+    ``fn(q, p, use_awing, use_mse, a, c)`` → ``(Σ W·AWing/ω, Σ W·(p̂ − p)², map)``: sums per row (``[N]``,
+    zero where ``use_*`` is 0) and, with ``want_map``, ``a·d(W·AWing/ω)/dp̂ + c·d(W·(p̂ − p)²)/dp̂ / 2``.
+    """
+    del omega  # the kernel works with AWing/ω, as the eager pass (the caller scales the [B, K] sums)
+    threshold = 2.0 ** (-1.0 / gamma)  # a Python float: the reference's exact comparison
+
+    def fn(q: Tensor, p: Tensor, use_awing: Tensor, use_mse: Tensor, a: Tensor, c: Tensor):
+        d = q - p
+        delta = d.abs()
+        dc = delta.clamp(max=theta)
+        x = dc / epsilon
+        y = alpha - p
+        u = torch.exp2(y * torch.log2(x))  # x^y, exactly 0 at δ = 0
+        # y·x^(y−1)/(1 + x^y): the log branch's slope, A at δ >= θ; 0 (not 0/0) at δ = 0
+        slope = u * y / (x.clamp(min=torch.finfo(x.dtype).tiny) * (1.0 + u))
+        value = torch.log1p(u) + slope * ((delta - dc) / epsilon)  # log branch, or A·δ − C (per ω)
+        slope = slope / epsilon
+        d2 = d * d
+        if weighting == "none":
+            s_awing, s_mse = value.sum(1), d2.sum(1)
+        else:
+            p_gamma = (p.clamp(min=0) if clamp_target else p) ** gamma
+            weight = p_gamma * (1.0 - q).abs() + q.abs() * (1.0 - p_gamma)
+            dweight = torch.sign(q) * (1.0 - p_gamma) - p_gamma * torch.sign(1.0 - q)
+            if weighting == "fwahr":
+                wahr_here = (q if reading == "literal" else p) >= threshold
+                if reading == "gt_tau_pred":
+                    weight = torch.where(wahr_here, weight, tau * q.abs())
+                    dweight = torch.where(wahr_here, dweight, tau * torch.sign(q))
+                else:
+                    weight = torch.where(wahr_here, weight, tau * p)
+                    dweight = torch.where(wahr_here, dweight, torch.zeros_like(q))
+            s_awing, s_mse = (weight * value).sum(1), (weight * d2).sum(1)
+        s_awing, s_mse = s_awing * use_awing, s_mse * use_mse
+        if not want_map:
+            return s_awing, s_mse, None
+        slope_signed = torch.copysign(slope, d)
+        if weighting == "none":
+            grad_map = a * slope_signed + c * d
+        else:
+            grad_map = weight * (a * slope_signed + c * d)
+            if not detach_weight:
+                grad_map = grad_map + dweight * (a * value + c * (0.5 * d2))
+        return s_awing, s_mse, grad_map
+
+    return fn
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(options: tuple) -> object:
+    # static shapes: one kernel per row count (a run sees two: full batches and its last one); the
+    # shape-generic kernel measured ~1.6x slower on the CPU
+    return torch.compile(_pixel_function(**dict(options)), dynamic=False)
+
+
+def worth_compiling(plan) -> bool:
+    """Whether the compiled pass is the faster one for ``plan``: when it has AWing or a pixel weight. An
+    unweighted squared error is a few cheap ops per pixel, where the eager pass, which skips keypoints of
+    target weight 0 (often whole faces and hands), is at least as fast."""
+    return plan.weighting != "none" or any("awing" in terms for terms, _ in plan.groups)
+
+
+def _options(plan, want_map: bool) -> tuple:
+    return tuple(sorted(dict(weighting=plan.weighting, reading=plan.reading, detach_weight=plan.detach_weight,
+                             clamp_target=plan.clamp_target, gamma=float(plan.gamma), tau=float(plan.tau),
+                             alpha=float(plan.alpha), omega=float(plan.omega), epsilon=float(plan.epsilon),
+                             theta=float(plan.theta), want_map=want_map).items()))
+
+
+def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
+                     coefficients: tuple[Tensor, Tensor] | None) -> tuple[dict, list] | None:
+    """The compiled pixel pass over ``q``, ``p`` (``[B·K, H·W]``): ``(sums, maps)`` as the eager
+    ``fused._run_kernel``, or None where it cannot run (the caller then runs the eager pass)."""
+    if not (worth_compiling(plan) and compiled_kernel_available(q.device)) or q.dtype not in (torch.float32,
+                                                                                             torch.float64):
+        return None
+    batch, num_kpts = shape[:2]
+    options = _options(plan, num_maps > 0)
+    if options in _FAILED:
+        return None
+    rows = torch.arange(batch * num_kpts, device=q.device) % num_kpts
+    # per keypoint: does it use each term (plan.slot_terms: slot -> index into TERMS, len(TERMS) = none)
+    slot_terms = plan.slot_terms.to(q.device)
+    uses = [(slot_terms == t).any(0).to(q.dtype)[rows].unsqueeze(1) for t in range(2)]
+    if coefficients is not None:
+        mixes = [coefficients]
+    else:  # one map per slot: slot s maps the term slot_terms[s, k] of keypoint k
+        mixes = [tuple((slot_terms[s] == t).to(q.dtype)[rows].unsqueeze(1) for t in range(2))
+                 for s in range(num_maps)]
+    if not mixes:
+        mixes = [(q.new_zeros(q.shape[0], 1), q.new_zeros(q.shape[0], 1))]
+    kernel = _compiled(options)
+    sums, maps = None, []
+    try:
+        with torch.no_grad():
+            for a, c in mixes:
+                s_awing, s_mse, grad_map = kernel(q, p, uses[0][:, 0], uses[1][:, 0], a, c)
+                if sums is None:
+                    sums = {"awing": s_awing, "mse": s_mse}
+                if num_maps:
+                    maps.append(grad_map)
+    except Exception as err:  # noqa: BLE001 - any compiler failure: the eager pass serves instead
+        _FAILED.add(options)
+        warnings.warn(f"fowkal: the compiled loss kernel failed ({type(err).__name__}: {err}); "
+                      f"the eager fused pass runs instead (set {ENV_SWITCH}=0 to skip compiling)")
+        return None
+    KERNEL_USED["last"] = "compiled"
+    return sums, maps
+
+
+__all__ = ["compiled_kernel_available", "run_pixel_kernel", "worth_compiling", "ENV_SWITCH", "KERNEL_USED"]
