@@ -1,0 +1,85 @@
+"""Does a change of the training code's numerics move AP? Paired seeds of the quick profile, old against new.
+
+A change that alters the arithmetic of a training run (the compiled loss kernel sums in another order than
+the eager fused pass) makes the same seed follow another trajectory. That is harmless only if AP stays
+within what seeds alone move it by. :data:`PLAN` reruns MSE and FoWKAL at seeds 0-2 of the quick profile
+with today's code (:func:`run_plan`: resumable, skips finished records, one run at a time), and
+:func:`compare` pairs each with the committed record of the same method and seed (same initial weights,
+same batches): per part, the mean of the per-seed differences new − committed, its 95 % Student-t
+interval, and the committed records' seed-to-seed standard deviation. The change "keeps AP" on a part
+when the interval lies within ± that standard deviation; MSE, whose loss path did not change, is the
+control.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from ..stats import paired_interval
+from .ablation import PARTS, aggregate, load_records, record_folder
+from .notebook import run_train_notebook
+
+PLAN = tuple((method, seed) for method in ("mse", "fowkal") for seed in (0, 1, 2))
+#: Where the reruns' records are committed (beside the ablation's results/cpu).
+FOLDER = "results/numerics"
+
+
+def run_plan(*, out_dir=FOLDER, work_root="work_dirs/numerics", notebook="notebooks/train.ipynb", plan=PLAN,
+             log=print) -> int:
+    """Train every (method, seed) of ``plan`` with the quick profile that has no record in ``out_dir`` yet
+    (a killed run resumes from its checkpoint); returns how many ran."""
+    ran = 0
+    for method, seed in plan:
+        folder = record_folder(out_dir, method, seed)
+        work_dir = Path(work_root) / f"{method}-seed{seed}"
+        ran += run_train_notebook(folder, work_dir, notebook=notebook, label=f"{method} seed {seed}",
+                                  parameters=dict(method=method, seed=seed, profile="cpu"), log=log)
+    return ran
+
+
+def compare(new_records: list[dict], committed_records: list[dict], *, boxes: str = "gt_boxes") -> list[dict]:
+    """Per method and part: the paired differences new − committed over their common seeds.
+
+    Returns rows ``{method, part, seeds, differences, mean, low, high, seed_sd, kept}``: ``seed_sd`` is the
+    sample standard deviation of the committed records' AP over all their seeds, ``kept`` whether the 95 %
+    interval lies inside ``[−seed_sd, +seed_sd]`` (None with fewer than 2 common seeds).
+    """
+    new, old = aggregate(new_records, boxes=boxes), aggregate(committed_records, boxes=boxes)
+    rows = []
+    for method in sorted(new):
+        if method not in old:
+            raise ValueError(f"no committed records of {method!r} to compare with")
+        for part in PARTS:
+            a, b = new[method][part], old[method][part]
+            seeds = sorted(set(a["seeds"]) & set(b["seeds"]))
+            diffs = [a["values"][a["seeds"].index(s)] - b["values"][b["seeds"].index(s)] for s in seeds]
+            sd = statistics.stdev(b["values"]) if len(b["values"]) >= 2 else None
+            row = dict(method=method, part=part, seeds=seeds, differences=diffs, seed_sd=sd, mean=None,
+                       low=None, high=None, kept=None)
+            if len(diffs) >= 2:
+                interval = paired_interval(diffs)
+                row.update(mean=interval.mean, low=interval.low, high=interval.high,
+                           kept=None if sd is None else (-sd <= interval.low and interval.high <= sd))
+            rows.append(row)
+    return rows
+
+
+def load(out_dir=FOLDER, committed_dir="results/cpu") -> list[dict]:
+    """:func:`compare` of the records under ``out_dir`` against those under ``committed_dir``."""
+    return compare(load_records(out_dir), load_records(committed_dir))
+
+
+def markdown(rows: list[dict]) -> str:
+    """The comparison as a Markdown table (AP in %)."""
+    lines = ["| method | part | seeds | new − committed, per seed | mean [95 % CI] | committed seed sd | "
+             "within the seed spread |", "|---|---|---|---|---|---:|---|"]
+    for r in rows:
+        ci = "—" if r["mean"] is None else f"{r['mean']:+.1f} [{r['low']:+.1f}, {r['high']:+.1f}]"
+        sd = "—" if r["seed_sd"] is None else f"{r['seed_sd']:.1f}"
+        kept = {True: "yes", False: "no", None: "—"}[r["kept"]]
+        diffs = ", ".join(f"{d:+.1f}" for d in r["differences"])
+        lines.append(f"| {r['method']} | {r['part']} | {len(r['seeds'])} | {diffs} | {ci} | {sd} | {kept} |")
+    return "\n".join(lines)
+
+
+__all__ = ["PLAN", "FOLDER", "run_plan", "compare", "load", "markdown"]
