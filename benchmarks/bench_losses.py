@@ -5,7 +5,8 @@
 
 Measures, in one process, with warm-up and interleaved repetitions (medians; ratios of medians):
 
-1. forward + backward time of every method (``fowkal.losses`` = reference, ``fowkal.losses.fused`` = fused) and
+1. forward + backward time of every method (``fowkal.losses`` = reference, ``fowkal.losses.fused`` = fused,
+   build_loss's default, whose pixel pass is compiled where it pays off; "fused, eager" = the eager pixel pass) and
    of MMPose's ``KeypointMSELoss`` and ``AdaptiveWingLoss`` (``use_target_weight=True``), on the paper's
    heatmaps ``[32, 133, 64, 48]`` and the CPU profile's ``[32, 133, 32, 24]``, float32;
 2. extra peak memory of each loss's forward + backward beyond its inputs (the gradient wrt pred
@@ -19,6 +20,7 @@ on times: shared machines are noisy; the load average before/after is recorded w
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -113,8 +115,12 @@ def loss_cases(device):
     mm_mse, mm_awing = KeypointMSELoss(use_target_weight=True), AdaptiveWingLoss(use_target_weight=True)
     cases = [("mse", "mmpose", lambda p, t, w, k: mm_mse(p, t, w)),
              ("awing", "mmpose", lambda p, t, w, k: mm_awing(p, t, w))]
+    eager = functools.partial(build_fused_loss, compiled=False)
     for method in METHODS:
-        for implementation, build in (("reference", build_reference_loss), ("fused", build_fused_loss)):
+        # fused: build_loss's default (the compiled pixel pass where a compiler is present and it pays off);
+        # fused, eager: the same loss with the eager pixel pass (the fused loss before the compiled kernel)
+        for implementation, build in (("reference", build_reference_loss), ("fused", build_fused_loss),
+                                      ("fused, eager", eager)):
             loss = build(method).to(device)
             if method in KAL_METHODS:
                 cases.append((method, implementation, lambda p, t, w, k, loss=loss: loss(p, t, w, k)))
@@ -152,7 +158,8 @@ def per_method(losses):
     for device, shape in dict.fromkeys((r["device"], tuple(r["shape"])) for r in losses):
         for method in METHODS:
             row = dict(device=device, shape=list(shape), method=method)
-            for impl, key in (("reference", "reference"), ("fused", "fused"), ("fused, all visible", "fused_all_visible")):
+            for impl, key in (("reference", "reference"), ("fused", "fused"), ("fused, all visible", "fused_all_visible"),
+                              ("fused, eager", "fused_eager")):
                 found = index.get((device, shape, method, impl))
                 if found:
                     row.update({f"{key}_ms": 1e3 * found["median_s"],
@@ -485,15 +492,17 @@ def markdown(result):
     lines = []
     for device, shape in dict.fromkeys((r["device"], tuple(r["shape"])) for r in result.get("per_method", [])):
         lines += ["", f"Per method, {device}, [B, K, H, W] = {list(shape)}: before = reference (autograd), after = "
-                      f"fused (build_loss's default); ms and × MMPose MSE / × MMPose AWing of the same run", "",
-                  "| method | before ms | × MSE | × AWing | after ms | × MSE | × AWing | after, all visible ms | × MSE |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                      f"fused (build_loss's default: the compiled pixel pass where it pays off), eager = the fused "
+                      f"loss's eager pixel pass; ms and × MMPose MSE / × MMPose AWing of the same run", "",
+                  "| method | before ms | × MSE | × AWing | after ms | × MSE | × AWing | after, all visible ms | × MSE "
+                  "| eager ms | × MSE |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in result["per_method"]:
             if (r["device"], tuple(r["shape"])) != (device, shape):
                 continue
             cells = [r["method"]]
             for key, ratios in (("reference", ("mse", "awing")), ("fused", ("mse", "awing")),
-                                ("fused_all_visible", ("mse",))):
+                                ("fused_all_visible", ("mse",)), ("fused_eager", ("mse",))):
                 cells.append(f"{r[f'{key}_ms']:.1f}" if f"{key}_ms" in r else "")
                 cells += [f"{r[f'{key}_vs_mmpose_{to}']:.2f}" if f"{key}_ms" in r else "" for to in ratios]
             lines.append("| " + " | ".join(cells) + " |")

@@ -111,3 +111,23 @@ def test_control_claims_are_their_own_holm_family_without_a_paper_delta():
     # the same differences judged alone (a family of 1) give a smaller adjusted p than inside the family of 15
     alone = ablation.claims(table, claim_list=[ablation.CONTROL_CLAIMS[0]])[0]
     assert alone["p_opposite_holm"] <= by[("kal_lambda0", "mse", "wholebody")]["p_opposite_holm"]
+
+
+def test_numerics_compare_pairs_seeds_and_judges_against_the_seed_spread():
+    from fowkal.studies import numerics
+
+    def record(method, seed, ap):
+        parts = {part: {"AP": ap / 100} for part in ("wholebody", "body", "foot", "face", "hand")}
+        return {"method": method, "seed": seed, "metrics": {"gt_boxes": parts, "detections": None}}
+
+    committed = [record("fowkal", s, ap) for s, ap in enumerate([30.0, 34.0, 26.0, 31.0, 29.0])]
+    close = [record("fowkal", s, ap) for s, ap in enumerate([30.5, 33.8, 26.3])]
+    far = [record("fowkal", s, ap) for s, ap in enumerate([40.0, 44.5, 35.0])]
+    rows = {r["part"]: r for r in numerics.compare(close, committed)}
+    assert rows["wholebody"]["seeds"] == [0, 1, 2]
+    assert rows["wholebody"]["differences"] == pytest.approx([0.5, -0.2, 0.3])
+    assert rows["wholebody"]["kept"] is True
+    assert {r["kept"] for r in numerics.compare(far, committed)} == {False}
+    assert "| fowkal | wholebody | 3 |" in numerics.markdown(numerics.compare(close, committed))
+    with pytest.raises(ValueError, match="no committed records"):
+        numerics.compare([record("mse", 0, 30.0)], committed)
