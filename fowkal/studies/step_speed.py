@@ -1,0 +1,112 @@
+"""The training step's cost, read from the step benchmark (``benchmarks/bench_step.py``) and from run records.
+
+- :func:`load` reads the benchmark's JSON (``figures/bench_step.json``);
+- :func:`step_rows` and :func:`step_markdown`: each method's step, × MSE of the same code and × the baseline;
+- :func:`profile_rows` and :func:`profile_markdown`: where a step's time goes, part by part;
+- :func:`targets`: the speed targets, measured against what the benchmark found;
+- :func:`run_phases`: a run record's wall time split into training epochs and the rest (start-up and the
+  final evaluations), so a step's share of a whole run is known.
+
+Every number is a median of the benchmark's own side-by-side measurement; ratios are taken within one run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: The parts of a step, in the order a step runs them (``bench_step.PARTS``), with their labels.
+PART_LABELS = {"data_wait": "waiting for data", "preprocess": "data preprocessor", "backbone": "backbone forward",
+               "heatmap_head": "heatmap head forward", "kaf_head": "KAF head forward", "loss": "loss forward",
+               "accuracy": "training accuracy", "backward": "backward (all)", "optimizer": "Adam step",
+               "hooks": "logging hook"}
+DEFAULT_PATH = "figures/bench_step.json"
+
+
+def load(path=DEFAULT_PATH) -> dict:
+    """The step benchmark's result; a clear error where it is missing or is another file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no step benchmark at {path}: run .venv/bin/python benchmarks/bench_step.py")
+    result = json.loads(path.read_text())
+    if result.get("kind") != "fowkal-bench-step":
+        raise ValueError(f"{path} is not a step benchmark (kind {result.get('kind')!r})")
+    return result
+
+
+def step_rows(result: dict) -> list[dict]:
+    """One row per method of the current code: ``{method, ms, ratio_to_mse, baseline_ms, ratio_to_baseline}``."""
+    summary = result["summary"]
+    by_code = {(r["code"], r["method"]): r for r in summary["rows"]}
+    rows = []
+    for method, ratio in summary["ratio_to_mse"].items():
+        base = by_code.get(("baseline", method))
+        rows.append(dict(method=method, ms=1e3 * by_code[("current", method)]["median_step_s"], ratio_to_mse=ratio,
+                         baseline_ms=None if base is None else 1e3 * base["median_step_s"],
+                         ratio_to_baseline=summary["ratio_to_baseline"].get(method)))
+    return rows
+
+
+def step_markdown(result: dict) -> str:
+    target = result["summary"]["targets"]["every_method_at_most_mse_times"]
+    lines = ["| method | step, ms | × MSE | baseline step, ms | × baseline |", "|---|---:|---:|---:|---:|"]
+    for r in step_rows(result):
+        flag = "" if r["ratio_to_mse"] <= target else " ▲"
+        base = "" if r["baseline_ms"] is None else f"{r['baseline_ms']:.0f}"
+        ratio = "" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
+        lines.append(f"| {r['method']} | {r['ms']:.0f} | {r['ratio_to_mse']:.2f}{flag} | {base} | {ratio} |")
+    return "\n".join(lines)
+
+
+def profile_rows(result: dict, methods=("mse", "fowkal")) -> list[dict]:
+    """Per (method, code): median ms of each part of the step, and the step's median."""
+    rows = []
+    for r in result["summary"]["rows"]:
+        if r["method"] in methods:
+            parts = {part: 1e3 * (r["parts_median_s"].get(part) or 0.0) for part in PART_LABELS}
+            rows.append(dict(method=r["method"], code=r["code"], step_ms=1e3 * r["median_step_s"], parts_ms=parts))
+    return rows
+
+
+def profile_markdown(result: dict) -> str:
+    rows = profile_rows(result)
+    lines = ["| part | " + " | ".join(f"{r['method']} ({r['code']})" for r in rows) + " |",
+             "|---|" + "---:|" * len(rows)]
+    for part, label in PART_LABELS.items():
+        lines.append(f"| {label} | " + " | ".join(f"{r['parts_ms'][part]:.0f}" for r in rows) + " |")
+    lines.append("| **whole step** | " + " | ".join(f"**{r['step_ms']:.0f}**" for r in rows) + " |")
+    pipe = result.get("pipeline") or {}
+    if pipe:
+        lines.append("| pipeline CPU per batch (one worker thread) | " + " | ".join(
+            f"{1e3 * pipe[r['code']]['cpu_s_per_batch32']:.0f}" if r["code"] in pipe else "" for r in rows) + " |")
+    return "\n".join(lines)
+
+
+def targets(result: dict) -> dict:
+    """The targets and the measured values: every method's step ≤ 1.05x MSE's; MSE's step ≤ 0.67x the baseline's
+    (goal 0.5x). ``{name: {target, measured, met}}``."""
+    summary = result["summary"]
+    t = summary["targets"]
+    worst = max(summary["ratio_to_mse"].items(), key=lambda kv: kv[1])
+    mse = summary["ratio_to_baseline"].get("mse")
+    return {"every method's step, × MSE (worst)": dict(target=t["every_method_at_most_mse_times"], measured=worst[1],
+                                                      method=worst[0], met=worst[1] <= t["every_method_at_most_mse_times"]),
+            "MSE's step, × baseline": dict(target=t["mse_at_most_baseline_times"], measured=mse,
+                                           met=mse is not None and mse <= t["mse_at_most_baseline_times"],
+                                           goal=t["mse_goal_baseline_times"])}
+
+
+def run_phases(record: dict) -> dict:
+    """A run record's wall time split: the training epochs (their ``loss_log`` times, per epoch and summed),
+    and the rest (start-up, checkpoints, the final evaluations). Seconds."""
+    losses = record.get("losses") or []
+    epochs = [float(e["time_s"]) for e in losses if e.get("time_s") is not None]
+    steps = sum(int(e.get("iters", 0)) for e in losses)
+    wall = float(record["wall_time_s"])
+    training = sum(epochs)
+    return dict(wall_s=wall, training_s=training, epochs_s=epochs, steps=steps,
+                seconds_per_step=training / steps if steps else None, other_s=wall - training,
+                other_share=(wall - training) / wall if wall else None)
+
+
+__all__ = ["PART_LABELS", "DEFAULT_PATH", "load", "step_rows", "step_markdown", "profile_rows", "profile_markdown",
+           "targets", "run_phases"]

@@ -1,0 +1,88 @@
+"""fowkal.studies.step_speed and the step benchmark: tables, targets and run phases from synthetic results."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fowkal.studies import step_speed
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _result(step_ms: dict) -> dict:
+    rows = []
+    for (code, method), ms in step_ms.items():
+        parts = {part: 0.0 for part in step_speed.PART_LABELS}
+        parts.update(backbone=ms * 0.4e-3, backward=ms * 0.5e-3, loss=ms * 0.1e-3)
+        rows.append(dict(code=code, method=method, median_step_s=ms * 1e-3, parts_median_s=parts, steps=4))
+    mse = step_ms[("current", "mse")]
+    return {"kind": "fowkal-bench-step", "pipeline": {"current": {"cpu_s_per_batch32": 0.2}},
+            "summary": {"rows": rows,
+                        "ratio_to_mse": {m: ms / mse for (c, m), ms in step_ms.items() if c == "current"},
+                        "ratio_to_baseline": {m: step_ms[("current", m)] / step_ms[("baseline", m)]
+                                              for (c, m) in step_ms if c == "baseline"},
+                        "targets": {"every_method_at_most_mse_times": 1.05, "mse_at_most_baseline_times": 0.67,
+                                    "mse_goal_baseline_times": 0.5}}}
+
+
+def test_tables_and_targets_follow_the_numbers(tmp_path):
+    result = _result({("current", "mse"): 300.0, ("current", "fowkal"): 330.0, ("baseline", "mse"): 450.0,
+                      ("baseline", "fowkal"): 640.0})
+    rows = {r["method"]: r for r in step_speed.step_rows(result)}
+    assert rows["fowkal"]["ratio_to_mse"] == pytest.approx(1.1)
+    assert rows["mse"]["ratio_to_baseline"] == pytest.approx(300 / 450)
+    found = step_speed.targets(result)
+    assert found["every method's step, × MSE (worst)"]["method"] == "fowkal"
+    assert found["every method's step, × MSE (worst)"]["met"] is False
+    assert found["MSE's step, × baseline"]["met"] is True
+    assert "| fowkal | 330 | 1.10 ▲ | 640 | 0.52 |" in step_speed.step_markdown(result)
+    assert "| **whole step** |" in step_speed.profile_markdown(result)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(result))
+    assert step_speed.load(path)["summary"] == result["summary"]
+    path.write_text(json.dumps({"kind": "other"}))
+    with pytest.raises(ValueError, match="not a step benchmark"):
+        step_speed.load(path)
+    with pytest.raises(FileNotFoundError, match="bench_step.py"):
+        step_speed.load(tmp_path / "missing.json")
+
+
+def test_run_phases_split_training_from_the_rest():
+    record = {"wall_time_s": 200.0, "losses": [{"time_s": 50.0, "iters": 100}, {"time_s": 60.0, "iters": 100}]}
+    phases = step_speed.run_phases(record)
+    assert phases["training_s"] == 110.0 and phases["other_s"] == 90.0
+    assert phases["seconds_per_step"] == pytest.approx(0.55)
+    assert phases["other_share"] == pytest.approx(0.45)
+
+
+def test_the_profile_figure_draws_every_row():
+    pytest.importorskip("matplotlib")
+    from fowkal.viz.step_speed import step_profile_figure
+
+    result = _result({("current", "mse"): 300.0, ("baseline", "mse"): 450.0})
+    fig = step_profile_figure(result)
+    assert sorted(t.get_text() for t in fig.axes[0].get_yticklabels()) == ["mse (baseline)", "mse (current)"]
+
+
+@pytest.mark.slow
+@pytest.mark.mmpose
+def test_the_step_benchmark_runs_against_its_baseline(tmp_path):
+    out = tmp_path / "step.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_step.py"), "--quick", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = step_speed.load(out)
+    assert {(r["code"], r["method"]) for r in result["summary"]["rows"]} == {
+        ("current", "mse"), ("current", "fowkal"), ("baseline", "mse"), ("baseline", "fowkal")}
+    assert all(r["median_step_s"] > 0 for r in result["summary"]["rows"])
+    assert set(result["pipeline"]) == {"current", "baseline"}
+
+
+def test_the_step_benchmark_rejects_an_unknown_method():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_step.py"), "--methods", "mse,bogus"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "unknown method(s) ['bogus']" in done.stderr
