@@ -462,3 +462,25 @@ def test_the_default_loss_runs_the_kernel_once_per_forward_and_backward(monkeypa
     assert len(calls) == 1
     torch.autograd.grad(value, inputs)
     assert len(calls) == 1
+
+
+def test_fused_checks_leave_the_loss_unchanged_during_a_call(monkeypatch):
+    """Re-entrant: the fused loss never switches its own ``check_inputs`` off while checking (another thread
+    using the same loss would then skip its checks)."""
+    from fowkal.losses.reference import KALLoss
+
+    loss = build_loss("fowkal")
+    seen = []
+    original = KALLoss._prepare
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.check_inputs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(KALLoss, "_prepare", spy)
+    target = torch.rand(2, 133, 4, 3) * 0.9
+    loss(target * 0.5, target, torch.ones(2, 133), torch.full((2, 133), 0.5))
+    assert seen and all(seen)
+    with pytest.raises(ValueError, match="pred contains NaN"):
+        loss(torch.full_like(target, float("nan")), target, torch.ones(2, 133), torch.full((2, 133), 0.5))
+    assert loss.check_inputs

@@ -537,22 +537,20 @@ def _reference_pixel_sums(plan: _PixelPlan, pred: Tensor, target: Tensor) -> tup
 class _FusedMixin:
     """Reuses the reference's options, checks and [B, K] logic; replaces the per-pixel part."""
 
-    def _prepare(self, pred, target, target_weight, kaf):
+    def _prepare(self, pred, target, target_weight, kaf, *, scan: bool | None = None):
         """The reference's checks, with its two full-tensor scans replaced by one cheap pass each.
 
         The reference tests ``isfinite`` on pred and target element-wise (about as long as the whole fused
         loss). Here a finite ``pred.sum()`` proves pred finite, and ``aminmax(target)`` within
         ``[0, α − 1]`` proves target finite and in range (NaN fails every comparison). Anything else
-        reruns the reference's own checks, so bad input raises exactly the reference's error.
+        reruns the reference's own checks, so bad input raises exactly the reference's error. Nothing of
+        the loss changes during the call (re-entrant: one loss may serve several threads).
         """
-        check = self.check_inputs
-        self.check_inputs = False  # shapes, dtypes, kaf presence: the reference's code, without the scans
-        try:
-            prepared = super()._prepare(pred, target, target_weight, kaf)
-        finally:
-            self.check_inputs = check
+        check = self.check_inputs if scan is None else scan
+        # shapes, dtypes, kaf presence: the reference's code, without the scans
+        prepared = super()._prepare(pred, target, target_weight, kaf, scan=False)
         if check and not self._inputs_pass_reference_checks(*prepared):
-            super()._prepare(pred, target, target_weight, kaf)  # raises the reference's error
+            super()._prepare(pred, target, target_weight, kaf, scan=True)  # raises the reference's error
         return prepared
 
     def _inputs_pass_reference_checks(self, pred, target, target_weight, kaf) -> bool:

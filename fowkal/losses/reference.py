@@ -90,7 +90,9 @@ class _HeatmapLoss(nn.Module):
     def _loss(self, pred, target, target_weight, kaf) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _prepare(self, pred, target, target_weight, kaf):
+    def _prepare(self, pred, target, target_weight, kaf, *, scan: bool | None = None):
+        """Shapes, dtypes and λ checked; with ``scan`` (default: ``check_inputs``) the values too."""
+        scan = self.check_inputs if scan is None else scan
         for name, x in (("pred", pred), ("target", target)):
             if not isinstance(x, Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -112,7 +114,7 @@ class _HeatmapLoss(nn.Module):
             raise ValueError(f"{type(self).__name__} does not use kaf; got one (did you mean a KAL method?)")
         if self.uses_parts:
             self._parts_for(num_kpts)
-        if self.check_inputs:
+        if scan:
             _check_finite("pred", pred)
             _check_finite("target", target)
             if target_weight is not None:
@@ -288,8 +290,8 @@ class KALLoss(_PartLoss):
         self.reg_weight, self.lambda_barrier = reg_weight, lambda_barrier
         self.term_normalisation = term_normalisation
 
-    def _prepare(self, pred, target, target_weight, kaf):
-        pred, target, target_weight, kaf = super()._prepare(pred, target, target_weight, kaf)
+    def _prepare(self, pred, target, target_weight, kaf, *, scan: bool | None = None):
+        pred, target, target_weight, kaf = super()._prepare(pred, target, target_weight, kaf, scan=scan)
         if self.fixed_lambda is not None:  # the constant λ, as a [B, K] map (its regulariser is 0)
             kaf = pred.new_full(pred.shape[:2], self.fixed_lambda)
         return pred, target, target_weight, kaf
