@@ -86,3 +86,10 @@ def test_the_step_benchmark_rejects_an_unknown_method():
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_step.py"), "--methods", "mse,bogus"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown method(s) ['bogus']" in done.stderr
+
+
+def test_targets_markdown_says_met_or_not():
+    result = _result({("current", "mse"): 300.0, ("current", "kal"): 310.0, ("baseline", "mse"): 400.0})
+    text = step_speed.targets_markdown(result)
+    assert "measured 1.03 (kal): **met**" in text
+    assert "MSE's step, × baseline: target ≤ 0.67, goal ≤ 0.50; measured 0.75: **not met**" in text

@@ -19,6 +19,7 @@ from ..stats import paired_interval
 from .ablation import PARTS, aggregate, load_records, record_folder
 from .notebook import run_train_notebook
 
+REPO = Path(__file__).resolve().parents[2]
 PLAN = tuple((method, seed) for method in ("mse", "fowkal") for seed in (0, 1, 2))
 #: Where the reruns' records are committed (beside the ablation's results/cpu).
 FOLDER = "results/numerics"
@@ -64,9 +65,15 @@ def compare(new_records: list[dict], committed_records: list[dict], *, boxes: st
     return rows
 
 
-def load(out_dir=FOLDER, committed_dir="results/cpu") -> list[dict]:
-    """:func:`compare` of the records under ``out_dir`` against those under ``committed_dir``."""
-    return compare(load_records(out_dir), load_records(committed_dir))
+def load(out_dir=None, committed_dir=None) -> list[dict]:
+    """:func:`compare` of the records under ``out_dir`` (default: the repository's ``results/numerics``) against
+    those under ``committed_dir`` (``results/cpu``); [] where no rerun is there yet."""
+    out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
+    committed_dir = Path(committed_dir) if committed_dir is not None else REPO / "results" / "cpu"
+    if not out_dir.is_dir():
+        return []
+    found = load_records(out_dir)
+    return compare(found, load_records(committed_dir)) if found else []
 
 
 def markdown(rows: list[dict]) -> str:

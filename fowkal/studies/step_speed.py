@@ -19,11 +19,12 @@ PART_LABELS = {"data_wait": "waiting for data", "preprocess": "data preprocessor
                "heatmap_head": "heatmap head forward", "kaf_head": "KAF head forward", "loss": "loss forward",
                "accuracy": "training accuracy", "backward": "backward (all)", "optimizer": "Adam step",
                "hooks": "logging hook"}
-DEFAULT_PATH = "figures/bench_step.json"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "figures" / "bench_step.json"
 
 
 def load(path=DEFAULT_PATH) -> dict:
-    """The step benchmark's result; a clear error where it is missing or is another file."""
+    """The step benchmark's result (default: the repository's ``figures/bench_step.json``); a clear error where
+    it is missing or is another file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no step benchmark at {path}: run .venv/bin/python benchmarks/bench_step.py")
@@ -95,6 +96,18 @@ def targets(result: dict) -> dict:
                                            goal=t["mse_goal_baseline_times"])}
 
 
+def targets_markdown(result: dict) -> str:
+    """The targets as a sentence list: target, measured, met or not."""
+    lines = []
+    for name, t in targets(result).items():
+        measured = "not measured" if t["measured"] is None else f"{t['measured']:.2f}"
+        which = f" ({t['method']})" if t.get("method") else ""
+        goal = f", goal ≤ {t['goal']:.2f}" if t.get("goal") else ""
+        lines.append(f"- {name}: target ≤ {t['target']:.2f}{goal}; measured {measured}{which}: "
+                     f"**{'met' if t['met'] else 'not met'}**")
+    return "\n".join(lines)
+
+
 def run_phases(record: dict) -> dict:
     """A run record's wall time split: the training epochs (their ``loss_log`` times, per epoch and summed),
     and the rest (start-up, checkpoints, the final evaluations). Seconds."""
@@ -109,4 +122,4 @@ def run_phases(record: dict) -> dict:
 
 
 __all__ = ["PART_LABELS", "DEFAULT_PATH", "load", "step_rows", "step_markdown", "profile_rows", "profile_markdown",
-           "targets", "run_phases"]
+           "targets", "targets_markdown", "run_phases"]
