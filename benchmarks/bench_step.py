@@ -39,6 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 METHODS = ("mse", "awing", "heuristic", "kal", "heuristic_fwahr", "fowkal", "heuristic_wahr", "kal_wahr",
            "kal_lambda0", "kal_lambda1", "fowkal_normalised")
 VARIANTS = {"fowkal_normalised": ("fowkal", {"model.head.loss.term_normalisation": "batch"})}
+#: Candidates measured but not adopted (``--candidates``): the same method with the model in channels-last
+#: memory format (oneDNN's preferred layout for convolutions on the CPU; it changes the arithmetic).
+CANDIDATES = ("mse+channels_last", "fowkal+channels_last")
 BASELINE_METHODS = ("mse", "fowkal")
 #: The commit the speed targets are measured against (the step as it was before the fast data pipeline and
 #: the compiled loss kernel).
@@ -96,10 +99,13 @@ def _worker(tree: Path, methods: list[str], data_root: str) -> None:
     timers = _Timers()
     cases, loader = {}, None
     for name in methods:
-        method, overrides = VARIANTS.get(name, (name, {}))
+        base, _, candidate = name.partition("+")
+        method, overrides = VARIANTS.get(base, (base, {}))
         cfg = build_config(method, "cpu", data_root=data_root, work_dir=tempfile.mkdtemp(), **overrides)
         torch.manual_seed(0)
         model = MODELS.build(cfg.model).train()
+        if candidate == "channels_last":
+            model = model.to(memory_format=torch.channels_last)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         if loader is None:  # one loader, the profile's, feeds every method
             loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
@@ -234,10 +240,13 @@ def summarise(samples: dict, methods, baseline_methods) -> dict:
                          steps_s=[round(s, 4) for s in steps], parts_median_s=parts))
     step = {(r["code"], r["method"]): r["median_step_s"] for r in rows}
     mse_now = step[("current", "mse")]
-    per_method = {m: step[("current", m)] / mse_now for m in methods if ("current", m) in step}
+    per_method = {m: step[("current", m)] / mse_now for m in methods if ("current", m) in step and "+" not in m}
+    # a candidate against the same method as adopted, same run
+    candidates = {m: step[("current", m)] / step[("current", m.partition("+")[0])] for m in methods
+                  if "+" in m and ("current", m) in step and ("current", m.partition("+")[0]) in step}
     versus_baseline = {m: step[("current", m)] / step[("baseline", m)] for m in baseline_methods
                        if ("baseline", m) in step and ("current", m) in step}
-    return dict(rows=rows, ratio_to_mse=per_method, ratio_to_baseline=versus_baseline,
+    return dict(rows=rows, ratio_to_mse=per_method, ratio_to_baseline=versus_baseline, candidates=candidates,
                 targets=dict(every_method_at_most_mse_times=STEP_TARGET, mse_at_most_baseline_times=MSE_TARGET,
                              mse_goal_baseline_times=MSE_GOAL,
                              every_method_met=all(r <= STEP_TARGET for r in per_method.values()),
@@ -256,6 +265,9 @@ def markdown(result: dict) -> str:
         base = s["ratio_to_baseline"].get(r["method"]) if r["code"] == "current" else None
         lines.append(f"| {r['method']} | {r['code']} | {1e3 * r['median_step_s']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}'} | {'' if base is None else f'{base:.2f}'} |")
+    if s.get("candidates"):
+        lines += ["", "Candidates not adopted (× the same method as adopted, same run): " +
+                  ", ".join(f"{m} {r:.2f}" for m, r in s["candidates"].items())]
     lines += ["", "Where the time goes (median ms per step):", "",
               "| method | code | " + " | ".join(PARTS) + " |", "|---|---|" + "---:|" * len(PARTS)]
     for r in s["rows"]:
@@ -315,6 +327,8 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=4, help="blocks per worker after the warm-up (default 4)")
     parser.add_argument("--baseline", default=BASELINE, help=f"the commit to compare with (default {BASELINE})")
     parser.add_argument("--methods", default=",".join(METHODS), help="methods of the current code")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also time candidates not adopted: " + ", ".join(CANDIDATES))
     parser.add_argument("--pipeline-samples", type=int, default=96)
     parser.add_argument("--out", type=Path, default=REPO / "figures" / "bench_step.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -322,11 +336,13 @@ def parse_args(argv):
     parser.add_argument("--data-root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.methods = [m for m in args.methods.split(",") if m]
-    unknown = [m for m in args.methods if m not in METHODS]
+    unknown = [m for m in args.methods if m not in METHODS + CANDIDATES]
     if unknown:
         parser.error(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     if args.quick:
         args.methods, args.steps, args.rounds, args.pipeline_samples = ["mse", "fowkal"], 2, 1, 8
+    if args.candidates and not args.worker:
+        args.methods += [c for c in CANDIDATES if c not in args.methods]
     args.baseline_methods = [m for m in BASELINE_METHODS if m in args.methods] or ["mse"]
     if args.steps < 1 or args.rounds < 1:
         parser.error("--steps and --rounds must be >= 1")
