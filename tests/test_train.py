@@ -157,6 +157,10 @@ def test_same_seed_twice_gives_identical_results(runs, bench, tmp_path):
     again = fowkal.train("fowkal", "cpu", data_root=bench, work_dir=tmp_path / "again", seed=3,
                          gt_boxes=False, **TINY)
     assert again["metrics"] == first["metrics"]
+    # the loss's pixel pass: compiled where a compiler is present (its sums are as repeatable as the eager pass's)
+    from fowkal.losses import compiled_kernel_available
+
+    assert first["loss_kernel"] == again["loss_kernel"] == ("compiled" if compiled_kernel_available() else "eager")
     assert again["predictions"] == first["predictions"]  # keypoints: sensitive to any weight change
     assert _without_times(again["losses"]) == _without_times(first["losses"])
     assert json.loads(Path(again["files"]["kaf_log"]).read_text()) == \
