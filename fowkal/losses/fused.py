@@ -23,6 +23,10 @@ branches): with ``δ = |p̂ − p|``, ``δc = min(δ, θ)``, ``x = δc/ε``, ``y
 the log branch and its slope; at and above θ, ``g`` is the linear branch's A and ``ω·log1p(u) − g·θ`` its −C.
 The (F)WAHR weight adds ``p^γ`` (one ``pow``); its masks are float indicators blended with ``lerp``.
 
+The per-pixel pass itself runs compiled (:mod:`fowkal.losses.compiled`: one generated loop instead of the ~40
+eager ops per block) for the losses with AWing or a pixel weight, where a compiler is present; the eager pass
+here serves everything else and is the fallback (``compiled=False`` asks for it).
+
 Use :func:`build_fused_loss` exactly like :func:`fowkal.losses.build_reference_loss` (same methods, options, errors,
 call signature ``loss(pred, target, target_weight=None, kaf=None)``). The reference stays the definition;
 ``tests/test_fused.py`` checks both agree to float64 precision, gradients included.
