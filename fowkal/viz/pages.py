@@ -6,13 +6,25 @@ from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance,
                                run_records, runs_dir)
 
 __all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "repo_relative", "nbsp",
-           "writes_figures", "admonition", "wide_table", "MAKE_RECORDS", "missing_records"]
+           "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records"]
 
 
 def writes_figures() -> bool:
     """Whether result figures go to ``figures/``: only when drawn from the committed records (a
     book built from another records folder must not overwrite the README's figures)."""
     return runs_dir() == DEFAULT_RUNS_DIR.resolve()
+
+
+def show_figure(fig, name: str | None = None) -> None:
+    """Show ``fig`` in the page; with a ``name``, also write it to ``figures/<name>.png`` when the page draws
+    from the committed records (:func:`writes_figures`)."""
+    import matplotlib.pyplot as plt
+
+    from .style import save_figure
+
+    if name and writes_figures():
+        save_figure(fig, name)
+    plt.show()
 
 
 def admonition(title: str, text: str, *, kind: str = "warning", css_class: str = "") -> str:
