@@ -105,6 +105,7 @@ display(Markdown(
 # (Jin et al. 2020) are measured in.
 
 # %% [markdown]
+# (kaf-collapse)=
 # ## λ under the paper's loss: adaptation or collapse?
 #
 # Absolute λ per part over training (mean over the part's keypoints of the per-keypoint mean over
@@ -269,6 +270,7 @@ if rows:
                          "differences of seed means):\n\n" + deltas))
 
 # %% [markdown]
+# (kaf-verdict)=
 # ## Verdict
 #
 # The rule (`fowkal.studies.kaf_study`): a setting has **collapsed** when, at the end, the median over
@@ -306,6 +308,7 @@ display(Markdown(verdict or pages.admonition("No verdict yet", "No study records
 # across noises: a gain that is the same on every noise is not an adaptation to the noise.
 
 # %% [markdown]
+# (kaf-best-variant)=
 # ## The best variant as a method of the ablation
 #
 # The variant that scored best at 32 × 24 (quoted at the top of the page), FoWKAL with both terms on
