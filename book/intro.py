@@ -114,7 +114,7 @@ pages.show_figure(keypoints.oks_sigma_figure(), "keypoint_sigmas")
 # ## How to run it
 #
 # Everything runs from the repository root. The main job creates `.venv/` first, then trains FoWKAL
-# on the embedded benchmark (seed 0, a few minutes per epoch on a laptop's CPU) and builds this book,
+# on the embedded benchmark (seed 0; the performance chapter says what a run cost) and builds this book,
 # which then shows that run beside the committed one ({ref}`your-run`):
 #
 # ```bash

@@ -201,7 +201,7 @@ if comparisons:
 else:
     display(Markdown(pages.admonition(
         "No run of yours yet", f"`{pages.repo_relative(local_run.LOCAL_RUNS_DIR)}` holds no run record of a method "
-        "with committed records. To make one (a few minutes of CPU per epoch), then rebuild this book:\n\n"
+        "with committed records. To make one (one training run on the CPU, then this book again):\n\n"
         "```bash\nmake\n```", kind="note")))
 
 # %% [markdown]
@@ -211,17 +211,7 @@ else:
 
 # %% tags=["hide-input"]
 if records:
-    differ = results.written_tables_differences(table, RUNS)
-    written = f"`{pages.repo_relative(RUNS / 'tables.json')}`"
-    if differ is None:
-        display(Markdown(pages.admonition("No written tables", f"{written} does not exist (the ablation notebook "
-                                          "writes it when it aggregates).", kind="note")))
-    elif differ:
-        display(Markdown(pages.admonition("Written tables differ", f"{written} disagrees with the records for "
-                                          f"{', '.join(differ)}: re-run the ablation notebook's aggregation "
-                                          "(`-p run_missing False`).", kind="warning")))
-    else:
-        display(Markdown(f"{written} agrees with the records (every mean and seed count)."))
+    display(Markdown(pages.written_tables_note(results.written_tables_differences(table, RUNS), RUNS / "tables.json")))
 
 # %% [markdown]
 # ## Where each number comes from

@@ -141,3 +141,11 @@ def test_another_configuration_or_seed_is_not_comparable():
     assert "no committed record of this seed" in local_run.comparison_markdown(new_seed)
     with pytest.raises(ValueError, match="no committed record of method 'kal'"):
         local_run.compare_run(synthetic_record("kal", 0, 0.5), committed)
+
+
+def test_the_written_tables_note(tmp_path):
+    from fowkal.viz import pages
+
+    assert "No written tables" in pages.written_tables_note(None, tmp_path / "tables.json")
+    assert "disagrees with the records for mse/face" in pages.written_tables_note(["mse/face"], tmp_path / "tables.json")
+    assert pages.written_tables_note([], tmp_path / "tables.json").endswith("agrees with the records (every mean and seed count).")

@@ -6,7 +6,7 @@ from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance,
                                run_records, runs_dir)
 
 __all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "repo_relative", "nbsp",
-           "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records"]
+           "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records", "written_tables_note"]
 
 
 def writes_figures() -> bool:
@@ -60,3 +60,16 @@ def missing_records(reason: str, consequence: str, *, first: bool = True) -> str
         kind="warning", css_class="fowkal-missing")
 
 
+
+
+def written_tables_note(differences: list[str] | None, written) -> str:
+    """What the results page says about the ablation notebook's ``tables.json`` (``differences``:
+    :func:`fowkal.studies.results.written_tables_differences`, None when the file does not exist)."""
+    name = f"`{repo_relative(written)}`"
+    if differences is None:
+        return admonition("No written tables", f"{name} does not exist (the ablation notebook writes it when it "
+                          "aggregates).", kind="note")
+    if differences:
+        return admonition("Written tables differ", f"{name} disagrees with the records for {', '.join(differences)}: "
+                          "re-run the ablation notebook's aggregation (`-p run_missing False`).", kind="warning")
+    return f"{name} agrees with the records (every mean and seed count)."
