@@ -9,6 +9,8 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   fowkal:
+#     reads_data: true
 # ---
 
 # %% [markdown]
@@ -20,20 +22,34 @@
 # squared error with the Adaptive Wing loss per keypoint, with weights a small head network
 # predicts (KAL), and re-weights the pixels of each heatmap (FWAHR); together, FoWKAL.
 #
-# The book derives each loss from its equation, computes every curve with the project's own
-# implementation (`fowkal.losses`) and lets you turn the knobs. The code cells are part of the
-# text: they show how each quantity is computed (plotting code is folded away; click to unfold).
+# ## The answer
+#
+# The reproduction trains every loss of the paper's ablation on a CPU, on a benchmark whose label
+# noise it sets, and judges each of the paper's claims by a stated rule. What it finds, computed from
+# the committed run records when this book was built:
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-import numpy as np
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fowkal.viz import style
-from fowkal import parts
+from fowkal.studies import findings, kaf_report
+from fowkal.viz import keypoints, pages, style
 
 style.use_style()
+
+# %%
+records, _ = pages.run_records()
+study = kaf_report.load_study(pages.runs_dir().parent)
+found = findings.findings(records, study)
+
+# %% tags=["hide-input"]
+display(Markdown(findings.findings_markdown(found)))
+display(Markdown(findings.limits_markdown(found)))
+
+# %% [markdown]
+# The rest of the book derives each loss from its equation, computes every curve with the project's
+# own implementation (`fowkal.losses`) and lets you turn the knobs. The code cells are part of the
+# text: they show how each quantity is computed (plotting code is folded away; click to unfold).
 
 # %% [markdown]
 # ## The problem: 133 keypoints at very different scales
@@ -44,15 +60,9 @@ style.use_style()
 # paper, as defined once in `fowkal.parts`:
 
 # %% tags=["hide-input"]
-rows = ["| part | keypoints | indices |", "|---|---:|---|"]
-for name, idx in parts.PARTS.items():
-    rows.append(f"| {name} | {len(idx)} | {min(idx)}–{max(idx)} |")
-last = parts.NUM_KEYPOINTS - 1
-rows.append(f"| **all** | **{parts.NUM_KEYPOINTS}** | 0–{last} |")
-median_sigma = {name: np.median([parts.SIGMAS[i] for i in idx])
-                for name, idx in parts.PARTS.items()}
+median_sigma = keypoints.median_sigmas()
 glue("body_over_face", f"{median_sigma['body'] / median_sigma['face']:.0f}", display=False)
-Markdown("\n".join(rows))
+Markdown(keypoints.parts_markdown())
 
 # %% [markdown]
 # One σ for all of them is the crux. Body and foot keypoints are *coarse*: a shoulder and an elbow
@@ -65,18 +75,7 @@ Markdown("\n".join(rows))
 # median body keypoint's.
 
 # %% tags=["hide-input"]
-sigmas = np.asarray(parts.SIGMAS)
-fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 2.8))
-for name, idx in parts.PARTS.items():
-    idx = np.asarray(idx)
-    ax.bar(idx, sigmas[idx], width=0.85, color=style.PART_COLORS[name],
-           label=f"{name}: median {np.median(sigmas[idx]):.3f}")
-ax.set_xlim(-1, parts.NUM_KEYPOINTS)
-ax.set_xlabel("keypoint index")
-ax.set_ylabel("OKS σ (evaluation tolerance)")
-fig.legend(loc="outside upper center", ncols=4, fontsize=8)
-style.save_figure(fig, "keypoint_sigmas")
-plt.show()
+pages.show_figure(keypoints.oks_sigma_figure(), "keypoint_sigmas")
 
 # %% [markdown]
 # The paper's observation is that one loss does not suit both kinds. The Adaptive Wing loss, which
@@ -109,37 +108,48 @@ plt.show()
 #   variants whose noise we set, one of them following how much real annotators disagree per
 #   keypoint (COCO-WholeBody's OKS σ), and a variant of the KAF judged against the ablation's
 #   methods ({doc}`kaf_study`).
-#
-# The paper trained on COCO-WholeBody with 8 GPUs for 210 epochs. Neither that data set nor GPUs
-# are available where this book is built, so the default profile trains a much smaller model on a
-# small embedded benchmark on the CPU; its numbers will show whether the losses behave as the
-# paper says, not reproduce the paper's APs.
+
 
 # %% [markdown]
 # ## How to run it
 #
-# Everything runs from the repository root. `make` runs the main job (it creates `.venv/` first,
-# then trains FoWKAL on the embedded benchmark and builds this book); `make test` runs the tests.
-# Train one method of the ablation (the `method` parameter takes `mse`, `awing`, `heuristic`,
+# Everything runs from the repository root. The main job creates `.venv/` first, then trains FoWKAL
+# on the embedded benchmark (seed 0; the performance chapter says what a run cost) and builds this book,
+# which then shows that run beside the committed one ({ref}`your-run`):
+#
+# ```bash
+# make
+# ```
+#
+# The tests:
+#
+# ```bash
+# make test
+# ```
+#
+# One method of the ablation, on the CPU profile (`--method` takes `mse`, `awing`, `heuristic`,
 # `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr`, `kal_wahr`, or the controls `kal_lambda0`
-# and `kal_lambda1`); the default profile is the CPU one:
+# and `kal_lambda1`; `--seed` the seed):
 #
 # ```bash
-# papermill notebooks/train.ipynb out.ipynb -p method fowkal
+# python -m fowkal train --method kal --seed 1
 # ```
 #
-# The paper's setup (HRNet-w32 + DARK, 256 × 192, COCO-WholeBody, 8 GPUs):
+# The paper's setup (HRNet-w32 + DARK, 256 × 192, COCO-WholeBody, 8 GPUs) needs the data and the
+# ImageNet-pretrained HRNet-w32 weights that MMPose's config names ({ref}`paper-command` says which
+# file and the data layout):
 #
 # ```bash
-# papermill notebooks/train.ipynb out.ipynb -p method fowkal -p profile paper \
-#     -p data_root /path/to/coco -p gpus 8
+# python -m fowkal train --method fowkal --profile paper --data-root /path/to/coco --gpus 8 \
+#     --pretrained /path/to/hrnet_w32-36af842e.pth
 # ```
 #
-# `papermill --help-notebook notebooks/train.ipynb` lists every parameter. To rebuild this book
-# (its pages execute when their code changed, and are cached otherwise):
+# `python -m fowkal train --help` lists every option; the train notebook (`notebooks/train.py`) takes
+# the same ones as parameters. To rebuild this book alone (its pages execute when their code or the
+# records they read changed, and are cached otherwise; then open `_build/html/index.html`):
 #
 # ```bash
-# make book   # then open _build/html/index.html
+# make book
 # ```
 
 # %% [markdown]

@@ -25,95 +25,60 @@
 # paper reports.
 #
 # Every number of ours is computed on this page from the run records (`run_record.json`, one per
-# training run) by `fowkal.studies.ablation`, the module the ablation notebook uses; the last section
-# lists each record with its commit and machine. The page is executed again whenever the records
-# change, so it always shows the records that are there.
+# training run) by `fowkal.studies.ablation` (the module the ablation notebook uses) and
+# `fowkal.studies.results`; the last section lists each record with its commit and machine. The page
+# is executed again whenever the records change, so it always shows the records that are there.
 
 # %% tags=["hide-input"]
-import json
-import math
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-import numpy as np
-
 from IPython.display import Markdown, display
 
-from fowkal.studies import ablation, paper
+from fowkal.studies import ablation, local_run, results
 from fowkal.viz import pages, style
-from fowkal.losses import METHODS
+from fowkal.viz.results import claims_figure
 
 style.use_style()
+
+# %%
 RUNS = pages.runs_dir()
 records, missing = pages.run_records(RUNS)
+
+# %% tags=["hide-input"]
 display(Markdown(f"Run records read from `{pages.repo_relative(RUNS)}`: {len(records)}."
                  if records else pages.missing_records(missing, "This page shows the paper's numbers only.")))
 
 # %% [markdown]
-# ## The CPU reproduction since session 5: the paper's heatmap geometry
+# (cpu-geometry)=
+# ## The CPU profile: the paper's heatmap geometry
 #
-# Until session 5 the CPU profile predicted 32 × 24 heatmaps (read directly off the small HRNet's
-# stride-4 features of a 128 × 96 crop). On that grid the benchmark's 68 face landmarks fell into
-# about 3 × 3 heatmap pixels, a fifth of a pixel apart, so the OKS tolerance had to be widened 4 ×
-# (`area_scale` 16) to score anything; FWAHR could not act at all, since with γ = 0.01 and σ = 2 it
-# counts everything within 23.5 px of a keypoint as foreground: 94 % of a 32 × 24 map. The
-# benchmark also drew heads 1.5 × and feet 1.4 × the size of real people's. And the tables compared
-# methods as independent samples, though a seed gives every method the same start and batches.
+# The CPU profile predicts the paper's **64 × 48 heatmaps, σ = 2**, from a 128 × 96 crop, through one
+# learned 2 × upsampling in the head (a PixelShuffle after its 3 × 3 conv, `fowkal.configs.geometry`);
+# a training step costs 1.15 × (MSE) to 1.40 × (FoWKAL) the step without it, measured side by side in
+# one process ({doc}`performance`). The benchmark's heads, hands and feet have the sizes of real
+# COCO-WholeBody people ({doc}`benchmark`, calibration), and the OKS tolerance is widened 2 ×
+# (`area_scale` 4, the tightest at which the MSE baseline scores every part well off the floor); AP at
+# COCO's own tolerance is shown below as well. Methods are compared by paired per-seed differences with
+# Student-t intervals and Holm's correction (the rule below), with two controls that separate KAL's
+# part normalisation from its learned factor.
 #
-# Now:
-#
-# - the CPU profile predicts the paper's **64 × 48 heatmaps, σ = 2**, from the same 128 × 96 crop,
-#   through one learned 2 × upsampling in the head (a PixelShuffle after its 3 × 3 conv,
-#   `fowkal.configs.geometry`); a training step costs 1.15 × (MSE) to 1.40 × (FoWKAL) the 32 × 24 step,
-#   measured side by side in one process ({doc}`performance`);
-# - the benchmark's heads, hands and feet have the sizes of real COCO-WholeBody people
-#   ({doc}`benchmark`, calibration), and the OKS tolerance is widened 2 × instead of 4 × (`area_scale`
-#   4, the tightest at which the MSE baseline scores every part well off the floor); AP at COCO's own
-#   tolerance is shown below as well;
-# - methods are compared by paired per-seed differences with Student-t intervals and Holm's correction
-#   (the rule below), with two controls that separate KAL's part normalisation from its learned factor.
-#
-# The 32 × 24 records left the tree (git keeps them: `results/cpu/` at commit `1f713e9`). Quoted from
-# that commit's `tables.json`, not computed here: 8 methods × 3 seeds, whole-body AP MSE 52.1,
-# AWing 54.2, KAL 44.9, FoWKAL 43.9; every one of the 14 claims was inconclusive under the paired rule,
-# and the paper's Δ lay inside our interval for 4 of them.
+# ```{admonition} Earlier versions
+# :class: note
+# The first CPU profile predicted 32 × 24 heatmaps (read directly off the small HRNet's stride-4
+# features). On that grid the benchmark's 68 face landmarks fell into about 3 × 3 heatmap pixels, so
+# the OKS tolerance had to be widened 4 × to score anything, and FWAHR could not act at all: with
+# γ = 0.01 and σ = 2 it counts everything within 23.5 px of a keypoint as foreground, 94 % of a
+# 32 × 24 map. Its benchmark also drew heads 1.5 × and feet 1.4 × the size of real people's, and its
+# tables compared methods as independent samples. Those records left the tree (git keeps them:
+# `results/cpu/` at commit `1f713e9`). Quoted from that commit's `tables.json`, not computed here:
+# 8 methods × 3 seeds, whole-body AP MSE 52.1, AWing 54.2, KAL 44.9, FoWKAL 43.9; every one of the
+# 14 claims was inconclusive under the paired rule, and the paper's Δ lay inside our interval for 4
+# of them.
+# ```
 
 # %% tags=["hide-input"]
-def geometry_text(records) -> str:
-    found = {}
-    for r in records:
-        g = r.get("geometry")
-        key = "not stated" if not g else (f"{g['heatmap_size'][1]} × {g['heatmap_size'][0]} heatmaps (σ = {g['sigma']:g}) "
-                                          f"from {g['input_size'][1]} × {g['input_size'][0]} crops")
-        found[key] = found.get(key, 0) + 1
-    return "; ".join(f"{key}: {n} record{'s' * (n != 1)}" for key, n in found.items())
-
-
-def tolerance_table(records, boxes="gt_boxes") -> str:
-    """Whole-body AP (%) of each method at every OKS tolerance the records were scored at."""
-    by_method = {}
-    for r in records:
-        scales = (r.get("metrics_by_area_scale") or {}).get(boxes) or {}
-        for scale, metrics in scales.items():
-            by_method.setdefault(r["method"], {}).setdefault(scale, []).append(100 * metrics["wholebody"]["AP"])
-    if not by_method:
-        return ""
-    scales = sorted({s for cells in by_method.values() for s in cells}, key=float)
-    own = {(r.get("metrics_by_area_scale") or {}).get("annotation_area_scale") for r in records} - {None}
-    label = {s: ("COCO's own" if float(s) == 1 else f"{float(s) ** 0.5:.3g} × COCO's")
-             + (" (tables)" if float(s) in own else "") for s in scales}
-    lines = ["| method | " + " | ".join(label[s] for s in scales) + " | seeds |", "|---|" + "---:|" * (len(scales) + 1)]
-    for method in [m for m in METHODS if m in by_method]:
-        cells = by_method[method]
-        n = len(next(iter(cells.values())))
-        lines.append(f"| {method} | " + " | ".join(f"{np.mean(cells[s]):.1f}" if s in cells else "—" for s in scales)
-                     + f" | {n} |")
-    return "\n".join(lines)
-
-
 if records:
-    display(Markdown(f"Heatmap geometry the records state: {geometry_text(records)}."))
-    tolerances = tolerance_table(records)
+    display(Markdown(f"Heatmap geometry the records state: {results.geometry_text(records)}."))
+    tolerances = results.tolerance_table(records)
     if tolerances:
         display(Markdown("Whole-body AP (%, ground-truth boxes, mean over seeds) of the same predictions at several OKS "
                          "tolerances (a keypoint's tolerance grows with the square root of the area scale):\n\n"
@@ -126,16 +91,7 @@ if records:
 # AP 56; "—": not reported).
 
 # %% tags=["hide-input"]
-def paper_table1() -> str:
-    head = "| method (paper's Table 1) | " + " | ".join(paper.TABLE1_COLUMNS) + " |"
-    lines = [head, "|---|" + "---:|" * len(paper.TABLE1_COLUMNS)]
-    for method, values in paper.TABLE1.items():
-        cells = ["—" if v is None else f"{v:.1f}" for v in values]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-display(Markdown(paper_table1()))
+display(Markdown(results.paper_table1_markdown()))
 
 # %% [markdown]
 # **Ours** (CPU profile on the embedded benchmark; not comparable with the rows above), the two
@@ -145,38 +101,7 @@ display(Markdown(paper_table1()))
 # over seeds (n = number of seeds).
 
 # %% tags=["hide-input"]
-def with_boxes(records, boxes):
-    return [r for r in records if (r.get("metrics") or {}).get(boxes)]
-
-
-def cell(stats, method, part):
-    c = stats.get(method, {}).get(part)
-    if c is None:
-        return "—"
-    return pages.nbsp(f"{c['mean']:.1f}" + (f" ± {c['std']:.1f}" if c["n"] > 1 else ""))
-
-
-def our_table1(records) -> str:
-    labels = {"mse": "MSE (a)", "fowkal": "FoWKAL (f)"}
-    columns = ["whole-body AP", "whole-body AR", "body AP", "foot AP", "face AP", "hand AP"]
-    lines = ["| ours | boxes | " + " | ".join(columns) + " | n |", "|---|---|" + "---:|" * (len(columns) + 1)]
-    for boxes, box_label in (("detections", "detected"), ("gt_boxes", "GT")):
-        chosen = [r for r in with_boxes(records, boxes) if r["method"] in labels]
-        if not chosen:
-            continue
-        ap = ablation.aggregate(chosen, boxes=boxes, stat="AP")
-        ar = ablation.aggregate(chosen, boxes=boxes, stat="AR")
-        for method, label in labels.items():
-            if method not in ap:
-                continue
-            cells = [cell(ap, method, "wholebody"), cell(ar, method, "wholebody")]
-            cells += [cell(ap, method, part) for part in ("body", "foot", "face", "hand")]
-            lines.append(f"| {pages.nbsp(label)} | {box_label} | " + " | ".join(cells)
-                         + f" | {ap[method]['wholebody']['n']} |")
-    return "\n".join(lines) if len(lines) > 2 else ""
-
-
-ours1 = our_table1(records) if records else ""
+ours1 = results.table1_markdown(records) if records else ""
 if ours1:
     display(Markdown(pages.wide_table(ours1)))
 elif records:
@@ -185,6 +110,7 @@ else:
     display(Markdown(pages.missing_records(missing, "Our rows of Table 1 are not shown.", first=False)))
 
 # %% [markdown]
+# (table-2)=
 # ## Table 2: the ablation of the losses
 #
 # AP (%) per part with ground-truth person boxes: for each row of the paper's Table 2, the
@@ -196,21 +122,7 @@ else:
 table = ablation.aggregate(records) if records else {}
 
 # %% tags=["hide-input"]
-def table2_long(table) -> str:
-    """Table 2 with the paper's row directly above ours (fits the page's width)."""
-    parts = ablation.PARTS
-    lines = ["| row | | " + " | ".join(p.replace("wholebody", "whole-body") for p in parts) + " | seeds |",
-             "|---|---|" + "---:|" * (len(parts) + 1)]
-    for method, label in paper.TABLE2_ROWS.items():
-        theirs = [f"{paper.TABLE2[method][p]:.1f}" for p in parts]
-        ours = [cell(table, method, p) for p in parts]
-        n = table.get(method, {}).get("wholebody", {}).get("n", 0)
-        lines.append(f"| **{label}** | paper | " + " | ".join(theirs) + " | |")
-        lines.append(f"| | ours | " + " | ".join(ours) + f" | {n} |")
-    return "\n".join(lines)
-
-
-display(Markdown(pages.wide_table(table2_long(table)) if records
+display(Markdown(pages.wide_table(results.table2_long_markdown(table)) if records
                  else pages.missing_records(missing, "Our columns of Tables 2 and 3 are not shown.", first=False)))
 
 # %% [markdown]
@@ -219,10 +131,11 @@ display(Markdown(pages.wide_table(table2_long(table)) if records
 # Whole-body AP (%), ground-truth boxes, the paper's beside ours.
 
 # %% tags=["hide-input"]
-display(Markdown(ablation.table3_markdown(table).replace(" ± ", pages.nbsp(" ± ")) if records
+display(Markdown(results.table3_markdown(table) if records
                  else pages.missing_records(missing, "Our column of Table 3 is not shown.", first=False)))
 
 # %% [markdown]
+# (claims)=
 # ## The paper's claims, checked
 #
 # Each claim is a difference between two rows of Tables 2 or 3 on one part. The verdict rule is data
@@ -231,54 +144,22 @@ display(Markdown(ablation.table3_markdown(table).replace(" ± ", pages.nbsp(" ±
 # %% tags=["hide-input"]
 display(Markdown("> " + ablation.rule_text()))
 
+# %%
+claim_rows = ablation.claims(table) if records else []
 
 # %% tags=["hide-input"]
-VERDICT_COLORS = {ablation.REPRODUCED: style.CURVE_COLORS[2], ablation.CONTRADICTED: style.CURVE_COLORS[3],
-                  ablation.INCONCLUSIVE: style.CURVE_COLORS[6]}
-
-
-def claims_figure(rows):
-    """Paper's Δ (black diamond) and ours (dot and its interval, coloured by verdict), one line per claim."""
-    fig, ax = plt.subplots(figsize=(style.TEXT_WIDTH_IN, 0.32 * len(rows) + 1.0))
-    y = np.arange(len(rows))
-    for i, row in enumerate(rows):
-        color = VERDICT_COLORS[row["verdict"]]
-        if not math.isnan(row["d"]):
-            if not math.isnan(row["low"]):
-                ax.plot([row["low"], row["high"]], [i, i], color=color, lw=1.6, solid_capstyle="butt")
-            ax.plot(row["d"], i, "o", color=color, ms=5)
-        ax.plot(row["paper_delta"], i, "D", color="black", ms=4)
-    ax.axvline(0, color="0.4", lw=0.8)
-    ax.set_yticks(y, [row["claim"] for row in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"AP difference, better − worse method (points; ours: paired mean and "
-                  f"{100 * ablation.RULE['level']:.0f} % interval)")
-    handles = [plt.Line2D([], [], marker="D", color="black", ls="", ms=4, label="paper")]
-    handles += [plt.Line2D([], [], marker="o", color=c, ls="-", ms=5, label=f"ours: {v}")
-                for v, c in VERDICT_COLORS.items()]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True)
-    return fig
-
-
 if records:
-    claim_rows = ablation.claims(table)
     display(Markdown(ablation.claims_markdown(table, rows=claim_rows, keep_together=pages.nbsp)))
     fig = claims_figure(claim_rows)
     if pages.writes_figures():
         style.save_figure(fig, "claims")
     plt.show()
-    verdicts = [row["verdict"] for row in claim_rows]
-    tally = {v: verdicts.count(v) for v in ablation.VERDICTS}
-    inside = [row["paper_inside"] for row in claim_rows if row["paper_inside"] is not None]
-    display(Markdown(f"Of the paper's {len(verdicts)} claims, on the CPU benchmark: "
-                     + ", ".join(f"**{n} {v}**" for v, n in tally.items())
-                     + f". The paper's Δ lies inside our interval for {sum(inside)} of the {len(inside)} "
-                     "claims tested: an interval that holds it does not confirm the paper's size, only fails "
-                     "to rule it out; one that misses it rules the paper's size out at that level."))
+    display(Markdown(results.claims_tally_text(claim_rows)))
 else:
     display(Markdown(pages.missing_records(missing, "No claim can be checked.", first=False)))
 
 # %% [markdown]
+# (controls)=
 # ## KAL against its controls
 #
 # KAL's loss (Eq. 8) differs from MSE twice: it sums four *part means* instead of one mean over all
@@ -293,20 +174,35 @@ if records:
     control_rows = ablation.claims(table, claim_list=ablation.CONTROL_CLAIMS)
     display(Markdown(ablation.claims_markdown(table, rows=control_rows, keep_together=pages.nbsp)
                      .replace("| verdict |", "| verdict (reproduced = beats) |")))
-    words = {ablation.REPRODUCED: "beats", ablation.CONTRADICTED: "loses to", ablation.INCONCLUSIVE: "is not told apart from"}
-    whole = [r for r in control_rows if r["part"] == "wholebody" and r["n"]]
-    kal_lambda = [np.median([e for e in json.loads(Path(r["files"]["kaf_log"]).read_text()) if e["kind"] == "epoch"][-1]["mean"])
-                  for r in records if r["method"] == "kal" and r["files"].get("kaf_log")
-                  and Path(r["files"]["kaf_log"]).is_file()]
-    lines = [f"- {r['better']} {words[r['verdict']]} {r['worse']} on the whole body: Δ = {ablation.interval_text(r)} "
-             f"AP points ({r['n']} seeds)." for r in whole]
-    if kal_lambda:
-        lines.append(f"- KAL's λ at the end of training: median over keypoints {np.median(kal_lambda):.3g} "
-                     f"({len(kal_lambda)} seeds), i.e. KAL ends close to its λ = 0 control.")
-    if lines:
-        display(Markdown("\n".join(lines)))
+    display(Markdown("\n".join(results.control_lines(control_rows, records))))
 else:
     display(Markdown(pages.missing_records(missing, "The controls are not compared.", first=False)))
+
+# %% [markdown]
+# (your-run)=
+# ## Your run beside the committed records
+#
+# `make` trains FoWKAL (seed 0; `make METHOD=kal SEED=1` another method and seed) on this machine and
+# then builds this book, which sets that run beside the committed record of the same method and seed and
+# the range of the committed seeds. What to expect: the same configuration, commit and machine train
+# the same run loss for loss; on another commit or machine the arithmetic differs in its last bits, the
+# run drifts and ends like another seed would, so its AP per part should fall within or near the
+# committed seeds' range. The table says which case your run is in and whether it behaved so.
+
+# %%
+mine = local_run.local_runs()
+comparisons = [local_run.compare_run(run, records) for run in mine
+               if any(r["method"] == run["method"] for r in records)]
+
+# %% tags=["hide-input"]
+if comparisons:
+    for comparison in comparisons:
+        display(Markdown(local_run.comparison_markdown(comparison)))
+else:
+    display(Markdown(pages.admonition(
+        "No run of yours yet", f"`{pages.repo_relative(local_run.LOCAL_RUNS_DIR)}` holds no run record of a method "
+        "with committed records. To make one (one training run on the CPU, then this book again):\n\n"
+        "```bash\nmake\n```", kind="note")))
 
 # %% [markdown]
 # The ablation notebook writes the same tables next to the records (`tables.md`, `tables.json`).
@@ -314,28 +210,8 @@ else:
 # says so (a copy made before more records were added).
 
 # %% tags=["hide-input"]
-def compare_with_written(table) -> str:
-    written = RUNS / "tables.json"
-    if not written.is_file():
-        return pages.admonition("No written tables", f"`{pages.repo_relative(written)}` does not exist "
-                               "(the ablation notebook writes it when it aggregates).", kind="note")
-    saved = json.loads(written.read_text())["table"]
-    differ = []
-    for method, parts in table.items():
-        for part, c in parts.items():
-            other = saved.get(method, {}).get(part)
-            if other is None or other.get("n") != c["n"] or not math.isclose(other["mean"], c["mean"], abs_tol=1e-9):
-                differ.append(f"{method}/{part}")
-    extra = sorted(set(saved) - set(table))
-    if differ or extra:
-        return pages.admonition("Written tables differ", f"`{pages.repo_relative(written)}` disagrees with the "
-                               f"records for {', '.join(differ + extra)}: re-run the ablation notebook's "
-                               "aggregation (`-p run_missing False`).", kind="warning")
-    return f"`{pages.repo_relative(written)}` agrees with the records (every mean and seed count)."
-
-
 if records:
-    display(Markdown(compare_with_written(table)))
+    display(Markdown(pages.written_tables_note(results.written_tables_differences(table, RUNS), RUNS / "tables.json")))
 
 # %% [markdown]
 # ## Where each number comes from
@@ -345,53 +221,9 @@ if records:
 # over the rows of its method.
 
 # %% tags=["hide-input"]
-def record_rows(records) -> str:
-    order = {method: i for i, method in enumerate(METHODS)}
-    head = "| method | seed | whole-body | body | foot | face | hand | whole-body, det. | commit |"
-    lines = [head, "|---|---:|" + "---:|" * 6 + "---|"]
-    for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
-        p = pages.provenance(r)
-        gt = [f"{ablation.record_ap(r, part):.1f}" for part in ablation.PARTS]
-        det = "—"
-        if with_boxes([r], "detections"):
-            det = f"{ablation.record_ap(r, 'wholebody', boxes='detections'):.1f}"
-        commit = p["commit"].replace(" (dirty)", "*")
-        lines.append(f"| {p['method']} | {p['seed']} | " + " | ".join(gt) + f" | {det} | `{commit}` |")
-    return "\n".join(lines)
-
-
-def where_records_are(records) -> str:
-    expected = [RUNS / r["method"] / f"seed{r['seed']}" / "run_record.json" for r in records]
-    if all(Path(r["_path"]) == e for r, e in zip(records, expected)):
-        return (f"The record of a method and seed is `{pages.repo_relative(RUNS)}/<method>/seed<seed>/run_record.json`,"
-                " next to its KAF and loss logs; the record stores what regenerates the run's config, and the"
-                " config's sha256.")
-    return "Records: " + "; ".join(f"`{pages.repo_relative(r['_path'])}`" for r in records) + "."
-
-
-def timing_rows(records) -> str:
-    lines = ["| method | seed | created (UTC) | wall time | epochs | device | versions |",
-             "|:---|---:|:---|---:|---:|:---|:---|"]
-    order = {method: i for i, method in enumerate(METHODS)}
-    for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), r["seed"])):
-        p = pages.provenance(r)
-        wall = "?" if p["wall_time_s"] is None else f"{p['wall_time_s'] / 60:.1f} min"
-        v = r.get("versions", {})
-        lines.append(f"| {p['method']} | {p['seed']} | {pages.nbsp(p['created'].replace('T', ' ').rstrip('Z'))} | "
-                     f"{pages.nbsp(wall)} | {r['schedule']['epochs']} | {pages.nbsp(p['device'])} | "
-                     f"torch {v.get('torch', '?')}, mmpose {v.get('mmpose', '?')} |")
-    return "\n".join(lines)
-
-
 if records:
-    commits = sorted({pages.provenance(r)["commit"] for r in records})
-    machines = sorted({pages.provenance(r)["machine"] for r in records})
-    display(Markdown(f"{len(records)} records from {len(commits)} commit(s) ({', '.join(f'`{c}`' for c in commits)}), "
-                     f"run on: {'; '.join(machines)}. {where_records_are(records)} A commit marked * was recorded as "
-                     "dirty: the checkout was not clean when the run started (records made at commit `200b7a35` and "
-                     "before also counted files git does not track, such as the ablation's own earlier records; "
-                     "later ones count only changes to tracked files).\n\n" + pages.wide_table(record_rows(records))))
-    display(Markdown(pages.admonition("When and how each run ran (click to open)", pages.wide_table(timing_rows(records)),
-                                     kind="note", css_class="dropdown")))
+    display(Markdown(results.records_summary_text(records, RUNS) + "\n\n" + pages.wide_table(results.record_markdown(records))))
+    display(Markdown(pages.admonition("When and how each run ran (click to open)",
+                                      pages.wide_table(results.timing_markdown(records)), kind="note", css_class="dropdown")))
 else:
     display(Markdown(pages.missing_records(missing, "There is nothing to trace.", first=False)))

@@ -156,3 +156,80 @@ def test_the_readme_table_names_the_tree():
               if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and not p.name.startswith("__"))}
     unnamed = sorted(p.removesuffix(".py") for p in layers if p not in named and p.removesuffix(".py") not in named)
     assert not unnamed, f"README's 'What is where' does not name {unnamed}"
+
+
+# --------------------------------------------------------------------------- the book's pages
+BOOK = PACKAGE.parent / "book"
+#: Pages that still compute in their own cells (written by another part of the project; to move next).
+PAGES_WITH_OWN_FUNCTIONS = {"predictions_kaf"}
+
+
+def is_public(module, name: str) -> bool:
+    """A name is public in a module when it is in the module's ``__all__`` (where it has one), else when it
+    does not start with an underscore; a submodule is public when its name does not."""
+    import importlib.util
+
+    if name.startswith("_"):
+        return False
+    if hasattr(module, "__path__") and importlib.util.find_spec(f"{module.__name__}.{name}") is not None:
+        return True  # a submodule of a package
+    return name in module.__all__ if hasattr(module, "__all__") else hasattr(module, name)
+
+
+def page_uses(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every name a page takes from the package: ``from fowkal.x import name`` and
+    ``alias.name`` where ``alias`` is a fowkal module the page imported."""
+    tree = ast.parse(path.read_text())
+    aliases, used = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "fowkal":
+            for a in node.names:
+                used.append((node.module, a.name))
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "fowkal":
+                    aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else "fowkal"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            used.append((aliases[node.value.id], node.attr))
+    return used
+
+
+@pytest.mark.parametrize("page", sorted(p.stem for p in BOOK.glob("*.py")))
+def test_pages_use_only_the_packages_public_names(page):
+    import importlib
+
+    wrong = []
+    for module_name, name in page_uses(BOOK / f"{page}.py"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue  # ``alias.attr`` where the alias is a name, not a module (a class or a function)
+        if not is_public(module, name):
+            wrong.append(f"{module_name}.{name}")
+    assert not wrong, f"book/{page}.py uses names the package does not make public: {sorted(set(wrong))}"
+
+
+@pytest.mark.parametrize("page", sorted(p.stem for p in BOOK.glob("*.py")
+                                        if "reads_data: true" in p.read_text()[:2000]))
+def test_data_pages_compute_nothing_themselves(page):
+    """A page that reads records or data explains; the package computes (no function or class of its own)."""
+    if page in PAGES_WITH_OWN_FUNCTIONS:
+        pytest.skip(f"book/{page}.py is listed in PAGES_WITH_OWN_FUNCTIONS")
+    tree = ast.parse((BOOK / f"{page}.py").read_text())
+    defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))]
+    assert not defined, f"book/{page}.py defines {defined}: move them into fowkal.studies or fowkal.viz"
+
+
+def test_the_public_name_rule(tmp_path):
+    import types
+
+    module = types.ModuleType("fowkal_example")
+    module.visible, module._hidden, module.listed = 1, 2, 3
+    assert is_public(module, "visible") and not is_public(module, "_hidden")
+    module.__all__ = ["listed"]
+    assert is_public(module, "listed") and not is_public(module, "visible")
+    import fowkal.viz
+
+    assert is_public(fowkal.viz, "pages") and not is_public(fowkal.viz, "_nothing")

@@ -698,7 +698,7 @@ def write_summary(rows: list[dict], out_dir) -> Path:
     return out / "summary.md"
 
 
-__all__ = ["BEST_VARIANT", "JUDGED_AGAINST", "variant_method", "variant_claims", "variant_table", "NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "COCO_RUNS", "PIXEL_RUNS", "PIXEL_VARIANTS", "STUDY_RUNS", "pixel_scale", "noise_params", "record_folder", "plan", "run_study",
+__all__ = ["BEST_VARIANT", "JUDGED_AGAINST", "STUDY_DIR", "ABLATION_SEEDS", "VARIANT_TITLES", "NOISE_PARTS", "LOW_LAMBDA", "COLLAPSED_FRACTION", "variant_method", "variant_claims", "variant_table", "NOISE_VARIANTS", "KAF_VARIANTS", "SWEEP_NOISES", "SWEEP_RUNS", "VARIANT_RUNS", "STRONG_RUNS", "COCO_RUNS", "PIXEL_RUNS", "PIXEL_VARIANTS", "STUDY_RUNS", "pixel_scale", "noise_params", "record_folder", "plan", "run_study",
            "load_runs", "measure_noise", "write_injected_noise", "fraction_below", "final_part_lambda", "spearman", "noise_correlation",
            "summary", "verdict", "verdicts", "lambda_markdown", "ap_markdown", "summary_markdown", "verdict_markdown", "write_summary",
            "work_folder", "measure_pushes", "push_correlation", "part_push", "barrier_weight", "barrier_error", "push_markdown",

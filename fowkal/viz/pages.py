@@ -1,32 +1,30 @@
-"""Helpers of the book's result pages: which records they read, admonitions, tables, provenance lines."""
+"""Helpers of the book's result pages: admonitions, wide tables, the note on missing records; which
+records they read and where each comes from (:mod:`fowkal.studies.records`, re-exported here)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance, repo_relative,  # noqa: F401
+                               run_records, runs_dir)
 
-from ..runs import record as run_record
-from .style import REPO_ROOT
-
-
-# --------------------------------------------------------------------------- result pages
-#: Where the committed CPU reproduction's run records live (``<method>/seed<N>/run_record.json``);
-#: the KAF study's are beside it, in ``results/kaf-study/``.
-DEFAULT_RUNS_DIR = REPO_ROOT / "results" / "cpu"
-#: Environment variable that points the result pages at another folder of run records (laid out as
-#: ``results/cpu``: ``<method>/seed<N>/``; the KAF study page reads ``kaf-study/`` in its parent).
-RUNS_DIR_ENV = "FOWKAL_RUNS_DIR"
-
-
-def runs_dir() -> Path:
-    """The folder of run records the result pages read: ``$FOWKAL_RUNS_DIR`` or the committed one."""
-    value = os.environ.get(RUNS_DIR_ENV, "").strip()
-    return Path(value).expanduser().resolve() if value else DEFAULT_RUNS_DIR
+__all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "repo_relative", "nbsp",
+           "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records", "written_tables_note"]
 
 
 def writes_figures() -> bool:
     """Whether result figures go to ``figures/``: only when drawn from the committed records (a
     book built from another records folder must not overwrite the README's figures)."""
     return runs_dir() == DEFAULT_RUNS_DIR.resolve()
+
+
+def show_figure(fig, name: str | None = None) -> None:
+    """Show ``fig`` in the page; with a ``name``, also write it to ``figures/<name>.png`` when the page draws
+    from the committed records (:func:`writes_figures`)."""
+    import matplotlib.pyplot as plt
+
+    from .style import save_figure
+
+    if name and writes_figures():
+        save_figure(fig, name)
+    plt.show()
 
 
 def admonition(title: str, text: str, *, kind: str = "warning", css_class: str = "") -> str:
@@ -43,40 +41,9 @@ def wide_table(markdown: str) -> str:
     return f":::{{container}} fowkal-wide\n{markdown}\n:::\n"
 
 
-def nbsp(text) -> str:
-    """``text`` with non-breaking spaces, so that a table cell ("45.1 ± 0.3") stays on one line."""
-    return str(text).replace(" ", "\u00a0")
-
-
-def repo_relative(path) -> str:
-    """``path`` relative to the repository when inside it (for provenance lines), else absolute."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 #: How to make the CPU reproduction's run records (said wherever they are missing).
 MAKE_RECORDS = ("# 10 methods (8 of the paper, 2 controls) x 5 seeds, cpu profile, resumable (2.5-5 h on 2 cores)\n"
                 "papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb")
-
-
-def run_records(folder=None) -> tuple[list[dict], str | None]:
-    """Every run record under ``folder`` (default :func:`runs_dir`), checked by
-    :func:`fowkal.runs.record.load` (``files`` absolute, ``_path`` added), sorted by path; and, when
-    there are none, why (a sentence for the reader), else None."""
-    folder = runs_dir() if folder is None else Path(folder)
-    if not folder.is_dir():
-        return [], f"`{repo_relative(folder)}` does not exist"
-    records = []
-    for path in sorted(folder.rglob(run_record.RECORD_NAME)):
-        record = run_record.load(path)
-        record["_path"] = str(path)
-        records.append(record)
-    if not records:
-        return [], f"`{repo_relative(folder)}` holds no `{run_record.RECORD_NAME}`"
-    return records, None
 
 
 def missing_records(reason: str, consequence: str, *, first: bool = True) -> str:
@@ -93,18 +60,16 @@ def missing_records(reason: str, consequence: str, *, first: bool = True) -> str
         kind="warning", css_class="fowkal-missing")
 
 
-def provenance(record: dict) -> dict:
-    """Where one record's numbers come from: method, seed, commit, machine, device, time, file."""
-    git = record.get("git") or {}
-    commit = git.get("commit")
-    machine = record.get("machine") or {}
-    device = record.get("device") or {}
-    return {
-        "method": record["method"], "seed": record["seed"],
-        "commit": "unknown" if not commit else commit[:8] + (" (dirty)" if git.get("dirty") else ""),
-        "machine": f"{machine.get('cpu_count', '?')} CPUs, {machine.get('platform', '?')}",
-        "device": f"{device.get('type', '?')} × {device.get('processes', 1)}",
-        "created": record.get("created", "?"),
-        "wall_time_s": record.get("wall_time_s"),
-        "file": repo_relative(record.get("_path", "?")),
-    }
+
+
+def written_tables_note(differences: list[str] | None, written) -> str:
+    """What the results page says about the ablation notebook's ``tables.json`` (``differences``:
+    :func:`fowkal.studies.results.written_tables_differences`, None when the file does not exist)."""
+    name = f"`{repo_relative(written)}`"
+    if differences is None:
+        return admonition("No written tables", f"{name} does not exist (the ablation notebook writes it when it "
+                          "aggregates).", kind="note")
+    if differences:
+        return admonition("Written tables differ", f"{name} disagrees with the records for {', '.join(differences)}: "
+                          "re-run the ablation notebook's aggregation (`-p run_missing False`).", kind="warning")
+    return f"{name} agrees with the records (every mean and seed count)."

@@ -11,10 +11,13 @@ the loss benchmark's JSON, the embedded benchmark or the real sample are marked
 - the ``env-get-outdated`` hook makes Sphinx re-read them when the fingerprint differs from the one
   they were last read with (an incremental build; ``jupyter-book build --all`` re-reads all).
 
-The inputs:
+The inputs (:func:`input_paths`):
 
-- the run-record folder the book reads (``fowkal.viz.pages.runs_dir()``): file names and contents;
-- ``figures/bench_losses.json``;
+- the folder above the run records the book reads (``results/``, or the parent of ``$FOWKAL_RUNS_DIR``):
+  the ablation's records, the KAF study's and the GPU check's, file names and contents;
+- the benchmarks' results: ``figures/*.json`` and every JSON under ``benchmarks/``;
+- the run records of your own runs, ``work_dirs/cpu/*/run_record.json`` (the main job's, which the
+  results page sets beside the committed ones);
 - the environment variables the pages read (``FOWKAL_RUNS_DIR``, ``FOWKAL_REAL_SAMPLE``, ``FOWKAL_EVAL_EXAMPLE``,
   ``FOWKAL_DATA_ROOT``);
 - the source of the ``fowkal`` package (the pages compute everything with it; it names the
@@ -44,14 +47,21 @@ def _add_tree(digest, root: Path) -> None:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
+def input_paths() -> list[Path]:
+    """The files and folders the data pages read (see the module's documentation); absent ones included."""
+    from ..studies import local_run
+    from .pages import runs_dir
+    from .style import FIGURES_DIR, REPO_ROOT
+
+    return [runs_dir().parent, *sorted(FIGURES_DIR.glob("*.json")), *sorted((REPO_ROOT / "benchmarks").rglob("*.json")),
+            *sorted(local_run.LOCAL_RUNS_DIR.glob("*/run_record.json"))]
+
+
 def inputs_fingerprint() -> str:
     """A hash of everything the data pages read (see the module's documentation)."""
-    from .style import FIGURES_DIR
-    from .pages import runs_dir
-
     digest = hashlib.sha256()
-    _add_tree(digest, runs_dir())
-    _add_tree(digest, FIGURES_DIR / "bench_losses.json")
+    for path in input_paths():
+        _add_tree(digest, path)
     for name in ENV_VARS:
         digest.update(f"{name}={os.environ.get(name, '')}\n".encode())
     for source in sorted(_PACKAGE.rglob("*.py")):
