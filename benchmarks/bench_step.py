@@ -32,6 +32,7 @@ import io
 import tempfile
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,7 +259,8 @@ def markdown(result: dict) -> str:
     lines = [f"Training step of the CPU profile (batch 32, 128x96 crops, 64x48 heatmaps), median of "
              f"{result['settings']['rounds']} blocks x {result['settings']['steps']} steps per method after a "
              f"warm-up block, the two code versions alternating; load average "
-             f"{result['load_average_before'][0]:.1f} -> {result['load_average_after'][0]:.1f}", "",
+             f"{result['settings']['load_average_before'][0]:.1f} -> "
+             f"{result['settings']['load_average_after'][0]:.1f}", "",
              "| method | code | ms | × MSE (same code) | × baseline |", "|---|---|---:|---:|---:|"]
     for r in s["rows"]:
         ratio = s["ratio_to_mse"].get(r["method"]) if r["code"] == "current" else None
@@ -305,12 +307,12 @@ def run(args) -> dict:
         finally:
             for w in workers:
                 w.close()
-    result = dict(kind="fowkal-bench-step", settings=dict(steps=args.steps, rounds=args.rounds,
-                                                          baseline=args.baseline, methods=list(args.methods),
-                                                          baseline_methods=list(args.baseline_methods)),
+    result = dict(kind="fowkal-bench-step", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  settings=dict(steps=args.steps, rounds=args.rounds, baseline=args.baseline,
+                                methods=list(args.methods), baseline_methods=list(args.baseline_methods),
+                                load_average_before=list(load_before), load_average_after=list(os.getloadavg())),
                   summary=summarise(samples, args.methods, args.baseline_methods), pipeline=pipeline,
-                  load_average_before=load_before, load_average_after=os.getloadavg(),
-                  machine=machine_info(), git=git_commit(), compiled_loss=_compiled_available())
+                  machine=machine_info(), commit=git_commit(), compiled_loss=_compiled_available())
     return result
 
 
