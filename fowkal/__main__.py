@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from .jsonfile import write_json_atomic
 
 
 def _add_evaluate_results(subparsers) -> None:
@@ -33,7 +34,7 @@ def _run_evaluate_results(args) -> None:
                            area_scale=args.area_scale)
     print(format_table(metrics))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json_atomic(metrics, args.json_out, indent=2)
 
 
 def _add_train(subparsers) -> None:
@@ -85,7 +86,7 @@ def _run_evaluate(args) -> None:
                        img_prefix=args.img_prefix, config=args.config,
                        work_dir=args.work_dir, batch_size=args.batch_size)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json_atomic(metrics, args.json_out, indent=2)
 
 
 def build_parser() -> argparse.ArgumentParser:

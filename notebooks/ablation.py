@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -42,7 +42,8 @@ from pathlib import Path
 
 from fowkal.studies import ablation
 from fowkal.losses import METHODS
-from fowkal.runs.options import PROFILES, parse_seeds
+from fowkal.configs import PROFILES
+from fowkal.runs.options import parse_seeds
 
 if profile not in PROFILES:
     raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")

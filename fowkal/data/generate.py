@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..jsonfile import write_json_atomic
 from .coco import category, detections, image_record, person_annotation
 from .params import (DEFAULT_PARAMS, GENERATOR_VERSION, NOISE_PARTS, NOISE_SCALE,
                      validate_params, validate_seed)
@@ -418,8 +419,7 @@ def _generate(folder: Path, seed: int, params: dict, workers: int, progress: Pro
 
 
 def _write_json(path: Path, obj, indent=None) -> None:
-    separators = (",", ":") if indent is None else (",", ": ")
-    path.write_text(json.dumps(obj, indent=indent, separators=separators))
+    write_json_atomic(obj, path, indent=indent, compact=indent is None)
 
 
 def read_manifest(root) -> dict:

@@ -56,6 +56,7 @@ from pathlib import Path
 
 from ..configs.geometry import geometry_overrides
 from ..data.params import NOISE_PARTS
+from ..jsonfile import write_json_atomic
 from ..parts import PARTS
 from ..runs.logs import kaf_log
 from .kaf_push import PUSH_FILE, barrier_equilibrium
@@ -332,9 +333,7 @@ def write_injected_noise(runs_root) -> Path:
     clean = default_benchmark(**{f"noise_{p}": 0.0 for p in NOISE_PARTS})
     injected.update({noise: measure_noise(default_benchmark(**NOISE_VARIANTS[noise]), clean) for noise in missing})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(_no_nan(injected), indent=1) + "\n")
-    tmp.replace(out)
+    write_json_atomic(_no_nan(injected), out)
     return out
 
 
@@ -694,7 +693,7 @@ def write_summary(rows: list[dict], out_dir) -> Path:
     text = "## Summary\n\n" + summary_markdown(rows) + "\n\n## Verdict\n\n" + verdict_markdown(rows) + "\n"
     (out / "summary.md").write_text(text)
     data = _no_nan({"rows": rows, "verdicts": verdicts(rows)})
-    (out / "summary.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    write_json_atomic(data, out / "summary.json")
     return out / "summary.md"
 
 
