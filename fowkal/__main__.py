@@ -42,6 +42,8 @@ def _add_train(subparsers) -> None:
 
     parser = subparsers.add_parser("train", help="train one method (MMPose/MMEngine), print per-part AP")
     TrainOptions.add_arguments(parser)  # one flag per option
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the options and build the run's config, then stop: nothing is trained")
     # the torchrun relaunch hands its processes every option at once, as JSON
     parser.add_argument("--options-json", help=argparse.SUPPRESS)
     parser.set_defaults(run=_run_train)
@@ -49,14 +51,14 @@ def _add_train(subparsers) -> None:
 
 def _run_train(args) -> None:
     from .runs.options import TrainOptions
-    from .runs.train import train
+    from .runs.train import dry_run, train
 
     options = TrainOptions.from_args(args)
     if args.options_json is not None:
         if options != TrainOptions():
             raise ValueError("--options-json holds every option: give no other option with it")
         options = TrainOptions.from_json(args.options_json)
-    train(options)
+    (dry_run if args.dry_run else train)(options)
 
 
 def _add_evaluate(subparsers) -> None:

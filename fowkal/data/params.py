@@ -5,8 +5,10 @@ import math
 import numbers
 from types import MappingProxyType
 
-#: Bump when the generator's output changes for the same seed and parameters (it names the cache).
-GENERATOR_VERSION = "2.0.0"  # 2.0.0 (session 5): part sizes calibrated, foot_size and noise_kind parameters
+#: Bump when the generator's output changes for the same seed and parameters: it names the cache
+#: (``benchmark_key``), and tests/test_data_generation.py pins the content of a small benchmark of
+#: this version, so a change of output without a bump fails there. What each version changed: CHANGELOG.md.
+GENERATOR_VERSION = "2.0.0"
 
 #: Parts whose training labels get their own noise level (the paper's four parts).
 NOISE_PARTS = ("body", "foot", "face", "hand")
