@@ -79,7 +79,7 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
 def test_the_committed_kaf_study_runs_its_whole_plan_with_its_pushes():
     from fowkal.studies import kaf_study
 
-    # every setting of the study's plan at >= 3 paired seeds (issue #17), the default-noise paper runs
+    # every setting of the study's plan at >= 3 paired seeds, the default-noise paper runs
     # being the ablation's; every run with its push measured, which the chapter's push sections read
     runs = kaf_study.load_runs(RESULTS)
     seeds = {}

@@ -92,7 +92,7 @@ VARIANT_TITLES = {
     "barrier": "log-barrier c = 0.01", "normalised": "terms on a common scale",
     "heatmap32": "the paper's loss on 32 × 24 heatmaps (pixel-scale test)",
 }
-# The study at 64x48 (session 5 on; issue #17). At 32x24 it also ran the uniform noise and the no_reg
+# The study at 64x48. At 32x24 it also ran the uniform noise and the no_reg
 # variant (git history); neither moved λ or AP beyond the others, so the 64x48 plan drops them.
 #: The noise sweep: KAL and FoWKAL with the paper's loss on the default and the reverse noise (the
 #: default-noise runs are the ablation's records).
@@ -338,11 +338,11 @@ def write_injected_noise(runs_root) -> Path:
 
 
 # --------------------------------------------------------------------------- the best variant, judged
-#: The study's best variant (highest whole-body AP at 32x24, session 3), judged as a method of the
+#: The study's best variant (highest whole-body AP in the study's first, 32x24 runs), judged as a method of the
 #: ablation: FoWKAL with it, paired by seed against these methods of the ablation.
 BEST_VARIANT = "normalised"
 JUDGED_AGAINST = ("mse", "awing", "fowkal")
-ABLATION_SEEDS = 5  # the judgement needs this many common seeds (issue #17)
+ABLATION_SEEDS = 5  # the judgement needs this many common seeds
 
 
 def variant_method(variant: str = BEST_VARIANT, method: str = "fowkal") -> str:

@@ -22,7 +22,7 @@ from .style import PART_COLORS, SIGMA, TEXT_WIDTH_IN
 PROFILE_SIZES = {"cpu": dict(input_size=(96, 128), heatmap_size=(48, 64)),
                  "paper": dict(input_size=(192, 256), heatmap_size=(48, 64))}
 #: The two heatmap sizes the book compares (Fig. 1): the CPU profile's now (the paper's 64x48) and the
-#: 32x24 it had until session 5, both from its 128x96 crop.
+#: 32x24 it had before (CHANGELOG.md), both from its 128x96 crop.
 HEATMAP_SIZES = {"CPU now": PROFILE_SIZES["cpu"],
                  "CPU before": dict(input_size=(96, 128), heatmap_size=(24, 32))}
 #: Colour map of λ: white = MSE side (λ = 0), blue = AWing side (λ = 1), as in the paper's Fig. 5.
