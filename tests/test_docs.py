@@ -43,8 +43,8 @@ def development_diary(lines) -> list[tuple[int, str]]:
 
 
 def test_the_diary_pattern():
-    said = ["until sess" + "ion 5", "Sess" + "ions 3-4 ran", "(iss" + "ue #17)", "#" + "15: seeds", "see iss" + "ue 24"]
-    fine = ["scope=\"session\"", "when this session started", "colour #0173B2", "grey #949494", "COCO-WholeBody iss" + "ue #38",
+    said = ["until sess" + "ion 5", "Sess" + "ions 3-4 ran", "(iss" + "ue #" + "17)", "#" + "15: seeds", "see iss" + "ue 24"]
+    fine = ["scope=\"session\"", "when this session started", "colour #0173B2", "grey #949494", "COCO-WholeBody iss" + "ue #" + "38",
             "mmengine iss" + "ue 1655", "&#39;", "page.html#12", "# 1. a heading"]
     assert [n for n, _ in development_diary(said)] == [1, 2, 3, 4, 5]
     assert development_diary(fine) == []

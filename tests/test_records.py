@@ -269,8 +269,11 @@ def test_the_images_drawn_for_a_record_are_its_own_unless_the_content_differs(tm
     root, note = evaluated_benchmark(_record_on(changed))
     assert root.parent == tmp_path / "here"
     assert note and "wholebody-synth-0123456789" in note and root.name in note and "differ" in note
-    with pytest.raises(ValueError, match="not evaluated on an embedded benchmark"):
-        evaluated_benchmark({"schema_version": 2, "data": {"root": "x", "benchmark": None}})
+    # another dataset: its own folder where it is here, else nothing to draw
+    other = {"schema_version": 2, "data": {"root": str(there), "benchmark": None}}
+    assert evaluated_benchmark(other) == (there, None)
+    with pytest.raises(ValueError, match="not here, and it is not an embedded benchmark"):
+        evaluated_benchmark({"schema_version": 2, "data": {"root": str(tmp_path / "gone"), "benchmark": None}})
 
 
 def test_portable_paths(tmp_path, monkeypatch):

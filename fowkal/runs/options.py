@@ -21,7 +21,6 @@ import numbers
 import os
 import typing
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from ..configs.arguments import PROFILES, check_arguments
 from ..losses import METHODS

@@ -119,14 +119,15 @@ def evaluated_benchmark(record: dict) -> tuple[Path, str | None]:
     The images are the same exactly when the content hashes (``data.benchmark.content_sha256``) are:
     a new generator version that changed nothing the model sees raises no doubt.
     """
-    from ..data import MANIFEST, default_benchmark
+    from ..data import VAL_ANN, default_benchmark
 
+    recorded = run_record.data_root(record)
+    if (recorded / VAL_ANN).is_file():
+        return recorded, None
     identity = record["data"].get("benchmark")
     if identity is None:
-        raise ValueError("the record's run was not evaluated on an embedded benchmark (data.benchmark is null)")
-    recorded = run_record.data_root(record)
-    if (recorded / MANIFEST).is_file():
-        return recorded, None
+        raise ValueError(f"the record's data root {record['data']['root']} is not here, and it is not an embedded "
+                         "benchmark that could be made here (data.benchmark is null)")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in identity["params"].items()}
     here = default_benchmark(seed=identity["seed"], **params)
     made = benchmark_identity(here)

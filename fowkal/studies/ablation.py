@@ -242,7 +242,8 @@ def write_tables(table: dict, out_dir) -> Path:
     text = "\n\n".join(["## Table 2", table2_markdown(table), "## Table 3", table3_markdown(table),
                         "## Claims", claims_markdown(table)])
     (out / "tables.md").write_text(text + "\n")
-    # what JSON cannot hold (a missing cell's object) is written as null
-    data = json.loads(json.dumps({"table": table, "claims": claims(table)}, default=lambda x: None))
+    # what JSON cannot hold (a missing cell's object, an undefined NaN statistic) is written as null
+    data = json.loads(json.dumps({"table": table, "claims": claims(table)}, default=lambda x: None),
+                      parse_constant=lambda name: None)
     write_json_atomic(data, out / "tables.json")
     return out / "tables.md"
