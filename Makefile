@@ -1,7 +1,8 @@
 # fowkal's entry points (README, "Two commands"):
 #   make          the main job: the default FoWKAL training on the embedded benchmark (cpu profile),
 #                 then the book (_build/html/index.html); needs no root and no browser
-#   make test     the whole test suite, slow tests included (what CI runs; installs chromium: root)
+#   make test     the whole test suite, slow tests included (what CI runs); as root it installs chromium
+#                 for the browser test, which is skipped (with its reason) for a user who is not root
 #   make book     build the book only
 #   make setup    create/refresh .venv only (uv, else pip; reused while pyproject.toml is unchanged)
 # Options: make METHOD=kal SEED=1     make test PYTEST_ARGS="-k losses -m 'not slow'"
@@ -35,10 +36,10 @@ book: setup
 test: setup
 	bash .ci/setup-book
 	bash .ci/setup-browser
-	$(REAL_DATA); .venv/bin/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+	$(REAL_DATA); .venv/bin/python -m pytest -q -rs --durations=15 $(PYTEST_ARGS)
 
 setup:
 	@bash .ci/setup
 
 help:
-	@sed -n '1,7p' Makefile
+	@sed -n '1,8p' Makefile

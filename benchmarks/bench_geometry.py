@@ -1,4 +1,4 @@
-"""Training-step cost of the CPU profile at its 64x48 heatmaps vs the 32x24 it had until session 5.
+"""Training-step cost of the CPU profile at its 64x48 heatmaps vs the 32x24 it had before (CHANGELOG.md).
 
     .venv/bin/python benchmarks/bench_geometry.py            # ~3 minutes on 2 busy cores
     .venv/bin/python benchmarks/bench_geometry.py --quick    # smoke run: batch 4, 2 repeats, 2 heads
@@ -8,13 +8,13 @@ ratios of medians from the same run):
 
 1. **step**: one MMEngine ``train_step`` (data preprocessor, forward, loss, backward, Adam update) of
    the CPU profile's model (``fowkal.configs``: small HRNet + ``KAFHeatmapHead``, 128x96 crops) with
-   the profile's loss (fused), for ``fowkal`` and ``mse``, at 32x24 (``geometry_overrides('32x24')``: the profile until session 5)
+   the profile's loss (fused), for ``fowkal`` and ``mse``, at 32x24 (``geometry_overrides('32x24')``: the earlier profile)
    and at 64x48 with each head of ``fowkal.configs.geometry.HEADS_64x48``;
 2. **data**: one batch through the profile's training pipeline (load, augment, crop, GenerateTarget)
    per geometry, in this process (in training, the loader's workers do it on the same cores).
 
 Each malloc mode runs in its own process (``--malloc``): ``default`` (glibc as training runs had
-it until session 5) and ``retain`` (``fowkal.runs.malloc.retain_freed_memory()``: freed memory is reused, so
+it at 32x24) and ``retain`` (``fowkal.runs.malloc.retain_freed_memory()``: freed memory is reused, so
 tensors above glibc's 32 MiB mmap limit, such as a batch of 64x48 heatmaps, stop page-faulting at
 every step). Ratios are taken within one process; the two modes' times come from two processes
 run one after the other (``retain_vs_default`` says so).

@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
@@ -40,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from fowkal import parts  # noqa: E402
+from fowkal.jsonfile import write_json_atomic  # noqa: E402
 from fowkal.losses import fused  # noqa: E402
 from fowkal.losses import KAL_METHODS, METHODS, build_fused_loss, build_reference_loss  # noqa: E402
 from fowkal.parts import NUM_KEYPOINTS  # noqa: E402
@@ -548,9 +547,7 @@ def markdown(result):
 
 def write_json(result, out: Path):
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(result, tmp, indent=1)
-    os.replace(tmp.name, out)  # never a half-written file
+    write_json_atomic(result, out)  # never a half-written file
 
 
 # --------------------------------------------------------------------------- entry point

@@ -36,10 +36,10 @@ from matplotlib.ticker import FuncFormatter
 
 from fowkal.viz import figures, pages, style, widgets
 from fowkal import parts
-from fowkal.data import VAL_ANN, default_benchmark
+from fowkal.data import VAL_ANN
 from fowkal.losses import KAL_METHODS
 from fowkal.runs.logs import kaf_log, kaf_series
-from fowkal.runs.record import data_root
+from fowkal.runs.runconfig import evaluated_benchmark
 
 style.use_style()
 RUNS = pages.runs_dir()
@@ -69,19 +69,10 @@ def caption(record, what=""):
 
 # %% tags=["hide-input"]
 def benchmark_root(record):
-    """The benchmark a record was evaluated on: its own folder if it is here, else the default
-    benchmark (regenerated on first use), with a note when that is not the same benchmark."""
-    recorded = data_root(record)  # the record's root ($FOWKAL_DATA_ROOT/...) on this machine
-    if (recorded / VAL_ANN).is_file():
-        return recorded, None
-    here = default_benchmark()
-    if here.name == recorded.name:
-        return here, None
-    return here, pages.admonition(
-        "Images may differ", f"The runs were evaluated on `{recorded.name}`, which is not on this machine; "
-        f"the images drawn are those of `{here.name}` (the benchmark the current generator makes). "
-        "Validation images with the same seed and index match only when the generator did not change.",
-        kind="warning")
+    """The benchmark a record was evaluated on (made here on first use), with a warning box when the
+    images made here differ from those the run saw (`fowkal.runs.runconfig.evaluated_benchmark`)."""
+    root, problem = evaluated_benchmark(record)
+    return root, problem and pages.admonition("Images may differ", problem, kind="warning")
 
 
 def poses_by_image(predictions, image_ids):

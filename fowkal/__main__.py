@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from .jsonfile import write_json_atomic
 
 
 def _add_evaluate_results(subparsers) -> None:
@@ -33,7 +34,7 @@ def _run_evaluate_results(args) -> None:
                            area_scale=args.area_scale)
     print(format_table(metrics))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json_atomic(metrics, args.json_out, indent=2)
 
 
 def _add_train(subparsers) -> None:
@@ -41,6 +42,8 @@ def _add_train(subparsers) -> None:
 
     parser = subparsers.add_parser("train", help="train one method (MMPose/MMEngine), print per-part AP")
     TrainOptions.add_arguments(parser)  # one flag per option
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the options and build the run's config, then stop: nothing is trained")
     # the torchrun relaunch hands its processes every option at once, as JSON
     parser.add_argument("--options-json", help=argparse.SUPPRESS)
     parser.set_defaults(run=_run_train)
@@ -48,14 +51,14 @@ def _add_train(subparsers) -> None:
 
 def _run_train(args) -> None:
     from .runs.options import TrainOptions
-    from .runs.train import train
+    from .runs.train import dry_run, train
 
     options = TrainOptions.from_args(args)
     if args.options_json is not None:
         if options != TrainOptions():
             raise ValueError("--options-json holds every option: give no other option with it")
         options = TrainOptions.from_json(args.options_json)
-    train(options)
+    (dry_run if args.dry_run else train)(options)
 
 
 def _add_evaluate(subparsers) -> None:
@@ -85,7 +88,7 @@ def _run_evaluate(args) -> None:
                        img_prefix=args.img_prefix, config=args.config,
                        work_dir=args.work_dir, batch_size=args.batch_size)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json_atomic(metrics, args.json_out, indent=2)
 
 
 def build_parser() -> argparse.ArgumentParser:

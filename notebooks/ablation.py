@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,7 +29,7 @@
 # %% tags=["parameters"]
 profile: str = "cpu"
 methods: str = "all"  # comma-separated, or "all" (Table 2 a-f, Table 3's WAHR rows and the two controls kal_lambda0/1)
-seeds: str = "0,1,2,3,4"  # the paired seeds of the committed records (at least 5: issue #15)
+seeds: str = "0,1,2,3,4"  # the paired seeds of the committed records (at least 5)
 records_dir: str = ""  # empty: results/<profile> (committed)
 work_root: str = "work_dirs/ablation"  # checkpoints and full logs (not committed)
 run_missing: bool = True  # False: aggregate the records there are, train nothing
@@ -42,7 +42,8 @@ from pathlib import Path
 
 from fowkal.studies import ablation
 from fowkal.losses import METHODS
-from fowkal.runs.options import PROFILES, parse_seeds
+from fowkal.configs import PROFILES
+from fowkal.runs.options import parse_seeds
 
 if profile not in PROFILES:
     raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -28,7 +28,7 @@
 # the ablation's (`results/cpu`).
 #
 # ```bash
-# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (36 runs beside the ablation's; ~2.9 min each where session 6 timed them)
+# papermill notebooks/kaf_study.ipynb work_dirs/kaf_study.ipynb                 # every run, 3 seeds (36 runs beside the ablation's; ~3 min each on a 2-core machine)
 # papermill notebooks/kaf_study.ipynb out.ipynb -p run_missing False          # only measure the records there are
 # ```
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,7 +29,7 @@
 # `papermill --help-notebook notebooks/train.ipynb` lists the parameters.
 
 # %% tags=["parameters"]
-method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr
+method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr, kal_lambda0, kal_lambda1
 profile: str = "cpu"  # cpu (embedded benchmark, minutes) or paper (HRNet-w32+DARK 256x192, COCO-WholeBody)
 data_root: str = ""  # empty: the embedded benchmark; for paper: the COCO-WholeBody root
 ann_train: str = ""  # empty: the profile's layout; relative to data_root unless absolute

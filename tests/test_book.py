@@ -2,7 +2,8 @@
 every built page works in a real browser (Debian's Chromium driven by Playwright) with no network.
 
 The browser test needs what ``.ci/setup-book`` (the vendored JavaScript) and ``.ci/setup-browser``
-(chromium) install; ``make test`` runs both.
+(chromium) install; ``make test`` runs both. Installing them needs root: for a user who is not root
+and lacks them, the browser test is skipped with that reason (as root, it fails instead).
 Screenshots of every page land in ``_build/screenshots/`` (look at them).
 """
 from __future__ import annotations
@@ -169,11 +170,53 @@ def test_save_figure_rejects_paths():
 
 
 # --------------------------------------------------------------------------- build + browser
+def _setup_problem(missing: list[str], root: bool) -> tuple[str, str] | None:
+    """What to do when the browser test's setup is incomplete: ``("skip", reason)`` for a user who is
+    not root (who cannot install Chromium, nor Node.js for the vendored JavaScript), ``("fail",
+    reason)`` for root, who can (CI runs as root: the browser test is never skipped there)."""
+    if not missing:
+        return None
+    what = f"missing {', '.join(missing)}"
+    if root:
+        return "fail", f"{what}: run `bash .ci/setup-book && bash .ci/setup-browser` (or `make test`) first"
+    return "skip", (f"{what}, which a user who is not root cannot install (as root: `apt-get install -y "
+                    f"chromium nodejs npm`, then `make test`)")
+
+
 def _require_setup():
     missing = [str(p) for p in (VENDOR / "mathjax" / "tex-mml-chtml.js", VENDOR / "require.js",
                                 VENDOR / "html-manager" / "embed-amd.js", CHROMIUM) if not p.exists()]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `bash .ci/setup-book && bash .ci/setup-browser` (or `make test`) first")
+    problem = _setup_problem(missing, root=os.geteuid() == 0)
+    if problem:
+        (pytest.skip if problem[0] == "skip" else pytest.fail)(problem[1])
+
+
+def test_only_a_user_who_is_not_root_skips_the_browser_test():
+    assert _setup_problem([], root=False) is None and _setup_problem([], root=True) is None
+    assert _setup_problem([str(CHROMIUM)], root=False)[0] == "skip"
+    assert _setup_problem([str(CHROMIUM)], root=True)[0] == "fail"
+    assert str(CHROMIUM) in _setup_problem([str(CHROMIUM)], root=False)[1]
+
+
+def _fake_id(folder: Path, uid: int) -> dict:
+    """An environment whose ``id -u`` says ``uid`` and whose apt-get fails (nothing is installed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in (("id", f"echo {uid}"), ("apt-get", "echo 'apt-get: not here' >&2; exit 100")):
+        (folder / name).write_text(f"#!/bin/sh\n{body}\n")
+        (folder / name).chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "CHROMIUM": str(folder / "no-chromium")}
+
+
+def test_setup_browser_lets_a_user_who_is_not_root_go_on(tmp_path):
+    script = REPO / ".ci" / "setup-browser"
+    user = subprocess.run(["bash", str(script)], env=_fake_id(tmp_path / "user", 1000), capture_output=True,
+                          text=True, timeout=60)
+    assert user.returncode == 0, user.stderr
+    assert "skipped" in user.stderr and "no-chromium" in user.stderr
+    # as root it installs, and stops `make test` when it cannot
+    root = subprocess.run(["bash", str(script)], env=_fake_id(tmp_path / "root", 0), capture_output=True,
+                          text=True, timeout=60)
+    assert root.returncode != 0 and "apt-get: not here" in root.stderr
 
 
 @pytest.fixture(scope="module")

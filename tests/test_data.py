@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fowkal.data import (DEFAULT_PARAMS, GENERATOR_VERSION, MANIFEST, TRAIN_ANN, VAL_ANN,
-                         VAL_DETECTIONS, default_benchmark, make_benchmark)
+                         VAL_DETECTIONS, benchmark_key, content_sha256, default_benchmark, make_benchmark)
 from fowkal.viz.contact_sheet import contact_sheet
 from fowkal.parts import ANNOTATION_FIELDS, BODY, FACE, FOOT, LEFT_HAND, RIGHT_HAND, SKELETON
 
@@ -273,6 +273,47 @@ def test_person_detections_look_like_a_detector(tmp_path):
     false = [d for d in dets if max((_iou(a["bbox"], d["bbox"]) for a in coco["annotations"]
                                      if a["image_id"] == d["image_id"]), default=0.0) < 0.3]
     assert false and max(d["score"] for d in false) < 0.7, "false positives with lower scores"
+
+
+# ----------------------------------------------------------------------------- identity
+#: The content (``content_sha256``) of ``make_benchmark(seed=0, **PINNED_PARAMS)`` per generator version.
+#: A change to the generator that changes this fails the test below: bump GENERATOR_VERSION
+#: (fowkal/data/params.py), pin the new content here, and say what changed in CHANGELOG.md.
+PINNED_PARAMS = dict(train_images=3, val_images=3)
+PINNED_CONTENT = {"2.0.0": "d43b28805f5774a50d7065ef21bff0f67cee5df7f69b5262116244d8421e18ec"}
+
+
+def test_the_generator_version_makes_its_pinned_content(tmp_path):
+    bench = make_benchmark(tmp_path / "b", seed=0, workers=1, progress=False, **PINNED_PARAMS)
+    assert GENERATOR_VERSION in PINNED_CONTENT, f"pin the content of generator {GENERATOR_VERSION} here"
+    assert content_sha256(bench) == PINNED_CONTENT[GENERATOR_VERSION], (
+        f"generator {GENERATOR_VERSION} now makes other images or labels: bump GENERATOR_VERSION and pin "
+        f"{content_sha256(bench)}")
+
+
+def test_the_key_is_version_seed_and_every_parameter():
+    assert benchmark_key(0, {}) == benchmark_key(0, dict(DEFAULT_PARAMS))  # the defaults complete it
+    assert len({benchmark_key(0, {}), benchmark_key(1, {}), benchmark_key(0, {}, version="0.0.1"),
+                benchmark_key(0, {"noise_face": 0.02})}) == 4
+
+
+def test_the_content_hash_is_the_data_not_its_description(tmp_path, tiny):
+    import shutil
+
+    copy = Path(shutil.copytree(tiny, tmp_path / "copy"))
+    assert content_sha256(copy) == content_sha256(tiny) == _load(tiny, MANIFEST)["content_sha256"]
+    ann = _load(copy, TRAIN_ANN)
+    ann["info"]["description"] = "another description"  # what describes the data is not the data
+    (copy / TRAIN_ANN).write_text(json.dumps(ann, indent=2))  # nor is the formatting
+    (copy / MANIFEST).write_text("{}")
+    assert content_sha256(copy) == content_sha256(tiny)
+    ann["annotations"][0]["keypoints"][0] += 1.0
+    (copy / TRAIN_ANN).write_text(json.dumps(ann))
+    assert content_sha256(copy) != content_sha256(tiny)
+    (copy / TRAIN_ANN).write_bytes((tiny / TRAIN_ANN).read_bytes())
+    image = sorted((copy / "images" / "val").iterdir())[0]
+    image.write_bytes(image.read_bytes() + b"\0")
+    assert content_sha256(copy) != content_sha256(tiny)
 
 
 # ----------------------------------------------------------------------------- caching

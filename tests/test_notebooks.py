@@ -60,7 +60,7 @@ def _run(name, tmp_path, **parameters):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, parameters, message", [
     ("train", dict(method="bogus"), "option 'method' is 'bogus'; valid: mse"),
-    ("train", dict(epochs=-1), "option 'epochs' must be >= 1"),
+    ("train", dict(epochs=-1), "option 'epochs' must be an integer >= 1"),
     ("train", dict(data_root="/nonexistent/coco"), "option 'data_root': folder '/nonexistent/coco' does not exist"),
     ("train", dict(profile="paper"), "option 'data_root' is required for profile 'paper'"),
     ("train", dict(cfg_options="{reg_weight: 0}"), "option 'cfg_options' is not valid JSON"),

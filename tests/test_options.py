@@ -1,5 +1,6 @@
 """fowkal.runs.options.TrainOptions: one options object for the CLI, the notebook, train() and torchrun."""
 import argparse
+import dataclasses
 import inspect
 import json
 from dataclasses import fields
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fowkal.runs.options import PROFILES, TrainOptions, _kinds, parse_cfg_options
+from fowkal.runs.options import TrainOptions, _kinds, parse_cfg_options, parse_seeds
 
 NAMES = [f.name for f in fields(TrainOptions)]
 
@@ -83,8 +84,8 @@ def test_stored_options_missing_an_option_take_its_default_and_unknown_ones_are_
     (dict(method="fowkall"), ValueError, "option 'method' is 'fowkall'; valid: mse, awing"),
     (dict(profile="laptop"), ValueError, "option 'profile' is 'laptop'; valid: cpu, paper"),
     (dict(profile="paper"), ValueError, "option 'data_root' is required for profile 'paper'"),
-    (dict(epochs=0), ValueError, r"option 'epochs' must be >= 1 \(or None: the default\), got 0"),
-    (dict(seed=-1), ValueError, "option 'seed' must be >= 0, got -1"),
+    (dict(epochs=0), ValueError, r"option 'epochs' must be an integer >= 1 \(or None: the default\), got 0"),
+    (dict(seed=-1), ValueError, "option 'seed' must be an integer >= 0, got -1"),
     (dict(seed=None), TypeError, "option 'seed' must be an integer, got None"),
     (dict(gpus="2"), TypeError, "option 'gpus' must be an integer, got '2'"),
     (dict(resume=1), TypeError, "option 'resume' must be True or False, got 1"),
@@ -149,14 +150,45 @@ def test_notebook_values_mean_what_the_cell_says(tmp_path):
         TrainOptions.from_notebook(launcher="pytorch")
     with pytest.raises(ValueError, match=r"the parameters cell lacks \['profile'"):
         TrainOptions.from_notebook({"method": "kal"})
-    with pytest.raises(ValueError, match="option 'epochs' must be >= 1"):
+    with pytest.raises(ValueError, match="option 'epochs' must be an integer >= 1"):
         TrainOptions.from_notebook(epochs=-1)
     assert "launcher" not in TrainOptions.notebook_names()
     assert set(TrainOptions.notebook_names()) == set(NAMES) - {"launcher"}
 
 
 def test_notebook_parameter_helpers_still_work():
-    assert PROFILES == ("cpu", "paper")
+    assert parse_seeds("0, 2") == [0, 2]
     assert parse_cfg_options("") == {} and parse_cfg_options('{"a.b": 1}') == {"a.b": 1}
     with pytest.raises(ValueError, match="must be a JSON object"):
         parse_cfg_options("[1]")
+
+
+# --------------------------------------------------------------------------- one definition
+def test_the_profiles_and_the_config_checks_are_the_configs():
+    from fowkal import configs
+
+    by_name = {f.name: f for f in dataclasses.fields(TrainOptions)}
+    assert by_name["profile"].metadata["choices"] is configs.PROFILES == ("cpu", "paper")
+    assert by_name["method"].metadata["choices"] == configs.METHODS
+
+
+@pytest.mark.parametrize("kwargs", [dict(method="focal"), dict(profile="gpu"), dict(seed=-2), dict(epochs=0),
+                                    dict(profile="paper"), dict(data_root="/nonexistent/fowkal"),
+                                    dict(gt_boxes=True, det_file="d.json"),
+                                    dict(pretrained="/nonexistent/w.pth", from_scratch=True)])
+def test_the_options_and_build_config_refuse_the_same_input_alike(kwargs):
+    pytest.importorskip("mmengine")
+    from fowkal.configs import build_config
+
+    options = TrainOptions(**kwargs)
+    with pytest.raises((ValueError, FileNotFoundError)) as by_options:
+        options.validate()
+    with pytest.raises(type(by_options.value)) as by_builder:
+        build_config(**options.config_kwargs())
+    assert str(by_builder.value) == str(by_options.value)
+
+
+def test_the_paper_profile_without_weights_is_refused_by_validate(tmp_path):
+    with pytest.raises(ValueError, match="option 'pretrained'.*option 'from_scratch'"):
+        TrainOptions(profile="paper", data_root=tmp_path).validate()
+    assert TrainOptions(profile="paper", data_root=tmp_path, from_scratch=True).validate()

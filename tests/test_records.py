@@ -79,7 +79,7 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
 def test_the_committed_kaf_study_runs_its_whole_plan_with_its_pushes():
     from fowkal.studies import kaf_study
 
-    # every setting of the study's plan at >= 3 paired seeds (issue #17), the default-noise paper runs
+    # every setting of the study's plan at >= 3 paired seeds, the default-noise paper runs
     # being the ablation's; every run with its push measured, which the chapter's push sections read
     runs = kaf_study.load_runs(RESULTS)
     seeds = {}
@@ -93,6 +93,7 @@ def test_the_committed_kaf_study_runs_its_whole_plan_with_its_pushes():
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.parent.relative_to(RESULTS)))
 def test_a_committed_record_regenerates_its_config(path, tmp_path_factory):
+    from fowkal.data import DEFAULT_PARAMS
     from fowkal.runs.runconfig import benchmark_key_of, regenerated_sha256
 
     record = run_record.load(path)
@@ -100,11 +101,14 @@ def test_a_committed_record_regenerates_its_config(path, tmp_path_factory):
     # the same hash from any data root of the layout: it is a placeholder in the canonical text
     standin = _standin(tmp_path_factory.mktemp("standin"))
     assert regenerated_sha256(record, data_root=standin) == record["config"]["sha256"]
-    # the data block names the benchmark its folder is (generator version and source, seed, parameters)
+    # the data block names the benchmark its folder is (generator version, seed, every parameter) and
+    # what it holds (content hash)
     data = record["data"]
     bench = data["benchmark"]
     assert data["root"] == f"{run_record.DATA_ROOT_VAR}/wholebody-synth-{bench['key']}"
     assert benchmark_key_of(bench) == bench["key"]
+    assert set(bench) == {"generator_version", "seed", "params", "key", "content_sha256"}
+    assert set(bench["params"]) == set(DEFAULT_PARAMS) and len(bench["content_sha256"]) == 64
     study = path.parent / "study.json"
     if study.is_file():  # the study's overrides and noise are the record's
         study = json.loads(study.read_text())
@@ -223,16 +227,53 @@ def test_regenerating_refuses_what_it_cannot_do(tmp_path):
 
 
 def test_a_benchmark_identity_names_its_folder(tmp_path):
-    from fowkal.data import make_benchmark
+    from fowkal.data import GENERATOR_VERSION, content_sha256, make_benchmark
     from fowkal.data.generate import benchmark_key
     from fowkal.runs.runconfig import benchmark_identity, benchmark_key_of
 
     bench = make_benchmark(tmp_path / "bench", seed=1, workers=1, train_images=1, val_images=1, noise_face=0.03)
     identity = benchmark_identity(bench)
     assert identity["seed"] == 1 and identity["params"]["noise_face"] == 0.03
-    assert benchmark_key_of(identity) == identity["key"] == benchmark_key(1, json.loads(json.dumps(identity["params"])))
-    assert benchmark_key_of(dict(identity, generator_source="0" * 12)) != identity["key"]
+    assert identity["generator_version"] == GENERATOR_VERSION and identity["content_sha256"] == content_sha256(bench)
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in identity["params"].items()}
+    assert benchmark_key_of(identity) == identity["key"] == benchmark_key(1, params)
+    assert benchmark_key_of(dict(identity, generator_version="0.0.1")) != identity["key"]
+    assert benchmark_key_of(dict(identity, seed=2)) != identity["key"]
     assert benchmark_identity(tmp_path) is None  # not a fowkal benchmark
+
+
+def _record_on(identity: dict) -> dict:
+    return {"schema_version": run_record.SCHEMA_VERSION,
+            "data": {"root": f"{run_record.DATA_ROOT_VAR}/wholebody-synth-{identity['key']}", "benchmark": identity}}
+
+
+def test_the_images_drawn_for_a_record_are_its_own_unless_the_content_differs(tmp_path, monkeypatch):
+    from fowkal.data import default_benchmark
+    from fowkal.runs.runconfig import benchmark_identity, evaluated_benchmark
+
+    small = dict(train_images=1, val_images=2, image_size=(128, 96), person_height=(60.0, 80.0))
+    monkeypatch.setenv("FOWKAL_DATA_ROOT", str(tmp_path / "there"))
+    there = default_benchmark(workers=1, progress=False, **small)
+    identity = benchmark_identity(there)
+    # the record's own folder, where it is
+    assert evaluated_benchmark(_record_on(identity)) == (there, None)
+    # on another machine: the benchmark made there has the same content, so no doubt is raised, even
+    # when the record came from another generator version whose output was the same
+    monkeypatch.setenv("FOWKAL_DATA_ROOT", str(tmp_path / "here"))
+    older = dict(identity, generator_version="1.9.0", key="0123456789")
+    for record in (_record_on(identity), _record_on(older)):
+        root, note = evaluated_benchmark(record)
+        assert root.parent == tmp_path / "here" and note is None
+    # a generator whose images or labels differ from the record's: the page says so, naming both
+    changed = dict(older, content_sha256="0" * 64)
+    root, note = evaluated_benchmark(_record_on(changed))
+    assert root.parent == tmp_path / "here"
+    assert note and "wholebody-synth-0123456789" in note and root.name in note and "differ" in note
+    # another dataset: its own folder where it is here, else nothing to draw
+    other = {"schema_version": 2, "data": {"root": str(there), "benchmark": None}}
+    assert evaluated_benchmark(other) == (there, None)
+    with pytest.raises(ValueError, match="not here, and it is not an embedded benchmark"):
+        evaluated_benchmark({"schema_version": 2, "data": {"root": str(tmp_path / "gone"), "benchmark": None}})
 
 
 def test_portable_paths(tmp_path, monkeypatch):

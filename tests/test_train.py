@@ -239,6 +239,18 @@ def _nothing_written(path: Path) -> bool:
     return not path.exists() or not any(path.iterdir())
 
 
+def test_a_dry_run_checks_everything_and_writes_nothing(bench, tmp_path, capsys):
+    from fowkal.__main__ import main
+
+    argv = ["train", "--method", "kal", "--data-root", str(bench), "--work-dir", str(tmp_path / "run")]
+    assert main([*argv, "--epochs", "2", "--gpus", "4", "--device", "cpu", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "dry run: kal in the cpu profile" in printed and "2 epoch(s)" in printed and "4 process(es)" in printed
+    assert _nothing_written(tmp_path / "run")
+    assert main([*argv, "--epochs", "0", "--dry-run"]) == 2  # refused as a training would be
+    assert "option 'epochs'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(method="fowkall"), ValueError, "option 'method' is 'fowkall'; valid: mse"),
     (dict(data_root="/nonexistent/fowkal-data"), FileNotFoundError,

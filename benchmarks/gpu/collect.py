@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -27,6 +26,8 @@ import zipfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from fowkal.jsonfile import write_json_atomic
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
         "total_bytes": total,
         "left_out_on_image": sorted(ON_IMAGE),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_json_atomic(manifest, out / "manifest.json")
     for f in files:
         print(f"{f.stat().st_size / 1024:9.0f} KiB  {f.name}")
     print(f"{total / 2**20:9.1f} MiB  in {len(files)} files -> {out}")

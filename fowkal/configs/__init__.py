@@ -6,8 +6,10 @@
 
 Files: ``paper_base.py`` (inherits MMPose's HRNet-w32 DARK COCO-WholeBody config),
 ``cpu_base.py`` (inherits ``paper_base.py``), and ``<profile>/<method>.py``, which set only the loss.
+``arguments.py`` defines the profiles and the checks of ``build_config``'s arguments, once.
 """
 from ..losses import METHODS
-from .builder import CONFIG_DIR, DEFAULT_FILES, PROFILES, build_config, config_file
+from .arguments import DEFAULT_FILES, PROFILES, check_arguments
+from .builder import CONFIG_DIR, build_config, config_file
 
-__all__ = ["CONFIG_DIR", "DEFAULT_FILES", "METHODS", "PROFILES", "build_config", "config_file"]
+__all__ = ["CONFIG_DIR", "DEFAULT_FILES", "METHODS", "PROFILES", "build_config", "check_arguments", "config_file"]

@@ -6,35 +6,18 @@ what changes from run to run, checking every path before anything is built.
 """
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
+from .arguments import DEFAULT_FILES, PROFILES, check_arguments, check_choice
 from ..losses import METHODS
 
 CONFIG_DIR = Path(__file__).resolve().parent
-PROFILES = ("paper", "cpu")
-#: Per profile: annotation/detection files and image folders, relative to the data root.
-DEFAULT_FILES = {
-    "paper": dict(  # the official COCO-WholeBody v1.0 layout, as in MMPose's configs
-        ann_train="annotations/coco_wholebody_train_v1.0.json",
-        ann_val="annotations/coco_wholebody_val_v1.0.json",
-        det_file="person_detection_results/COCO_val2017_detections_AP_H_56_person.json",
-        img_train="train2017/",
-        img_val="val2017/",
-    ),
-    "cpu": dict(  # the embedded benchmark's layout (fowkal.data)
-        ann_train="annotations/wholebody_train.json",
-        ann_val="annotations/wholebody_val.json",
-        det_file="annotations/person_detections_val.json",
-        img_train="images/train/",
-        img_val="images/val/",
-    ),
-}
 
 
 def config_file(method: str, profile: str = "cpu") -> Path:
     """The MMPose config file of ``method`` in ``profile`` (usable with MMPose's tools/train.py)."""
-    _check_choice(method, profile)
+    check_choice("method", method, METHODS)
+    check_choice("profile", profile, PROFILES)
     return CONFIG_DIR / profile / f"{method}.py"
 
 
@@ -45,9 +28,10 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
     """The resolved ``mmengine.Config`` of one training run.
 
     Args:
-        method: one of ``fowkal.losses.METHODS`` (Table 2 rows a-f, Table 3's WAHR rows).
-        profile: 'paper' (HRNet-w32 + DARK, 256x192, 210 epochs, 8 GPUs x 32) or 'cpu' (small
-            HRNet, 128x96, a few minutes on 2 cores).
+        method: one of ``fowkal.losses.METHODS`` (the paper's Table 2 rows a-f and Table 3 rows, and the
+            controls ``kal_lambda0``/``kal_lambda1``).
+        profile: one of ``PROFILES`` (``fowkal.configs.arguments``): 'paper' (HRNet-w32 + DARK, 256x192,
+            210 epochs, 8 GPUs x 32) or 'cpu' (small HRNet, 128x96, a few minutes on 2 cores).
         data_root: dataset folder. Required for 'paper' (COCO-WholeBody); for 'cpu' the embedded
             benchmark ``fowkal.data.default_benchmark()`` (generated on first use).
         ann_train, ann_val, det_file, img_train, img_val: files/folders, relative to ``data_root``
@@ -66,18 +50,16 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
         **overrides: dotted config keys merged last, e.g. ``**{'model.head.loss.reg_weight': 0.5}``.
 
     Raises:
-        ValueError/TypeError naming the bad argument; FileNotFoundError for a missing path.
+        ValueError/TypeError naming the bad argument (:func:`fowkal.configs.arguments.check_arguments`);
+        FileNotFoundError for a missing path.
     """
     from mmengine.config import Config
 
-    _check_choice(method, profile)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
-    gpus = _positive_int("gpus", gpus)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if gt_boxes and det_file is not None:
-        raise ValueError("give either gt_boxes=True or det_file, not both")
+    check_arguments(method, profile, data_root=data_root, det_file=det_file, gt_boxes=gt_boxes, epochs=epochs,
+                    batch_size=batch_size, seed=seed, gpus=gpus, pretrained=pretrained, from_scratch=from_scratch)
+    epochs = None if epochs is None else int(epochs)
+    batch_size = None if batch_size is None else int(batch_size)
+    gpus = int(gpus)
 
     root = _data_root(profile, data_root)
     defaults = DEFAULT_FILES[profile]
@@ -89,19 +71,7 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
         det_file=None if gt_boxes else _file(root, det_file or defaults["det_file"],
                                              "det_file (person detections)"),
     )
-    weights = None
-    if not isinstance(from_scratch, bool):
-        raise TypeError(f"from_scratch must be True or False, got {from_scratch!r}")
-    if pretrained is not None and from_scratch:
-        raise ValueError("give either pretrained=PATH or from_scratch=True, not both")
-    if profile == "paper" and pretrained is None and not from_scratch:
-        raise ValueError("the paper profile starts from ImageNet-pretrained HRNet-w32 weights, as the paper "
-                         "does: give pretrained=PATH (--pretrained), or from_scratch=True (--from-scratch) to "
-                         "train from random weights on purpose")
-    if pretrained is not None:
-        weights = Path(pretrained).expanduser().resolve()
-        if not weights.is_file():
-            raise FileNotFoundError(f"pretrained weights file not found: {weights}")
+    weights = None if pretrained is None else Path(pretrained).expanduser().resolve()
 
     cfg = Config.fromfile(str(config_file(method, profile)))
     _set_data(cfg, root, paths)
@@ -138,34 +108,13 @@ def _check_loss(cfg) -> None:
 
 
 # --------------------------------------------------------------------------- pieces
-def _check_choice(method, profile) -> None:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    if not isinstance(profile, str) or profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-
-
-def _positive_int(name: str, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _data_root(profile: str, data_root) -> Path:
+    """The data root (checked by ``check_arguments``); the cpu profile's default is the embedded benchmark."""
     if data_root is None:
-        if profile == "paper":
-            raise ValueError("the 'paper' profile needs data_root: the COCO-WholeBody folder holding "
-                             "annotations/coco_wholebody_{train,val}_v1.0.json, train2017/, val2017/ "
-                             "and person_detection_results/")
         from ..data import default_benchmark
 
         return Path(default_benchmark()).resolve()
-    root = Path(data_root).expanduser().resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"data root not found: {root} (data_root={data_root!r})")
-    return root
+    return Path(data_root).expanduser().resolve()
 
 
 def _file(root: Path, path, what: str) -> str:

@@ -3,7 +3,7 @@
 # benchmark (fowkal.data) takes at most 5 minutes on 2 CPU cores, evaluation included:
 # a small HRNet at 128x96 input (the crop size the benchmark is drawn for) predicting the paper's 64x48
 # heatmaps, sigma 2, through one learned 2x upsampling (fowkal.configs.geometry: 'shuffle64').
-# Until session 5 the profile read 32x24 heatmaps directly off the stride-4 features (git history;
+# Before 2026-11-27 the profile read 32x24 heatmaps directly off the stride-4 features (CHANGELOG.md;
 # geometry_overrides('32x24') rebuilds it). Side by side in one process, a 64x48 step costs 1.15x (mse) /
 # 1.40x (fowkal) a 32x24 step, once fowkal.runs.train keeps freed memory (benchmarks/bench_geometry.py).
 # data_root is filled in by fowkal.configs.build_config (default: fowkal.data.default_benchmark()).

@@ -10,7 +10,7 @@ where it must be (the output, the loss). ``benchmarks/bench_geometry.py`` measur
 ``fowkal.runs.train`` applies), 1.45x and 1.54x with glibc's default, which page-faults every 52 MiB
 batch of heatmaps (3 runs on 2 shared cores).
 
-``GEOMETRIES['32x24']`` rebuilds the profile as it was until session 5 (heatmaps read off the stride-4
+``GEOMETRIES['32x24']`` rebuilds the profile as it was before 2026-11-27 (heatmaps read off the stride-4
 features, no upsampling), for comparisons with the old records::
 
     build_config("fowkal", "cpu", **geometry_overrides("32x24"))
@@ -63,7 +63,7 @@ HEAD_32x24 = MappingProxyType(dict(deconv_out_channels=None, conv_out_channels=(
 #: (width, height) of the crop and of the heatmaps, MMPose's order; the head's layers on top.
 GEOMETRIES = MappingProxyType({
     "64x48": dict(input_size=(96, 128), heatmap_size=(48, 64), head=DEFAULT_HEAD_64x48),  # cpu_base.py as it is
-    "32x24": dict(input_size=(96, 128), heatmap_size=(24, 32), head=None),  # the profile until session 5
+    "32x24": dict(input_size=(96, 128), heatmap_size=(24, 32), head=None),  # the earlier profile (CHANGELOG.md)
 })
 PROFILE_GEOMETRY = "64x48"
 

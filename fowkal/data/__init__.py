@@ -8,13 +8,14 @@ Command line: ``python -m fowkal.data make --out DIR --seed 0 [--param value ...
 ``python -m fowkal.data sheet --root DIR --out sheet.png`` (a contact sheet, drawn by
 :mod:`fowkal.viz.contact_sheet`).
 """
-from .generate import (MANIFEST, TRAIN_ANN, VAL_ANN, VAL_DETECTIONS, annotation_file,
-                       benchmark_key, default_benchmark, default_data_root, image_prefix,
+from .generate import (MANIFEST, TRAIN_ANN, VAL_ANN, VAL_DETECTIONS, annotation_file, benchmark_identity,
+                       benchmark_key, content_sha256, default_benchmark, default_data_root, image_prefix,
                        make_benchmark, read_manifest)
 from .params import DEFAULT_PARAMS, GENERATOR_VERSION, NOISE_PARTS, NOISE_SCALE
 
 __all__ = [
     "DEFAULT_PARAMS", "GENERATOR_VERSION", "MANIFEST", "NOISE_PARTS", "NOISE_SCALE", "TRAIN_ANN", "VAL_ANN",
-    "VAL_DETECTIONS", "annotation_file", "benchmark_key", "default_benchmark", "default_data_root",
+    "VAL_DETECTIONS", "annotation_file", "benchmark_identity", "benchmark_key", "content_sha256",
+    "default_benchmark", "default_data_root",
     "image_prefix", "make_benchmark", "read_manifest",
 ]

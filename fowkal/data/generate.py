@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..jsonfile import write_json_atomic
 from .coco import category, detections, image_record, person_annotation
 from .params import (DEFAULT_PARAMS, GENERATOR_VERSION, NOISE_PARTS, NOISE_SCALE,
                      validate_params, validate_seed)
@@ -58,23 +59,52 @@ def image_prefix(split: str) -> str:
     return f"images/{split}/"
 
 
-_GENERATOR_MODULES = ("coco", "face", "figure", "generate", "palette", "params", "render")
-
-
-def generator_fingerprint() -> str:
-    """Hash of the generator's source, so that any change to it names a new cached benchmark
-    even if GENERATOR_VERSION was not bumped (line endings normalised)."""
-    digest = hashlib.sha256()
-    for name in _GENERATOR_MODULES:
-        digest.update(Path(__file__).with_name(f"{name}.py").read_bytes().replace(b"\r\n", b"\n"))
-    return digest.hexdigest()[:12]
-
-
-def benchmark_key(seed: int, params: dict) -> str:
-    """Hash of generator version and source, seed and validated parameters: the cache name."""
-    blob = json.dumps({"version": GENERATOR_VERSION, "source": generator_fingerprint(),
-                       "seed": seed, "params": params}, sort_keys=True)
+def benchmark_key(seed: int, params: dict, version: str = GENERATOR_VERSION) -> str:
+    """The cache name of a benchmark: a hash of what determines its bytes, the generator's version
+    (:data:`~fowkal.data.params.GENERATOR_VERSION`, bumped when the output changes), the seed and the
+    parameters (completed with the defaults and checked: :func:`~fowkal.data.params.validate_params`)."""
+    full = {k: list(v) if isinstance(v, tuple) else v for k, v in validate_params(params).items()}
+    blob = json.dumps({"version": version, "seed": validate_seed(seed), "params": full}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def content_sha256(folder) -> str:
+    """sha256 of a benchmark's content: every image's bytes and the annotations and detections as data
+    (parsed, without the annotation files' descriptive ``info`` block); the manifest is left out.
+    Equal for two folders exactly when a model sees the same images, labels and boxes in both."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                data.pop("info", None)
+            body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        else:
+            body = path.read_bytes()
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(body).digest())
+    return digest.hexdigest()
+
+
+def benchmark_identity(root) -> dict | None:
+    """What names an embedded benchmark and what it holds: generator version, seed, parameters (all of
+    them), key (its folder's name) and ``content_sha256``; None for a folder that is not one (another
+    dataset). ``default_benchmark(seed=..., **params)`` makes it again; a run record keeps it."""
+    if not (Path(root) / MANIFEST).is_file():
+        return None
+    manifest = read_manifest(root)
+    version, seed = manifest["generator_version"], manifest["seed"]
+    params = {k: list(v) if isinstance(v, tuple) else v
+              for k, v in validate_params(_tuples(manifest["params"])).items()}
+    content = manifest.get("content_sha256") or content_sha256(root)  # older folders lack it in the manifest
+    return {"generator_version": version, "seed": seed, "params": params,
+            "key": benchmark_key(seed, _tuples(params), version), "content_sha256": content}
+
+
+def _tuples(params: dict) -> dict:
+    """Parameters read from JSON (pairs as lists) as ``validate_params`` takes them."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 def default_data_root() -> Path:
@@ -89,8 +119,9 @@ def default_benchmark(root=None, *, seed: int = 0, workers: int | None = None, p
                       **params) -> Path:
     """The cached benchmark for ``seed`` and ``params`` (defaults if none): made once, then reused.
 
-    Its folder name holds a hash of generator version, seed and parameters, so a changed
-    generator makes a new one. Two processes racing both generate; the first rename wins.
+    Its folder name holds :func:`benchmark_key` (generator version, seed and parameters), so a
+    generator whose output changed (a new version) makes a new one. Two processes racing both
+    generate; the first rename wins.
     """
     seed = validate_seed(seed)
     full = validate_params(params)
@@ -408,9 +439,8 @@ def _generate(folder: Path, seed: int, params: dict, workers: int, progress: Pro
                          "persons_with_keypoints": sum(a["num_keypoints"] > 0 for a in anns)}
         if split == "val":
             _write_json(folder / VAL_DETECTIONS, [d for r in chunk for d in r[2]])
-    manifest = {"generator": "fowkal.data", "generator_version": GENERATOR_VERSION,
-                "generator_source": generator_fingerprint(), "seed": seed,
-                "key": benchmark_key(seed, params),
+    manifest = {"generator": "fowkal.data", "generator_version": GENERATOR_VERSION, "seed": seed,
+                "key": benchmark_key(seed, params), "content_sha256": content_sha256(folder),
                 "params": info_block("train", seed, params)["params"], "counts": counts,
                 "train_ann": TRAIN_ANN, "val_ann": VAL_ANN, "val_detections": VAL_DETECTIONS,
                 "train_img_prefix": image_prefix("train"), "val_img_prefix": image_prefix("val")}
@@ -418,8 +448,7 @@ def _generate(folder: Path, seed: int, params: dict, workers: int, progress: Pro
 
 
 def _write_json(path: Path, obj, indent=None) -> None:
-    separators = (",", ":") if indent is None else (",", ": ")
-    path.write_text(json.dumps(obj, indent=indent, separators=separators))
+    write_json_atomic(obj, path, indent=indent, compact=indent is None)
 
 
 def read_manifest(root) -> dict:
@@ -430,5 +459,5 @@ def read_manifest(root) -> dict:
     return json.loads(path.read_text())
 
 
-__all__ = ["DEFAULT_PARAMS", "GENERATOR_VERSION", "default_benchmark", "make_benchmark",
-           "read_manifest", "annotation_file", "image_prefix"]
+__all__ = ["DEFAULT_PARAMS", "GENERATOR_VERSION", "benchmark_identity", "benchmark_key", "content_sha256",
+           "default_benchmark", "make_benchmark", "read_manifest", "annotation_file", "image_prefix"]

@@ -5,8 +5,10 @@ import math
 import numbers
 from types import MappingProxyType
 
-#: Bump when the generator's output changes for the same seed and parameters (it names the cache).
-GENERATOR_VERSION = "2.0.0"  # 2.0.0 (session 5): part sizes calibrated, foot_size and noise_kind parameters
+#: Bump when the generator's output changes for the same seed and parameters: it names the cache
+#: (``benchmark_key``), and tests/test_data_generation.py pins the content of a small benchmark of
+#: this version, so a change of output without a bump fails there. What each version changed: CHANGELOG.md.
+GENERATOR_VERSION = "2.0.0"
 
 #: Parts whose training labels get their own noise level (the paper's four parts).
 NOISE_PARTS = ("body", "foot", "face", "hand")
@@ -26,7 +28,7 @@ DEFAULT_PARAMS = MappingProxyType({
     "persons_per_image": (1, 3),   # inclusive range
     "person_height": (100.0, 200.0),  # standing height in pixels, uniform
     # Part sizes over the person's height, calibrated against real COCO-WholeBody people (the
-    # benchmark chapter's calibration table; until session 5: head 0.2, hand 0.12, foot 0.125).
+    # benchmark chapter's calibration table; before generator 2.0.0: head 0.2, hand 0.12, foot 0.125).
     "head_size": 0.13,             # head height (a real adult: ~0.13)
     "hand_size": 0.10,             # hand length (a real adult: ~0.11)
     "foot_size": 0.09,             # foot segment, ankle to toes' line (drawn heel to big toe ~1.1x it)
@@ -50,9 +52,9 @@ DEFAULT_PARAMS = MappingProxyType({
     # The OKS scale: 'area' = visible silhouette area x area_scale (COCO's definition: 1).
     # OKS tolerances grow with sqrt(area_scale). 4 (tolerance x2) is the tightest at which the CPU
     # profile's 3-epoch MSE baseline (64x48 heatmaps, calibrated people) scores every part well off
-    # the floor: whole-body AP 0.28, foot 0.14, body 0.32, face 0.35, hand 0.40 (seed 0, session 5;
+    # the floor: whole-body AP 0.28, foot 0.14, body 0.32, face 0.35, hand 0.40 (seed 0;
     # at 2: 0.13 and foot 0.04; at COCO's 1: 0.03). Every record also scores its predictions at
-    # 1, 2, 4, 8 and 16 (fowkal.runs.metrics.ap_at_tolerances). Until session 5 (32x24): 16.
+    # 1, 2, 4, 8 and 16 (fowkal.runs.metrics.ap_at_tolerances). With the earlier 32x24 heatmaps: 16.
     "area_scale": 4.0,
     "det_jitter": 0.05,            # simulated person detector: box centre/size jitter (of box size)
     "det_miss_rate": 0.03,         # people the detector misses

@@ -18,6 +18,7 @@ from pathlib import Path
 def main() -> int:
     import cv2
 
+    from ..jsonfile import write_json_atomic
     from .generate import render_task
 
     cv2.setNumThreads(1)  # one worker per core already
@@ -26,8 +27,7 @@ def main() -> int:
     for task in job["tasks"]:
         results.append(render_task(tuple(task)))
         print(1, flush=True)  # one line per image: the parent's progress bar
-    with open(job["out"], "w") as handle:
-        json.dump(results, handle)
+    write_json_atomic(results, job["out"], indent=None, compact=True)
     return 0
 
 

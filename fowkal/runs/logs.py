@@ -61,7 +61,7 @@ def kaf_part_means(entries: list, parts=PARTS) -> dict:
 
 def push_part_means(entries: list, parts=PARTS) -> dict:
     """Per part, over the epochs whose KAF-log entry carries the data terms (``awing``, ``mse``; logged
-    since session 5): epoch numbers and the mean over the part's keypoints of ℓ^AW, ℓ^MSE and the push
+    since 2026-11-27): epoch numbers and the mean over the part's keypoints of ℓ^AW, ℓ^MSE and the push
     ℓ^AW − ℓ^MSE -> dict(epochs, awing, mse, push). Empty for a log without them."""
     epochs = sorted((e for e in entries if e["kind"] == "epoch" and "awing" in e and "mse" in e),
                     key=lambda e: e["epoch"])

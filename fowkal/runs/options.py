@@ -6,7 +6,11 @@ Every option is one dataclass field with its default and help text; the command 
 generated from the fields. Adding an option means adding a field here, a line to the notebook's
 parameters cell (a test checks both), and using it where the run needs it.
 
-Also the ablation and study notebooks' parameter helpers: :func:`parse_seeds`, :data:`PROFILES`.
+The options that build the config (``config=True``: method, profile, data files, schedule, seed,
+weights) are checked by :func:`fowkal.configs.arguments.check_arguments`, where the profiles and
+those checks are defined once; the others (processes, device, running) here.
+
+Also the ablation and study notebooks' parameter helper :func:`parse_seeds`.
 """
 from __future__ import annotations
 
@@ -17,11 +21,10 @@ import numbers
 import os
 import typing
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
+from ..configs.arguments import PROFILES, check_arguments
 from ..losses import METHODS
 
-PROFILES = ("cpu", "paper")
 DEVICES = ("cpu", "cuda")
 LAUNCHERS = ("none", "pytorch")
 
@@ -64,8 +67,8 @@ class TrainOptions:
     """
 
     # what is trained, on which data
-    method: str = _option("fowkal", "the loss (Table 2 rows a-f, Table 3's WAHR rows)", choices=METHODS,
-                          config=True)
+    method: str = _option("fowkal", f"the loss: {', '.join(METHODS)} (the paper's Table 2 rows a-f, Table 3's "
+                          "WAHR rows, and two controls)", choices=METHODS, config=True)
     profile: str = _option("cpu", "cpu (small HRNet on the embedded benchmark, minutes) or paper "
                            "(HRNet-w32 + DARK 256x192 on COCO-WholeBody)", choices=PROFILES, config=True)
     data_root: str | None = _option(None, "dataset folder (default for cpu: the embedded benchmark; "
@@ -86,10 +89,10 @@ class TrainOptions:
                                    path=True, config=True)
     # the schedule and the model
     epochs: int | None = _option(None, "training epochs (default: the profile's); the LR steps keep their "
-                                 "relative place", minimum=1, config=True)
+                                 "relative place", config=True)
     batch_size: int | None = _option(None, "crops per process (default: the profile's); the LR scales "
-                                     "with the total batch", minimum=1, config=True)
-    seed: int = _option(0, "random seed", minimum=0, config=True)
+                                     "with the total batch", config=True)
+    seed: int = _option(0, "random seed", config=True)
     pretrained: str | None = _option(None, "backbone weights file (ImageNet HRNet-w32 for paper); never "
                                      "downloaded", path=True, config=True)
     from_scratch: bool = _option(False, "train the backbone from random weights: the paper profile needs "
@@ -130,11 +133,16 @@ class TrainOptions:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> TrainOptions:
-        """Check every option before any work; returns ``self``. Errors name the option and the value."""
+        """Check every option before any work; returns ``self``. Errors name the option and the value.
+
+        Types and the run's own options here; the options that build the config (``config=True``) by
+        :func:`fowkal.configs.arguments.check_arguments`, as ``build_config`` checks them."""
         kinds = _kinds()
         for f in fields(self):
             value = getattr(self, f.name)
             _check_kind(f.name, value, *kinds[f.name])
+            if f.metadata.get("config"):
+                continue
             choices = f.metadata.get("choices")
             if choices and value is not None and value not in choices:
                 raise ValueError(f"option {f.name!r} is {value!r}; valid: {', '.join(choices)}")
@@ -146,17 +154,9 @@ class TrainOptions:
             raise ValueError(f"option 'node_rank' must be in [0, nnodes={self.nnodes}), got {self.node_rank}")
         if self.master_port is not None and self.master_port > 65535:
             raise ValueError(f"option 'master_port' must be a port number <= 65535, got {self.master_port}")
-        if self.data_root is not None:
-            root = Path(self.data_root).expanduser()
-            if not root.is_dir():
-                raise FileNotFoundError(f"option 'data_root': folder {str(root)!r} does not exist")
-        elif self.profile == "paper":
-            raise ValueError("option 'data_root' is required for profile 'paper' (the COCO-WholeBody root "
-                             "with annotations/ and the images); the embedded benchmark is the cpu profile's")
-        if self.pretrained is not None and not Path(self.pretrained).expanduser().is_file():
-            raise FileNotFoundError(f"option 'pretrained': weights file {self.pretrained!r} does not exist")
-        if self.gt_boxes and self.det_file is not None:
-            raise ValueError(f"give either option 'gt_boxes' or option 'det_file' ({self.det_file!r}), not both")
+        check_arguments(self.method, self.profile, data_root=self.data_root, det_file=self.det_file,
+                        gt_boxes=self.gt_boxes, epochs=self.epochs, batch_size=self.batch_size, seed=self.seed,
+                        gpus=self.gpus * self.nnodes, pretrained=self.pretrained, from_scratch=self.from_scratch)
         _check_cfg_keys(self.cfg_options)
         return self
 

@@ -54,14 +54,6 @@ PACKAGES = ("torch", "torchvision", "mmpose", "mmengine", "mmcv-lite", "mmcv", "
             "xtcocotools", "fowkal")
 
 
-def sha256_of(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def package_versions() -> dict:
     """Installed versions of the packages a run depends on (absent ones are left out)."""
     versions = {"python": platform.python_version()}

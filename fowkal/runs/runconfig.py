@@ -26,7 +26,6 @@ A record's ``config`` block::
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 from pathlib import Path
@@ -86,7 +85,8 @@ def config_block(cfg, *, args: dict, overrides: dict, run: dict) -> dict:
 
 
 def data_block(cfg, *, train_samples: int) -> dict:
-    """The record's ``data``: the root (portable), the benchmark's identity when it is one, the
+    """The record's ``data``: the root (portable), the benchmark's identity when it is one (what made it
+    and its content hash: :func:`benchmark_identity`), the
     files relative to the root, and how many training samples the run saw."""
     root = Path(cfg.fowkal.data_root)
     train, val = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
@@ -97,23 +97,48 @@ def data_block(cfg, *, train_samples: int) -> dict:
 
 
 def benchmark_identity(root) -> dict | None:
-    """Generator version and source, seed, parameters and key of an embedded benchmark folder (None
-    for another dataset): ``fowkal.data.default_benchmark(seed=..., **params)`` makes it again."""
-    from ..data import MANIFEST, read_manifest
+    """The record's ``data.benchmark``: :func:`fowkal.data.benchmark_identity` (generator version, seed,
+    parameters, key and content hash of an embedded benchmark folder; None for another dataset)."""
+    from ..data import benchmark_identity as identity
 
-    if not (Path(root) / MANIFEST).is_file():
-        return None
-    manifest = read_manifest(root)
-    return {key: manifest[key] for key in ("generator_version", "generator_source", "seed", "key", "params")}
+    return identity(root)
 
 
 def benchmark_key_of(identity: dict) -> str:
-    """The cache key a benchmark identity (a record's ``data.benchmark``) names: the formula of
-    :func:`fowkal.data.generate.benchmark_key`, with the recorded generator version and source instead
-    of this generator's (repeated here: a change to ``fowkal/data/*.py`` renames every cached benchmark)."""
-    blob = json.dumps({"version": identity["generator_version"], "source": identity["generator_source"],
-                       "seed": identity["seed"], "params": identity["params"]}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+    """The cache key a benchmark identity (a record's ``data.benchmark``) names: its generator version,
+    seed and parameters through :func:`fowkal.data.benchmark_key`."""
+    from ..data import benchmark_key
+
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in identity["params"].items()}
+    return benchmark_key(identity["seed"], params, identity["generator_version"])
+
+
+def evaluated_benchmark(record: dict) -> tuple[Path, str | None]:
+    """The folder of the embedded benchmark a record's run was evaluated on, and None; or, when that
+    folder is not on this machine and the benchmark made here (the record's seed and parameters,
+    generated on first use) holds other images or labels, that folder and a sentence that says so.
+
+    The images are the same exactly when the content hashes (``data.benchmark.content_sha256``) are:
+    a new generator version that changed nothing the model sees raises no doubt.
+    """
+    from ..data import VAL_ANN, default_benchmark
+
+    recorded = run_record.data_root(record)
+    if (recorded / VAL_ANN).is_file():
+        return recorded, None
+    identity = record["data"].get("benchmark")
+    if identity is None:
+        raise ValueError(f"the record's data root {record['data']['root']} is not here, and it is not an embedded "
+                         "benchmark that could be made here (data.benchmark is null)")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in identity["params"].items()}
+    here = default_benchmark(seed=identity["seed"], **params)
+    made = benchmark_identity(here)
+    if made["content_sha256"] == identity.get("content_sha256"):
+        return here, None
+    return here, (f"The runs were evaluated on `{recorded.name}`, which is not on this machine; the images drawn "
+                  f"are those of `{here.name}` (generator {made['generator_version']}, with the runs' seed and "
+                  f"parameters), whose images or labels differ from those the runs saw (generator "
+                  f"{identity['generator_version']}): the predictions may not fit the images.")
 
 
 def _under(path, root: Path):
@@ -209,5 +234,5 @@ def _shell_path(text: str) -> str:
 
 
 __all__ = ["ARGS", "RUN_OPTIONS", "prepare_config", "config_block", "data_block", "benchmark_identity",
-           "benchmark_key_of",
+           "benchmark_key_of", "evaluated_benchmark",
            "regenerate_config", "regenerated_sha256", "train_command"]

@@ -97,6 +97,32 @@ def train(*args, **kwargs) -> dict:
     return _train(options.validate())
 
 
+def dry_run(options: TrainOptions, *, out=print):
+    """Check a run without training it: validate the options, build and prepare its config, check its work
+    dir, and say (``out``) what would run; nothing is written, no GPU is asked for. Returns the config.
+
+    ``python -m fowkal train ... --dry-run``: a command can be tried on a machine that lacks the GPUs
+    it asks for (the device is checked when the run starts)."""
+    from ..configs import build_config
+
+    options = options.validate()
+    processes = options.gpus * options.nnodes
+    if processes > 1:
+        options.to_json()  # the processes get the options as JSON
+    cfg = build_config(**options.config_kwargs())
+    _check_work_dir(Path(cfg.work_dir), options.resume)
+    device = options.device or ("cuda" if processes > 1 else "cpu")
+    cfg = prepare_config(cfg, launcher="pytorch" if processes > 1 else "none", device=device,
+                         resume=options.resume, max_iters=options.max_iters, world_size=processes,
+                         deterministic=options.deterministic)
+    data_root = cfg.fowkal.data_root
+    out(f"dry run: {options.method} in the {options.profile} profile, seed {options.seed}: "
+        f"{cfg.train_cfg.max_epochs} epoch(s) x {cfg.train_dataloader.batch_size} crops per process, "
+        f"{processes} process(es) on {device}; data {data_root}; work dir {cfg.work_dir}"
+        f"{' (resumed)' if options.resume else ''}. Options and config are valid; nothing was trained or written.")
+    return cfg
+
+
 def _train(options: TrainOptions) -> dict:
     started = time.time()
     launching = options.launcher == "none" and options.gpus * options.nnodes > 1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from types import MappingProxyType
 
+from ..jsonfile import write_json_atomic
 from ..stats import holm, paired_interval
 from . import paper
 from .notebook import COPIED_FILES, run_train_notebook  # noqa: F401 (the ablation's runner)
@@ -241,6 +242,8 @@ def write_tables(table: dict, out_dir) -> Path:
     text = "\n\n".join(["## Table 2", table2_markdown(table), "## Table 3", table3_markdown(table),
                         "## Claims", claims_markdown(table)])
     (out / "tables.md").write_text(text + "\n")
-    (out / "tables.json").write_text(json.dumps({"table": table, "claims": claims(table)}, indent=1,
-                                                default=lambda x: None) + "\n")
+    # what JSON cannot hold (a missing cell's object, an undefined NaN statistic) is written as null
+    data = json.loads(json.dumps({"table": table, "claims": claims(table)}, default=lambda x: None),
+                      parse_constant=lambda name: None)
+    write_json_atomic(data, out / "tables.json")
     return out / "tables.md"

@@ -56,6 +56,7 @@ from pathlib import Path
 
 from ..configs.geometry import geometry_overrides
 from ..data.params import NOISE_PARTS
+from ..jsonfile import write_json_atomic
 from ..parts import PARTS
 from ..runs.logs import kaf_log
 from .kaf_push import PUSH_FILE, barrier_equilibrium
@@ -91,7 +92,7 @@ VARIANT_TITLES = {
     "barrier": "log-barrier c = 0.01", "normalised": "terms on a common scale",
     "heatmap32": "the paper's loss on 32 × 24 heatmaps (pixel-scale test)",
 }
-# The study at 64x48 (session 5 on; issue #17). At 32x24 it also ran the uniform noise and the no_reg
+# The study at 64x48. At 32x24 it also ran the uniform noise and the no_reg
 # variant (git history); neither moved λ or AP beyond the others, so the 64x48 plan drops them.
 #: The noise sweep: KAL and FoWKAL with the paper's loss on the default and the reverse noise (the
 #: default-noise runs are the ablation's records).
@@ -332,18 +333,16 @@ def write_injected_noise(runs_root) -> Path:
     clean = default_benchmark(**{f"noise_{p}": 0.0 for p in NOISE_PARTS})
     injected.update({noise: measure_noise(default_benchmark(**NOISE_VARIANTS[noise]), clean) for noise in missing})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(_no_nan(injected), indent=1) + "\n")
-    tmp.replace(out)
+    write_json_atomic(_no_nan(injected), out)
     return out
 
 
 # --------------------------------------------------------------------------- the best variant, judged
-#: The study's best variant (highest whole-body AP at 32x24, session 3), judged as a method of the
+#: The study's best variant (highest whole-body AP in the study's first, 32x24 runs), judged as a method of the
 #: ablation: FoWKAL with it, paired by seed against these methods of the ablation.
 BEST_VARIANT = "normalised"
 JUDGED_AGAINST = ("mse", "awing", "fowkal")
-ABLATION_SEEDS = 5  # the judgement needs this many common seeds (issue #17)
+ABLATION_SEEDS = 5  # the judgement needs this many common seeds
 
 
 def variant_method(variant: str = BEST_VARIANT, method: str = "fowkal") -> str:
@@ -694,7 +693,7 @@ def write_summary(rows: list[dict], out_dir) -> Path:
     text = "## Summary\n\n" + summary_markdown(rows) + "\n\n## Verdict\n\n" + verdict_markdown(rows) + "\n"
     (out / "summary.md").write_text(text)
     data = _no_nan({"rows": rows, "verdicts": verdicts(rows)})
-    (out / "summary.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    write_json_atomic(data, out / "summary.json")
     return out / "summary.md"
 
 

@@ -1,7 +1,7 @@
 """The one papermill runner of the studies: a run of ``notebooks/train.ipynb`` into a committed record folder."""
 from __future__ import annotations
 
-import json
+from ..jsonfile import write_json_atomic
 from pathlib import Path
 
 #: What a committed record folder holds: data, no MMEngine config dump (the record regenerates its
@@ -40,6 +40,6 @@ def run_train_notebook(folder, work_dir, *, notebook, parameters: dict, label: s
         if (work_dir / name).is_file():
             shutil.copy2(work_dir / name, tmp / name)
     for name, obj in (extra or {}).items():
-        (tmp / name).write_text(json.dumps(obj, indent=1) + "\n")
+        write_json_atomic(obj, tmp / name)
     tmp.replace(folder)
     return True

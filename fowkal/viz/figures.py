@@ -21,8 +21,8 @@ from .style import PART_COLORS, SIGMA, TEXT_WIDTH_IN
 #: Crop and heatmap sizes of the two profiles ((w, h), MMPose order): the same 64x48 heatmaps (sigma 2).
 PROFILE_SIZES = {"cpu": dict(input_size=(96, 128), heatmap_size=(48, 64)),
                  "paper": dict(input_size=(192, 256), heatmap_size=(48, 64))}
-#: The two heatmap sizes the book compares (Fig. 1): the CPU profile's (the paper's 64x48) and the 32x24 of
-#: its first version, both from its 128x96 crop.
+#: The two heatmap sizes the book compares (Fig. 1): the CPU profile's now (the paper's 64x48) and the
+#: 32x24 it had before (CHANGELOG.md), both from its 128x96 crop.
 HEATMAP_SIZES = {"CPU now": PROFILE_SIZES["cpu"],
                  "CPU before": dict(input_size=(96, 128), heatmap_size=(24, 32))}
 #: Colour map of λ: white = MSE side (λ = 0), blue = AWing side (λ = 1), as in the paper's Fig. 5.

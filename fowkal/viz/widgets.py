@@ -2,7 +2,6 @@
 the static page, no kernel) and one live explorer for a running kernel."""
 from __future__ import annotations
 
-import itertools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -135,11 +134,6 @@ def frame_explorer(controls: Sequence[tuple[str, Sequence, str]],
     box.add_class(css_class)
     box.links = links  # the jslinks (kept reachable for tests; the widgets hold them too)
     return box
-
-
-def frame_count(controls: Sequence[tuple[str, Sequence, str]]) -> int:
-    """How many combinations :func:`frame_explorer` renders for these controls."""
-    return len(list(itertools.product(*[values for _, values, _ in controls])))
 
 
 def awing_curve(target_value: float, deltas, **awing_params) -> tuple[np.ndarray, np.ndarray]:

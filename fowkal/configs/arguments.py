@@ -1,0 +1,91 @@
+"""What a run's config is built from, defined once: the profiles, their data layouts, and the checks of
+:func:`fowkal.configs.build_config`'s arguments.
+
+:class:`fowkal.runs.options.TrainOptions` holds the same arguments as options of the same names and
+validates them here, so the command line, the notebooks and ``build_config`` refuse the same input
+with the same message, which names the option and its value.
+"""
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+from ..losses import METHODS
+
+#: The profiles: 'cpu' (a small HRNet on the embedded benchmark, minutes on a CPU) and 'paper'
+#: (HRNet-w32 + DARK at 256x192 on COCO-WholeBody, the paper's setting).
+PROFILES = ("cpu", "paper")
+
+#: Per profile: annotation/detection files and image folders, relative to the data root.
+DEFAULT_FILES = {
+    "cpu": dict(  # the embedded benchmark's layout (fowkal.data)
+        ann_train="annotations/wholebody_train.json",
+        ann_val="annotations/wholebody_val.json",
+        det_file="annotations/person_detections_val.json",
+        img_train="images/train/",
+        img_val="images/val/",
+    ),
+    "paper": dict(  # the official COCO-WholeBody v1.0 layout, as in MMPose's configs
+        ann_train="annotations/coco_wholebody_train_v1.0.json",
+        ann_val="annotations/coco_wholebody_val_v1.0.json",
+        det_file="person_detection_results/COCO_val2017_detections_AP_H_56_person.json",
+        img_train="train2017/",
+        img_val="val2017/",
+    ),
+}
+
+#: Integer arguments and their smallest value; ``None`` (the profile's default) is allowed where marked.
+MINIMUMS = {"epochs": (1, True), "batch_size": (1, True), "seed": (0, False), "gpus": (1, False)}
+
+
+def check_choice(name: str, value, valid) -> None:
+    """Raise ValueError unless ``value`` is one of ``valid`` (the message lists them)."""
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(f"option {name!r} is {value!r}; valid: {', '.join(valid)}")
+
+
+def check_integer(name: str, value) -> int | None:
+    """``value`` as an int, or None where ``MINIMUMS`` allows it; ValueError naming the option otherwise."""
+    minimum, optional = MINIMUMS[name]
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        default = " (or None: the default)" if optional else ""
+        raise ValueError(f"option {name!r} must be an integer >= {minimum}{default}, got {value!r}")
+    return int(value)
+
+
+def check_arguments(method: str, profile: str, *, data_root=None, det_file=None, gt_boxes: bool = False,
+                    epochs=None, batch_size=None, seed=0, gpus=1, pretrained=None,
+                    from_scratch: bool = False) -> None:
+    """Check the arguments of one run's config before anything is built or written.
+
+    Raises:
+        ValueError/TypeError naming the option and its value; FileNotFoundError for a data root or a
+        weights file that is not there (files inside the data root are checked by ``build_config``).
+    """
+    check_choice("method", method, METHODS)
+    check_choice("profile", profile, PROFILES)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("gpus", gpus)):
+        check_integer(name, value)
+    for name, value in (("gt_boxes", gt_boxes), ("from_scratch", from_scratch)):
+        if not isinstance(value, bool):
+            raise TypeError(f"option {name!r} must be True or False, got {value!r}")
+    if gt_boxes and det_file is not None:
+        raise ValueError(f"give either option 'gt_boxes' or option 'det_file' ({det_file!r}), not both")
+    if data_root is not None:
+        root = Path(data_root).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"option 'data_root': folder {str(root)!r} does not exist")
+    elif profile == "paper":
+        raise ValueError("option 'data_root' is required for profile 'paper': the COCO-WholeBody folder holding "
+                         "annotations/coco_wholebody_{train,val}_v1.0.json, train2017/, val2017/ and "
+                         "person_detection_results/ (the embedded benchmark is the cpu profile's)")
+    if pretrained is not None and from_scratch:
+        raise ValueError("give either option 'pretrained' or option 'from_scratch', not both")
+    if pretrained is not None and not Path(pretrained).expanduser().is_file():
+        raise FileNotFoundError(f"option 'pretrained': weights file {str(pretrained)!r} does not exist")
+    if profile == "paper" and pretrained is None and not from_scratch:
+        raise ValueError("the paper profile starts from ImageNet-pretrained HRNet-w32 weights, as the paper "
+                         "does: give option 'pretrained' (--pretrained PATH), or option 'from_scratch' "
+                         "(--from-scratch) to train from random weights on purpose")
