@@ -60,7 +60,7 @@ def test_registered_loss_equals_build_loss(method):
 
 @pytest.mark.parametrize("method", ["fowkal", "mse", "heuristic_fwahr"])
 def test_registered_loss_is_the_fused_one_unless_asked_for_the_reference(method):
-    """The adapter builds what build_loss builds: fused by default, also with the configs' fused=True, and
+    """The adapter builds what build_loss builds: fused by default, also with older records' fused=True, and
     the reference with reference=True (or fused=False); a contradiction is refused when the config builds."""
     from fowkal.losses import build_fused_loss, build_reference_loss
 
@@ -71,6 +71,8 @@ def test_registered_loss_is_the_fused_one_unless_asked_for_the_reference(method)
     assert type(MODELS.build(dict(type="FoWKALLoss", method=method, fused=False)).criterion) is reference_type
     with pytest.raises(ValueError, match="contradict"):
         MODELS.build(dict(type="FoWKALLoss", method=method, fused=True, reference=True))
+    assert MODELS.build(dict(type="FoWKALLoss", method=method)).criterion.compiled
+    assert not MODELS.build(dict(type="FoWKALLoss", method=method, compiled=False)).criterion.compiled
 
 
 def test_registered_loss_passes_options_and_target_weight_switch():

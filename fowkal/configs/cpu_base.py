@@ -48,11 +48,11 @@ model = dict(
         init_cfg=None),
     # a 3x3 conv (16 -> 64 channels) at 32x24, so 133 heatmaps are not read linearly off 16 channels;
     # PixelShuffle(2) turns its 64 channels into 16 at 64x48 for the 1x1 output layer (sub-pixel conv)
+    # the loss (paper_base, one method per file) is build_loss's default, as everywhere: the fused
+    # single pass, its pixel work compiled where that pays off (fowkal.losses); reference=True would
+    # ask for the autograd definition instead
     head=dict(in_channels=16, conv_out_channels=(64, ), conv_kernel_sizes=(3, ), pixel_shuffle=2,
-              decoder=codec,
-              # the single-pass loss (fowkal.losses.fused): same values and gradients as the reference,
-              # but the KAL/FWAHR methods then cost what MSE costs (0.13 s of a 0.6 s step otherwise)
-              loss=dict(fused=True)))
+              decoder=codec))
 
 train_pipeline = [
     dict(type='LoadImage'),

@@ -24,7 +24,8 @@ class FoWKALLoss(nn.Module):
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``, for K = 133).
         **options: passed to :func:`fowkal.losses.build_loss` (``pixel_reduction``, ``reg_weight``,
             ``fwahr_reading``, ``balance``, ``loss_weight``, ...); the fused implementation unless
-            ``reference=True`` (``fused=True``, as the cpu configs say, is the default).
+            ``reference=True``, its pixel pass compiled where that pays off unless ``compiled=False``
+            (``fused=True``, which records made before this default keep in their configs, still reads).
 
     Called as ``loss(output, target, target_weights=None, mask=None, kaf=None)`` with output,
     target ``[B, K, H, W]``, target_weights ``[B, K]`` and, for KAL methods, kaf (λ) ``[B, K]``.
