@@ -91,6 +91,63 @@ display(Markdown(f"The training configs build the loss as `{loss_cfg}`, i.e. wit
                  "the cost the CPU runs paid."))
 
 # %% [markdown]
+# (step-profile)=
+# ## A training step, part by part
+#
+# `benchmarks/bench_step.py` measures the training step as MMEngine's loop runs it: the next batch
+# from the profile's data loader (its two worker processes share the two cores with the model), MMEngine's
+# `train_step` (data preprocessor, forward, loss, backward, Adam), the logged scalars read out and the
+# KAF logging hook. Two worker processes run the same loop side by side, one with this code and one with
+# the code as it was before the changes below (the *baseline*, a pinned commit extracted by the
+# script), alternating blocks of steps so that both see the same machine; every method of the ablation
+# and the KAF study's best variant run in the current worker, MSE and FoWKAL in the baseline one. Inside
+# each step, every part is timed on its own (the profile), and the pipeline's CPU time per batch is
+# measured on one thread, as a loader worker runs it.
+#
+# What changed, and why each is kept:
+#
+# - **The data pipeline** (`fowkal.mmpose.data`): three MMPose pieces have twins with the same outputs,
+#   bit for bit (tested against MMPose's own on the benchmark): the DARK target encoder evaluates all
+#   keypoints' Gaussians in one array expression, the dataset stops deep-copying the keypoint metadata
+#   into every sample, the box augmentation draws its truncated normals without SciPy's per-call overhead,
+#   and training packs no raw annotation into its samples. On two cores the loader's workers take their
+#   CPU time from the model.
+# - **The loss's pixel pass** (`fowkal.losses.compiled`): for the losses with AWing or a pixel weight,
+#   one compiled loop per pixel instead of ~40 eager element-wise passes; MSE keeps its eager pass, which
+#   skips unlabelled keypoints and is already cheaper. The compiled pass sums in another order, so runs
+#   are not bit-identical to the eager pass: the check below shows what that does to AP.
+
+# %% tags=["hide-input"]
+from fowkal.studies import numerics, step_speed
+from fowkal.viz.step_speed import step_profile_figure
+
+step_bench = performance.read_benchmark("bench_step")
+if step_bench is None:
+    display(Markdown(pages.admonition(
+        "No step benchmark", "`figures/bench_step.json` does not exist. Make it with "
+        "`.venv/bin/python benchmarks/bench_step.py`.", kind="warning", css_class="fowkal-missing")))
+else:
+    display(Markdown(performance.provenance_line(step_bench)))
+    display(Markdown(step_speed.step_markdown(step_bench)))
+    display(Markdown(step_speed.targets_markdown(step_bench)))
+    display(Markdown("Where the time goes, median ms per step:\n\n" + step_speed.profile_markdown(step_bench)))
+    pages.show_figure(step_profile_figure(step_bench), "bench_step_profile")
+
+# %% [markdown]
+# ### Does the compiled loss move AP?
+#
+# MSE and FoWKAL were trained again at seeds 0-2 of the quick profile with this code, on another
+# machine than the committed ablation's (`results/numerics/`), and each run is paired with the committed
+# record of the same method and seed. MSE, whose arithmetic did not change, shows what another machine
+# alone does (oneDNN picks its kernels by CPU); FoWKAL adds the compiled kernel. A part keeps its AP when
+# the 95 % interval of the paired differences lies within one standard deviation of the committed
+# records' seed-to-seed spread.
+
+# %% tags=["hide-input"]
+numeric_rows = numerics.load()
+display(Markdown(numerics.markdown(numeric_rows) if numeric_rows else "No reruns are committed yet."))
+
+# %% [markdown]
 # ## The step at the paper's heatmap size
 #
 # The CPU profile predicts the paper's 64 × 48 heatmaps: one learned 2 × upsampling in the head, and
