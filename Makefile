@@ -4,9 +4,10 @@
 #   make test     the whole test suite, slow tests included, then make test-compat (what CI runs;
 #                 installs chromium: root)
 #   make test-compat  the compatibility stack's tests (MMPose 1.3.2, full mmcv 2.1.0, torch 2.1.0) in
-#                 .venv-compat (.ci/setup-compat; its first mmcv build takes ~15 min, cached after)
+#                 .venv-compat (.ci/setup-compat; its first mmcv build takes 15-35 min, cached after)
 #   make book     build the book only
 #   make setup    create/refresh .venv only (uv, else pip; reused while pyproject.toml is unchanged)
+#   make setup-compat  the same for .venv-compat (.ci/setup-compat)
 # Options: make METHOD=kal SEED=1     make test PYTEST_ARGS="-k losses -m 'not slow'"
 #          make test-compat COMPAT_PYTEST_ARGS="-k losses"  (it always selects -m compat)
 SHELL := /bin/bash
@@ -54,4 +55,4 @@ setup-compat:
 	@bash .ci/setup-compat
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,12p' Makefile
