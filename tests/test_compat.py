@@ -4,10 +4,12 @@
 These tests check that the interpreter running them is that stack, with working compiled ops, and that
 every cpu config builds the adapter through MMPose's registry from the config's own ``custom_imports``.
 The other tests ``make test-compat`` runs are the main suite's, selected in ``tests/conftest.py``
-(``COMPAT_TESTS``); outside the compatibility stack the tests here are skipped (``make test`` runs both).
+(``COMPAT_TESTS``, checked here to name existing tests); outside the compatibility stack the stack
+checks (``compat_stack``) are skipped (``make test`` runs both stacks).
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.compat, pytest.mark.compat_stack, pytest.mark.mmpose]
+pytestmark = [pytest.mark.compat, pytest.mark.mmpose]
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_CONFIGS = sorted((ROOT / "fowkal" / "configs" / "cpu").glob("*.py"))
@@ -34,6 +36,7 @@ def stack_pins() -> dict:
     return {k.lower(): v for k, v in pins.items()}
 
 
+@pytest.mark.compat_stack
 def test_the_interpreter_runs_the_stack_setup_compat_installs():
     import mmcv
     import mmdet
@@ -50,6 +53,7 @@ def test_the_interpreter_runs_the_stack_setup_compat_installs():
     assert _release(numpy.__version__)[0] == 1  # torch 2.1's wheels are built against numpy 1
 
 
+@pytest.mark.compat_stack
 @pytest.mark.parametrize("package", ["torch", "numpy"])
 def test_the_core_dependencies_are_the_oldest_pyproject_allows(package):
     """pyproject.toml's lower bounds of the loss library's own dependencies are what this stack runs."""
@@ -61,6 +65,7 @@ def test_the_core_dependencies_are_the_oldest_pyproject_allows(package):
     assert _release(version)[:len(_release(lower))] == _release(lower), f"{package} {version}, pyproject: >={lower}"
 
 
+@pytest.mark.compat_stack
 def test_mmcv_ops_are_compiled_and_run():
     """Full mmcv, not mmcv-lite: the compiled extension loads and its NMS keeps the right boxes."""
     import torch
@@ -135,6 +140,7 @@ print("RESULTS " + json.dumps(results))
 """
 
 
+@pytest.mark.compat_stack
 @pytest.mark.slow
 def test_every_cpu_config_builds_through_custom_imports_and_trains_one_step():
     from fowkal.losses import KAL_METHODS, METHODS
@@ -153,3 +159,14 @@ def test_every_cpu_config_builds_through_custom_imports_and_trains_one_step():
         assert r["loss"] == pytest.approx(r["reference"], rel=1e-5), name
         assert r["grads_finite"] and r["final_grad"] > 0 and r["backbone_grad"] > 0, name
         assert (r["kaf_grad"] is not None and r["kaf_grad"] > 0) == r["kaf"], name
+
+
+def test_every_test_named_for_the_compat_stack_exists():
+    """A renamed test would silently leave the compatibility run: conftest's names must all be defined."""
+    from conftest import COMPAT_EXCLUDED, COMPAT_TESTS
+
+    for table in (COMPAT_TESTS, COMPAT_EXCLUDED):
+        for file, names in table.items():
+            tree = ast.parse((ROOT / "tests" / file).read_text())
+            defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+            assert not set(names or ()) - defined, f"{file} has no {sorted(set(names or ()) - defined)}"
