@@ -15,9 +15,10 @@ Use it from any MMPose config::
     model = dict(head=dict(type='KAFHeatmapHead', in_channels=32, out_channels=133,
                            loss=dict(type='FoWKALLoss', method='fowkal'), decoder=codec))
 
-Tested with mmpose 1.1.0 / mmengine 0.10.7; it relies only on HeatmapHead's constructor, ``forward``
-and the ``gt_fields.heatmaps`` / ``gt_instance_labels.keypoint_weights`` data-sample fields,
-which are unchanged through mmpose 1.3.
+Tested with mmpose 1.1.0 (mmcv-lite 2.1.0, torch 2.14.1) and mmpose 1.3.2 (full mmcv 2.1.0,
+mmdet 3.2.0, torch 2.1.0), both on mmengine 0.10.7 (``make test`` runs both stacks). It relies only on
+HeatmapHead's constructor, ``forward`` and the ``gt_fields.heatmaps`` /
+``gt_instance_labels.keypoint_weights`` data-sample fields, which are the same in both.
 
 It also registers the hooks of a fowkal training run (:mod:`fowkal.mmpose.hooks`) and faster twins of
 three MMPose data-pipeline pieces with identical outputs (:mod:`fowkal.mmpose.data`: ``FastCocoWholeBodyDataset``,
@@ -34,9 +35,9 @@ from . import data, hooks  # noqa: F401  (registers the data pipeline's twins an
 from .head import KAFHeatmapHead
 from .loss import FoWKALLoss
 
-TESTED_MMPOSE = "1.1.0"
+TESTED_MMPOSE = ("1.1.0", "1.3.2")
 if not mmpose.__version__.startswith("1."):
-    warnings.warn(f"fowkal.mmpose is written for mmpose 1.x (tested {TESTED_MMPOSE}); "
+    warnings.warn(f"fowkal.mmpose is written for mmpose 1.x (tested {', '.join(TESTED_MMPOSE)}); "
                   f"found {mmpose.__version__}")
 
 __all__ = ["FoWKALLoss", "KAFHeatmapHead", "METHODS", "TESTED_MMPOSE"]
