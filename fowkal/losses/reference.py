@@ -338,7 +338,7 @@ class KALLoss(_PartLoss):
 
 
 # --------------------------------------------------------------------------- the ablation methods
-#: method name -> (loss class, fixed options): Table 2 rows a-f and Table 3's WAHR rows.
+#: method name -> (loss class, fixed options): Table 2 rows a-f, Table 3's WAHR rows and the two controls.
 METHODS: dict[str, tuple[type, dict]] = {
     "mse": (MSELoss, {}),
     "awing": (AWingLoss, {}),
