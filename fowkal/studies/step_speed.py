@@ -55,6 +55,10 @@ def step_markdown(result: dict) -> str:
         base = "" if r["baseline_ms"] is None else f"{r['baseline_ms']:.0f}"
         ratio = "" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
         lines.append(f"| {r['method']} | {r['ms']:.0f} | {r['ratio_to_mse']:.2f}{flag} | {base} | {ratio} |")
+    candidates = result["summary"].get("candidates") or {}
+    if candidates:
+        lines += ["", "Measured but not adopted (each × the same method as adopted, same run): " +
+                  ", ".join(f"`{name}` {ratio:.2f}" for name, ratio in candidates.items()) + "."]
     return "\n".join(lines)
 
 
