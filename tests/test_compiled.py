@@ -95,7 +95,7 @@ def test_a_failing_compilation_warns_and_falls_back(monkeypatch):
     monkeypatch.setattr(compiled_module, "compiled_kernel_available", lambda device="cpu": True)
     monkeypatch.setattr(compiled_module, "_FAILED", set())
 
-    def broken(options):
+    def broken(*key):
         def kernel(*args):
             raise RuntimeError("no compiler today")
         return kernel

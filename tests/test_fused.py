@@ -14,6 +14,14 @@ from fowkal import parts
 from fowkal.losses.fused import build_fused_loss
 from fowkal.losses import FWAHR_READINGS, KAL_METHODS, METHODS, build_loss, build_reference_loss
 
+
+@pytest.fixture(autouse=True)
+def _eager_pixel_pass(monkeypatch):
+    """These tests hold the fused loss's eager pass to the reference (and its fallbacks); the compiled pass,
+    the default where a compiler is present, is held to the reference by tests/test_compiled.py (compiling
+    every shape and option set met here would take minutes)."""
+    monkeypatch.setenv("FOWKAL_COMPILED_LOSS", "0")
+
 D = torch.float64
 REPO = Path(__file__).resolve().parents[1]
 

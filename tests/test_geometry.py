@@ -66,7 +66,7 @@ def test_64x48_is_the_profile_as_it_is(bench):
     assert check_geometry(cfg) == (48, 64)
     for where, codec in codecs(cfg).items():
         assert tuple(codec.heatmap_size) == (48, 64) and tuple(codec.input_size) == (96, 128), where
-        assert codec.sigma == SIGMA == 2 and codec.type == "MSRAHeatmap" and codec.unbiased, where
+        assert codec.sigma == SIGMA == 2 and codec.type == "FastMSRAHeatmap" and codec.unbiased, where
     assert model_output(cfg) == (2, NUM_KEYPOINTS, 64, 48)
     head = cfg.model.head
     assert {k: head.get(k) for k in HEADS_64x48[DEFAULT_HEAD_64x48]} == dict(HEADS_64x48[DEFAULT_HEAD_64x48])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import types
 import warnings
 
 import torch
@@ -107,11 +108,18 @@ def _pixel_function(*, weighting: str, reading: str, detach_weight: bool, clamp_
     return fn
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(options: tuple) -> object:
-    # static shapes: one kernel per row count (a run sees two: full batches and its last one); the
-    # shape-generic kernel measured ~1.6x slower on the CPU
-    return torch.compile(_pixel_function(**dict(options)), dynamic=False)
+@functools.lru_cache(maxsize=256)
+def _compiled(options: tuple, shape: tuple, dtype: torch.dtype, device_type: str) -> object:
+    """The compiled kernel of one set of options for one input shape (a run sees two: its full batches and its
+    last one). Static shapes: the shape-generic kernel measured ~1.6x slower on the CPU. Each gets a code object
+    of its own: dynamo keeps its compiled versions per code object, and past ``cache_size_limit`` of them it
+    quietly runs the function eagerly, which would make a kernel's arithmetic depend on what the process ran
+    before (a training step would not repeat bit for bit in another process)."""
+    fn = _pixel_function(**dict(options))
+    name = f"fowkal_pixel_kernel_{_compiled.cache_info().currsize}"
+    code = fn.__code__.replace(co_name=name, co_qualname=name)
+    fn = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    return torch.compile(fn, dynamic=False)
 
 
 def worth_compiling(plan) -> bool:
@@ -150,7 +158,7 @@ def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
                  for s in range(num_maps)]
     if not mixes:
         mixes = [(q.new_zeros(q.shape[0], 1), q.new_zeros(q.shape[0], 1))]
-    kernel = _compiled(options)
+    kernel = _compiled(options, tuple(q.shape), q.dtype, q.device.type)
     sums, maps = None, []
     try:
         with torch.no_grad():
