@@ -286,7 +286,7 @@ def run(args) -> dict:
     from fowkal.data import default_benchmark
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_losses import git_commit, machine_info, write_json  # noqa: F401
+    from bench_losses import git_commit, machine_info
 
     data_root = str(default_benchmark())
     samples: dict = {}
