@@ -40,6 +40,7 @@ img_train: str = ""  # empty: the profile's layout; "." is data_root itself
 img_val: str = ""  # empty: the profile's layout; "." is data_root itself
 work_dir: str = ""  # empty: work_dirs/<profile>/<method>-seed<seed>
 epochs: int = 0  # 0: the profile's default
+val_interval: int = 0  # validate every k epochs (the learning curve); 0: the profile's default
 batch_size: int = 0  # per process; 0: the profile's default
 seed: int = 0
 pretrained: str = ""  # ImageNet HRNet weights file (paper profile); never downloaded

@@ -154,9 +154,19 @@ def test_gt_boxes_drop_the_detections(sample):
     assert len(DATASETS.build(cfg.val_dataloader.dataset)) == 12  # the 12 people with keypoints
 
 
-def test_cpu_epochs_keep_one_evaluation_at_the_end(sample):
-    cfg = sample_config("mse", "cpu", sample, epochs=3)
-    assert cfg.train_cfg.val_interval == 3 and cfg.param_scheduler[1].end == 3
+@pytest.mark.parametrize("epochs, interval, milestones", [(None, 1, [2, 3]), (3, 1, [2, 3]), (12, 2, [10, 11]),
+                                                          (40, 7, [32, 38])])
+def test_cpu_schedule_keeps_the_papers_steps_and_about_six_curve_points(sample, epochs, interval, milestones):
+    cfg = sample_config("mse", "cpu", sample, epochs=epochs)
+    assert cfg.train_cfg.val_interval == interval
+    assert cfg.param_scheduler[1].milestones == milestones and cfg.param_scheduler[1].end == (epochs or 3)
+
+
+def test_val_interval_is_an_option_of_its_own(sample):
+    assert sample_config("mse", "cpu", sample, epochs=12, val_interval=4).train_cfg.val_interval == 4
+    assert sample_config("mse", "cpu", sample, val_interval=2).train_cfg.val_interval == 2
+    with pytest.raises(ValueError, match="option 'val_interval' must be an integer >= 1"):
+        sample_config("mse", "cpu", sample, val_interval=0)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -123,6 +123,13 @@ def test_a_short_run_writes_kaf_log_and_run_record(runs, method):
     (epoch,) = record["losses"]
     assert epoch["epoch"] == 1 and epoch["iters"] == 2 and np.isfinite(epoch["loss"])
     assert json.loads(Path(files["loss_log"]).read_text()) == record["losses"]
+    # one epoch: the finer loss log has the epoch's one window; the curve only the final evaluation
+    assert [(e["epoch"], e["iter"], e["iters"]) for e in record["loss_curve"]] == [(1, 2, 2)]
+    assert record["loss_curve"][0]["loss"] == pytest.approx(epoch["loss"])
+    assert json.loads(Path(files["loss_curve"]).read_text()) == record["loss_curve"]
+    (final,) = record["curve"]
+    assert (final["epoch"], final["iter"]) == (1, 2) and json.loads(Path(files["curve_log"]).read_text()) == []
+    assert final["AP"] == {p: round(record["metrics"]["gt_boxes"][p]["AP"], 6) for p in PARTS}
 
     evaluated = ("gt_boxes", "detections") if method == "fowkal" else ("gt_boxes",)
     by_scale = record["metrics_by_area_scale"]  # the same predictions at other OKS tolerances
@@ -167,6 +174,24 @@ def test_same_seed_twice_gives_identical_results(runs, bench, tmp_path):
         json.loads(Path(first["files"]["kaf_log"]).read_text())
     _assert_same_weights(_state(again["files"]["last_checkpoint"]),
                          _state(first["files"]["last_checkpoint"]))
+
+
+@pytest.mark.slow
+def test_validating_during_training_changes_nothing_trained(bench, tmp_path):
+    """Tolerance: none. The same run validated after every epoch and only at the end: same losses, weights
+    and final metrics; the curve gets a point per validated epoch, the last one the final evaluation's."""
+    settings = dict(method="kal", data_root=bench, seed=5, gt_boxes=True, **dict(TINY, epochs=3))
+    every = fowkal.train(work_dir=tmp_path / "every", val_interval=1, **settings)
+    once = fowkal.train(work_dir=tmp_path / "once", val_interval=3, **settings)
+    assert _without_times(every["losses"]) == _without_times(once["losses"])
+    assert every["loss_curve"] == once["loss_curve"]
+    _assert_same_weights(_state(every["files"]["last_checkpoint"]), _state(once["files"]["last_checkpoint"]))
+    assert every["metrics"] == once["metrics"] and every["predictions"] == once["predictions"]
+    assert [(e["epoch"], e["iter"]) for e in every["curve"]] == [(1, 2), (2, 4), (3, 6)]
+    assert [e["epoch"] for e in once["curve"]] == [3] and once["curve"][-1] == every["curve"][-1]
+    assert json.loads(Path(every["files"]["curve_log"]).read_text()) == every["curve"][:2]
+    assert every["config"]["args"]["val_interval"] == 1 and "--val-interval 1" in every["config"]["command"]
+    assert (Path(every["files"]["config"]).parent / "curve" / "val_gt_epoch2.keypoints.json").is_file()
 
 
 # --------------------------------------------------------------------------- two gloo processes
@@ -232,6 +257,10 @@ def test_a_killed_run_resumes_to_where_an_uninterrupted_run_ends(bench, tmp_path
     assert json.loads(Path(res["files"]["kaf_log"]).read_text()) == \
         json.loads(Path(ref["files"]["kaf_log"]).read_text())
     assert res["metrics"] == ref["metrics"] and res["predictions"] == ref["predictions"]
+    # the learning curve: epoch 1's validation travelled inside the checkpoint, epoch 2 is the final one
+    assert [e["epoch"] for e in res["curve"]] == [1, 2] and res["curve"][0]["time_s"] is not None
+    assert _without_times(res["curve"]) == _without_times(ref["curve"])
+    assert res["loss_curve"] == ref["loss_curve"]
 
 
 # --------------------------------------------------------------------------- bad input
@@ -398,7 +427,7 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
 
     rng = np.random.default_rng(0)
     batches = [torch.tensor(rng.uniform(0.1, 0.9, size=(3, 5))) for _ in range(3)]
-    hook, runner = KAFLoggingHook(iters=(1, 3)), _fake_runner(tmp_path)
+    hook, runner = KAFLoggingHook(iters=(1, 3), loss_interval=2), _fake_runner(tmp_path)
     hook.before_train(runner)
     terms = [torch.tensor(rng.uniform(0.0, 1.0, size=5)) for _ in range(3)]  # per-keypoint batch means
     _run_epoch(hook, runner, batches, [1.0, 2.0, 6.0], terms)
@@ -415,6 +444,10 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
     (losses,) = json.loads((tmp_path / "loss_log.json").read_text())
     assert losses["loss"] == pytest.approx(3.0) and losses["acc_pose"] == pytest.approx(0.5)
     assert (losses["epoch"], losses["iter"], losses["iters"]) == (1, 3, 3)
+    # windows of 2 iterations, the last one cut by the epoch's end
+    windows = json.loads((tmp_path / "loss_curve.json").read_text())
+    assert [(e["epoch"], e["iter"], e["iters"]) for e in windows] == [(1, 2, 2), (1, 3, 1)]
+    assert [e["loss"] for e in windows] == pytest.approx([1.5, 6.0])
 
     checkpoint = {}
     hook.before_save_checkpoint(runner, checkpoint)
@@ -428,6 +461,7 @@ def test_kaf_logging_hook_statistics_and_resume_state(tmp_path):
     assert json.loads((tmp_path / "kaf_log.json").read_text()) == log
     assert len(json.loads((tmp_path / "loss_log.json").read_text())) == 1
     assert resumed.start_epoch == 1
+    assert json.loads((tmp_path / "loss_curve.json").read_text()) == windows
 
     fresh = KAFLoggingHook()  # load_from (not resume) starts new logs
     fresh.after_load_checkpoint(_fake_runner(tmp_path, resume=False), checkpoint)
@@ -442,6 +476,37 @@ def test_kaf_logging_hook_without_kaf_writes_only_losses(tmp_path):
     _run_epoch(hook, runner, [None, None], [2.0, 4.0])
     assert not (tmp_path / "kaf_log.json").exists()
     assert json.loads((tmp_path / "loss_log.json").read_text())[0]["loss"] == pytest.approx(3.0)
+
+
+def test_kaf_logging_hook_refuses_a_bad_loss_interval():
+    from fowkal.mmpose.hooks import KAFLoggingHook
+
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="loss_interval must be a positive int"):
+            KAFLoggingHook(loss_interval=bad)
+
+
+def test_learning_curve_hook_validates_every_interval_but_the_last_and_resumes(tmp_path):
+    from fowkal.runs.curve import CHECKPOINT_KEY, LearningCurveHook, curve_point
+
+    hook = LearningCurveHook(cfg=None, interval=2, max_epochs=6)
+    assert [e for e in range(1, 7) if hook.due(e)] == [2, 4]  # epoch 6 is the final evaluation's
+    metrics = {p: {"AP": 0.25, "AR": 0.5} for p in PARTS}
+    hook.entries = [curve_point(2, 20, metrics, 1.0), curve_point(4, 40, metrics, 1.0)]
+    checkpoint = {}
+    hook.before_save_checkpoint(None, checkpoint)
+    resumed = LearningCurveHook(cfg=None, interval=2, max_epochs=6)
+    resumed.after_load_checkpoint(SimpleNamespace(_resume=True), checkpoint)
+    resumed.before_train(SimpleNamespace(epoch=3, work_dir=str(tmp_path)))  # killed in epoch 4
+    assert [e["epoch"] for e in resumed.entries] == [2]
+    assert json.loads((tmp_path / "curve_log.json").read_text()) == resumed.entries
+    fresh = LearningCurveHook(cfg=None, interval=2, max_epochs=6)
+    fresh.after_load_checkpoint(SimpleNamespace(_resume=False), checkpoint)  # load_from: a new curve
+    assert fresh.entries == [] and CHECKPOINT_KEY in checkpoint
+    with pytest.raises(ValueError, match="lack part"):
+        curve_point(1, 1, {"body": {"AP": 0.1, "AR": 0.1}})
+    with pytest.raises(ValueError, match="val_interval must be a positive int"):
+        LearningCurveHook(cfg=None, interval=0, max_epochs=3)
 
 
 def test_epoch_seed_hook_makes_an_epochs_draws_depend_on_seed_and_epoch_only():

@@ -35,7 +35,8 @@ DEFAULT_FILES = {
 }
 
 #: Integer arguments and their smallest value; ``None`` (the profile's default) is allowed where marked.
-MINIMUMS = {"epochs": (1, True), "batch_size": (1, True), "seed": (0, False), "gpus": (1, False)}
+MINIMUMS = {"epochs": (1, True), "batch_size": (1, True), "seed": (0, False), "gpus": (1, False),
+            "val_interval": (1, True)}
 
 
 def check_choice(name: str, value, valid) -> None:
@@ -57,7 +58,7 @@ def check_integer(name: str, value) -> int | None:
 
 def check_arguments(method: str, profile: str, *, data_root=None, det_file=None, gt_boxes: bool = False,
                     epochs=None, batch_size=None, seed=0, gpus=1, pretrained=None,
-                    from_scratch: bool = False) -> None:
+                    from_scratch: bool = False, val_interval=None) -> None:
     """Check the arguments of one run's config before anything is built or written.
 
     Raises:
@@ -66,7 +67,8 @@ def check_arguments(method: str, profile: str, *, data_root=None, det_file=None,
     """
     check_choice("method", method, METHODS)
     check_choice("profile", profile, PROFILES)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("gpus", gpus)):
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed), ("gpus", gpus),
+                        ("val_interval", val_interval)):
         check_integer(name, value)
     for name, value in (("gt_boxes", gt_boxes), ("from_scratch", from_scratch)):
         if not isinstance(value, bool):

@@ -6,12 +6,17 @@ what changes from run to run, checking every path before anything is built.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .arguments import DEFAULT_FILES, PROFILES, check_arguments, check_choice
 from ..losses import METHODS
 
 CONFIG_DIR = Path(__file__).resolve().parent
+#: Where the paper's learning-rate steps fall in its schedule (epochs 170 and 200 of 210).
+PAPER_STEPS = (170 / 210, 200 / 210)
+#: About how many validations the cpu profile's learning curve has when ``epochs`` is given.
+CURVE_POINTS = 6
 
 
 def config_file(method: str, profile: str = "cpu") -> Path:
@@ -24,7 +29,7 @@ def config_file(method: str, profile: str = "cpu") -> Path:
 def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train=None, ann_val=None,
                  det_file=None, gt_boxes: bool = False, img_train=None, img_val=None, work_dir=None,
                  epochs: int | None = None, batch_size: int | None = None, seed: int = 0, gpus: int = 1,
-                 pretrained=None, from_scratch: bool = False, **overrides):
+                 pretrained=None, from_scratch: bool = False, val_interval: int | None = None, **overrides):
     """The resolved ``mmengine.Config`` of one training run.
 
     Args:
@@ -38,9 +43,13 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
             unless absolute (defaults: ``DEFAULT_FILES[profile]``).
         gt_boxes: evaluate on ground-truth person boxes instead of the detections file.
         work_dir: output folder (default ``work_dirs/<profile>/<method>-seed<seed>``).
-        epochs: training epochs (default: the profile's); the LR steps keep their relative place.
+        epochs: training epochs (default: the profile's); the LR steps stay at the paper's 81 % and 95 %
+            of the schedule (:data:`PAPER_STEPS`).
         batch_size: crops per process (default: the profile's, 32); the LR is scaled linearly by
             the total batch (``auto_scale_lr``).
+        val_interval: validate every this many epochs during training (ground-truth boxes, per-part AP:
+            the run record's learning curve, ``fowkal.runs.curve``). Default: the profile's; for 'cpu'
+            every epoch, and about :data:`CURVE_POINTS` points when ``epochs`` is given.
         seed: random seed. gpus: processes (GPUs) the run is meant for; recorded, and the
             distributed backend is NCCL when CUDA is available, else gloo.
         pretrained: path of a backbone weights file (ImageNet HRNet-w32 for 'paper'). Never downloaded.
@@ -56,7 +65,8 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
     from mmengine.config import Config
 
     check_arguments(method, profile, data_root=data_root, det_file=det_file, gt_boxes=gt_boxes, epochs=epochs,
-                    batch_size=batch_size, seed=seed, gpus=gpus, pretrained=pretrained, from_scratch=from_scratch)
+                    batch_size=batch_size, seed=seed, gpus=gpus, pretrained=pretrained, from_scratch=from_scratch,
+                    val_interval=val_interval)
     epochs = None if epochs is None else int(epochs)
     batch_size = None if batch_size is None else int(batch_size)
     gpus = int(gpus)
@@ -75,7 +85,7 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
 
     cfg = Config.fromfile(str(config_file(method, profile)))
     _set_data(cfg, root, paths)
-    _set_schedule(cfg, profile, epochs, batch_size)
+    _set_schedule(cfg, profile, epochs, batch_size, None if val_interval is None else int(val_interval))
     if weights is not None:
         cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint=str(weights))
     cfg.randomness = dict(seed=int(seed))
@@ -145,20 +155,25 @@ def _set_data(cfg, root: Path, paths: dict) -> None:
         cfg[evaluator].ann_file = paths["ann_val"]
 
 
-def _set_schedule(cfg, profile: str, epochs, batch_size) -> None:
+def _set_schedule(cfg, profile: str, epochs, batch_size, val_interval) -> None:
     if batch_size is not None:
         cfg.train_dataloader.batch_size = batch_size
+    if val_interval is not None:
+        cfg.train_cfg.val_interval = val_interval
     if epochs is None:
         return
     base = cfg.train_cfg.max_epochs  # the file's schedule length
     cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = min(cfg.train_cfg.get("val_interval", 1), epochs)
-    if profile == "cpu":  # the cpu profile evaluates once, at the end
-        cfg.train_cfg.val_interval = epochs
+    if val_interval is None:
+        # the cpu profile's curve keeps about CURVE_POINTS points at any length; 'paper' keeps MMPose's 10
+        cfg.train_cfg.val_interval = math.ceil(epochs / CURVE_POINTS) if profile == "cpu" \
+            else min(cfg.train_cfg.get("val_interval", 1), epochs)
     for scheduler in cfg.param_scheduler:
         if scheduler.get("by_epoch", True) and scheduler.type == "MultiStepLR":
             scheduler.end = epochs
-            scheduler.milestones = [max(1, min(epochs, round(m * epochs / base))) for m in scheduler.milestones]
+            # the paper's steps (170 and 200 of 210 epochs) at any length: its 3-epoch file says [2, 3]
+            fractions = PAPER_STEPS if profile == "cpu" else [m / base for m in scheduler.milestones]
+            scheduler.milestones = [max(1, min(epochs, round(f * epochs))) for f in fractions]
 
 
 def _cuda_available() -> bool:

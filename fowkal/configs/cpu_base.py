@@ -22,7 +22,8 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=milestones, gamma=0.1,
          by_epoch=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)  # evaluate once, at the end
+# validate (ground-truth boxes, per-part AP) after every epoch: the run record's learning curve
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
 
 # the data pipeline's MMPose pieces are fowkal.mmpose.data's twins: the same samples, bit for bit, at

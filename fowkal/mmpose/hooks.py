@@ -1,8 +1,9 @@
 """MMEngine hooks of a fowkal training run (registered in MMPose's ``HOOKS``).
 
 - :class:`KAFLoggingHook` writes ``kaf_log.json`` (per-keypoint λ, mean and std over the samples
-  seen, at a few iterations and every epoch: the data of the book's Fig. 5) and ``loss_log.json``
-  (per-epoch means of the training loss and of everything else the model logs). Its logs travel
+  seen, at a few iterations and every epoch: the data of the book's Fig. 5), ``loss_log.json``
+  (per-epoch means of the training loss and of everything else the model logs) and
+  ``loss_curve.json`` (the same means over every ``loss_interval`` iterations). Its logs travel
   inside the checkpoints, so a resumed run continues them exactly where its checkpoint stopped.
 - :class:`EpochSeedHook` reseeds the random generators at every epoch start from (seed, epoch), so
   the augmentation of an epoch does not depend on whether the run was resumed before it.
@@ -29,6 +30,9 @@ from ..jsonfile import write_json_atomic
 
 KAF_LOG = "kaf_log.json"
 LOSS_LOG = "loss_log.json"
+LOSS_CURVE = "loss_curve.json"
+#: Iterations per entry of the finer training-loss log (MMEngine's logger interval of the profiles).
+LOSS_INTERVAL = 20
 #: Iterations (1-based, counted over the whole run) that get their own λ entry.
 KAF_ITERS = (1, 10, 50, 100, 200, 500, 1000)
 CHECKPOINT_KEY = "fowkal_logs"
@@ -84,18 +88,27 @@ class KAFLoggingHook(Hook):
     ``loss_log.json``: a list of ``{epoch, iter, iters, time_s, loss, ...}``, one per epoch: the
     mean over the epoch's iterations (and processes) of every scalar the model returns
     (``loss``, ``loss_kpt``, ``acc_pose``, ``kaf_<part>``).
+
+    ``loss_curve.json``: the same means over windows of ``loss_interval`` iterations (a window also
+    ends with its epoch), ``{epoch, iter, iters, loss, ...}``, ``iter`` the window's last iteration.
     """
 
     priority = "LOW"  # after_train_epoch runs before CheckpointHook (VERY_LOW) saves the epoch
 
     def __init__(self, iters: Sequence[int] = KAF_ITERS, kaf_file: str = KAF_LOG,
-                 loss_file: str = LOSS_LOG):
+                 loss_file: str = LOSS_LOG, loss_interval: int = LOSS_INTERVAL, curve_file: str = LOSS_CURVE):
         if any(not isinstance(i, int) or i < 1 for i in iters):
             raise ValueError(f"KAFLoggingHook iters must be positive ints, got {list(iters)}")
+        if isinstance(loss_interval, bool) or not isinstance(loss_interval, int) or loss_interval < 1:
+            raise ValueError(f"KAFLoggingHook loss_interval must be a positive int, got {loss_interval!r}")
         self.iters = frozenset(iters)
-        self.kaf_file, self.loss_file = kaf_file, loss_file
+        self.kaf_file, self.loss_file, self.curve_file = kaf_file, loss_file, curve_file
+        self.loss_interval = loss_interval
         self.kaf_entries: list = []
         self.loss_entries: list = []
+        self.curve_entries: list = []
+        self._window_sums: dict = {}
+        self._window_iters = 0
         self._epoch_kaf = _Moments()
         self._epoch_terms = {"awing": _Moments(), "mse": _Moments()}
         self._loss_sums: dict = {}
@@ -107,13 +120,15 @@ class KAFLoggingHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # copies: the checkpoint must hold the logs as they are now
         checkpoint[CHECKPOINT_KEY] = {"kaf": list(self.kaf_entries),
-                                      "losses": list(self.loss_entries)}
+                                      "losses": list(self.loss_entries),
+                                      "loss_curve": list(self.curve_entries)}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # only a resumed run continues the logs; load_from (fine-tuning) starts new ones
         if getattr(runner, "_resume", False) and CHECKPOINT_KEY in checkpoint:
             logs = checkpoint[CHECKPOINT_KEY]
             self.kaf_entries, self.loss_entries = list(logs["kaf"]), list(logs["losses"])
+            self.curve_entries = list(logs.get("loss_curve", []))
 
     def before_train(self, runner) -> None:
         self.start_epoch = runner.epoch
@@ -125,13 +140,19 @@ class KAFLoggingHook(Hook):
         self._epoch_terms = {"awing": _Moments(), "mse": _Moments()}
         self._loss_sums = {}
         self._epoch_iters = 0
+        self._window_sums, self._window_iters = {}, 0
         self._epoch_start = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         for key, value in (outputs or {}).items():
             if isinstance(value, torch.Tensor) and value.numel() == 1:
-                self._loss_sums[key] = self._loss_sums.get(key, 0.0) + float(value.detach())
+                value = float(value.detach())
+                self._loss_sums[key] = self._loss_sums.get(key, 0.0) + value
+                self._window_sums[key] = self._window_sums.get(key, 0.0) + value
         self._epoch_iters += 1
+        self._window_iters += 1
+        if (runner.iter + 1) % self.loss_interval == 0:
+            self._close_window(runner)
         kaf = getattr(unwrap(runner.model).head, "last_kaf", None)
         if kaf is None:
             return
@@ -146,6 +167,8 @@ class KAFLoggingHook(Hook):
             self._add_kaf_entry(runner, "iter", runner.epoch + 1, runner.iter + 1, batch.reduced())
 
     def after_train_epoch(self, runner) -> None:
+        if self._window_iters:
+            self._close_window(runner, iteration=runner.iter)
         stats = self._epoch_kaf.reduced()
         if stats is not None:
             terms = {name: moments.reduced() for name, moments in self._epoch_terms.items()}
@@ -154,15 +177,23 @@ class KAFLoggingHook(Hook):
         self.loss_entries.append({"epoch": runner.epoch + 1, "iter": runner.iter,
                                   "iters": self._epoch_iters,
                                   "time_s": round(time.perf_counter() - self._epoch_start, 3),
-                                  **self._mean_losses(runner)})
+                                  **self._mean_losses(runner, self._loss_sums, self._epoch_iters)})
         self._write(runner)
 
-    def _mean_losses(self, runner) -> dict:
-        keys = sorted(self._loss_sums)
+    def _close_window(self, runner, iteration: Optional[int] = None) -> None:
+        """One ``loss_curve`` entry: the means over the iterations since the last one (in this epoch)."""
+        self.curve_entries.append({"epoch": runner.epoch + 1,
+                                   "iter": runner.iter + 1 if iteration is None else iteration,
+                                   "iters": self._window_iters,
+                                   **self._mean_losses(runner, self._window_sums, self._window_iters)})
+        self._window_sums, self._window_iters = {}, 0
+
+    def _mean_losses(self, runner, loss_sums: dict, iters: int) -> dict:
+        keys = sorted(loss_sums)
         if not keys:
             return {}
         device = next(unwrap(runner.model).parameters()).device
-        sums = torch.tensor([self._loss_sums[k] for k in keys] + [self._epoch_iters],
+        sums = torch.tensor([loss_sums[k] for k in keys] + [iters],
                             dtype=torch.float64, device=device)
         all_reduce(sums, op="sum")
         means = (sums[:-1] / sums[-1]).tolist()
@@ -183,6 +214,7 @@ class KAFLoggingHook(Hook):
         else:  # e.g. a run restarted from scratch after being killed in its first epoch
             (work_dir / self.kaf_file).unlink(missing_ok=True)
         write_json_atomic(self.loss_entries, work_dir / self.loss_file)
+        write_json_atomic(self.curve_entries, work_dir / self.curve_file)
 
 
 @HOOKS.register_module()

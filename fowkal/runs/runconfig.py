@@ -33,7 +33,7 @@ from pathlib import Path
 from . import record as run_record
 
 #: build_config's arguments a record keeps in ``config.args`` (with the processes: gpus x nnodes).
-ARGS = ("epochs", "batch_size", "gpus", "nnodes", "pretrained", "from_scratch")
+ARGS = ("epochs", "batch_size", "gpus", "nnodes", "pretrained", "from_scratch", "val_interval")
 #: Overrides that are build_config's file arguments (options of their own on the command line).
 FILE_ARGS = ("ann_train", "ann_val", "det_file", "gt_boxes", "img_train", "img_val")
 #: prepare_config's options a record keeps in ``config.run``.
@@ -178,7 +178,8 @@ def regenerate_config(record: dict, *, data_root=None, pretrained=None):
     cfg = build_config(record["method"], record["profile"], data_root=root, seed=record["seed"],
                        epochs=args.get("epochs"), batch_size=args.get("batch_size"),
                        gpus=args.get("gpus", 1) * args.get("nnodes", 1), pretrained=pretrained,
-                       from_scratch=bool(args.get("from_scratch", False)), **config["overrides"])
+                       from_scratch=bool(args.get("from_scratch", False)), val_interval=args.get("val_interval"),
+                       **config["overrides"])
     cfg = prepare_config(cfg, launcher=run["launcher"], device=run["device"], resume=False,
                          max_iters=run["max_iters"], world_size=run["world_size"],
                          deterministic=run["deterministic"])
@@ -202,7 +203,7 @@ def train_command(record: dict) -> str:
     cmd = ["python", "-m", "fowkal", "train", "--method", record["method"], "--profile", record["profile"],
            "--seed", str(record["seed"]), "--data-root", _shell_path(record["data"]["root"]),
            "--device", run["device"]]
-    for name in ("epochs", "batch_size", "max_iters", "pretrained"):
+    for name in ("epochs", "val_interval", "batch_size", "max_iters", "pretrained"):
         value = args.get(name) if name in args else run.get(name)
         if value is not None:
             cmd += ["--" + name.replace("_", "-"), shlex.quote(str(value))]

@@ -7,8 +7,10 @@ One process on the CPU or one GPU runs MMEngine's ``Runner`` in this process. Mo
 on CPUs; this process waits for them and returns the run record their rank 0 wrote.
 
 A run writes into its work dir: ``config.py`` (the resolved config), a checkpoint every epoch,
-``loss_log.json`` and, for the KAL methods, ``kaf_log.json`` (:mod:`fowkal.mmpose.hooks`), the results
-files of the final evaluation, and at the very end ``run_record.json`` (:mod:`fowkal.runs.record`),
+``loss_log.json``, ``loss_curve.json`` and, for the KAL methods, ``kaf_log.json``
+(:mod:`fowkal.mmpose.hooks`), ``curve_log.json`` (per-part AP every ``val_interval`` epochs,
+:mod:`fowkal.runs.curve`), the results files of the final evaluation, and at the very end
+``run_record.json`` (:mod:`fowkal.runs.record`),
 which stores what regenerates the config instead of the ``config.py`` dump
 (:mod:`fowkal.runs.runconfig`): the dump stays in the work dir for evaluation, never in a record folder.
 ``resume=True`` continues a killed run from its last checkpoint: the epoch it was killed in is
@@ -207,6 +209,7 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
 
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
+    from .curve import LearningCurveHook
     from .malloc import retain_freed_memory
 
     # before any large tensor: 64x48 heatmap batches (52 MiB) would page-fault at every step otherwise
@@ -218,9 +221,11 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
     work_dir = Path(cfg.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     runner_cfg = copy.deepcopy(cfg)
-    if cfg.train_cfg.get("val_interval", 1) >= cfg.train_cfg.max_epochs:
-        # validating only after the last epoch: the final evaluation below does that (and more)
-        runner_cfg.val_cfg = runner_cfg.val_dataloader = runner_cfg.val_evaluator = None
+    # the learning curve (LearningCurveHook) validates during training and the final evaluation below
+    # after it: MMEngine's validation loop (and the best checkpoint it would pick) is not used
+    runner_cfg.val_cfg = runner_cfg.val_dataloader = runner_cfg.val_evaluator = None
+    if isinstance(runner_cfg.get("default_hooks", {}).get("checkpoint"), dict):
+        runner_cfg.default_hooks.checkpoint.pop("save_best", None)
     # MMEngine names its logger and visualizer instances after the experiment (to the second):
     # unique names keep two runs started in one process apart
     runner_cfg.experiment_name = f"{work_dir.name}-{uuid.uuid4().hex[:8]}"
@@ -228,6 +233,9 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         runner_cfg.visualizer.pop("name", None)
     with _restoring_torch_flags():
         runner = Runner.from_cfg(runner_cfg)
+        curve_hook = LearningCurveHook(cfg, int(cfg.train_cfg.get("val_interval", cfg.train_cfg.max_epochs)),
+                                       cfg.train_cfg.max_epochs)
+        runner.register_hook(curve_hook)
         _, world_size = get_dist_info()
         # the record's config block before training: a config it cannot hash fails now, not at the end
         config = config_block(cfg, args=_record_args(options), overrides=_record_overrides(options),
@@ -243,7 +251,7 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
         metrics, by_scale, predictions, results = _final_evaluation(runner, cfg, work_dir)
     record_path = work_dir / run_record.RECORD_NAME
     if is_main_process():
-        record = _record(cfg, runner, log_hook, method=options.method, profile=options.profile,
+        record = _record(cfg, runner, log_hook, curve_hook, method=options.method, profile=options.profile,
                          seed=options.seed, device=device, world_size=world_size, launcher=launcher,
                          started=started, max_iters=options.max_iters, metrics=metrics, by_scale=by_scale,
                          predictions=predictions, results=results, config=config,
@@ -341,7 +349,7 @@ def _predictions(cfg, results_file: Path) -> list:
 
 
 # --------------------------------------------------------------------------- the record
-def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size, launcher, started,
+def _record(cfg, runner, log_hook, curve_hook, *, method, profile, seed, device, world_size, launcher, started,
             max_iters, metrics, by_scale, predictions, results, config, retained_freed_memory) -> dict:
     work_dir = Path(cfg.work_dir)
     checkpoints = sorted((p.name for p in work_dir.glob("epoch_*.pth")),
@@ -375,6 +383,10 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
                      "max_iters": max_iters, "deterministic": cfg.randomness.deterministic},
         "data": data_block(cfg, train_samples=len(runner.train_dataloader.dataset)),
         "losses": log_hook.loss_entries,
+        # the training loss every few iterations, and per-part AP every val_interval epochs (the last
+        # point is the final evaluation's ground-truth-box metrics below)
+        "loss_curve": log_hook.curve_entries,
+        "curve": _curve(curve_hook, metrics, epoch=cfg.train_cfg.max_epochs, iteration=runner.iter),
         "metrics": metrics,
         # the same predictions at other OKS tolerances: {box mode: {area scale: metrics}} (COCO's own: "1")
         "metrics_by_area_scale": by_scale,
@@ -383,6 +395,8 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
             "config": "config.py",
             "kaf_log": log_hook.kaf_file if log_hook.kaf_entries else None,
             "loss_log": log_hook.loss_file,
+            "loss_curve": log_hook.curve_file,
+            "curve_log": curve_hook.file,
             "checkpoints": checkpoints,
             "last_checkpoint": last_checkpoint,
             "results_gt_boxes": results["gt_boxes"],
@@ -391,6 +405,13 @@ def _record(cfg, runner, log_hook, *, method, profile, seed, device, world_size,
     }
     record["config"]["command"] = train_command(record)
     return record
+
+
+def _curve(curve_hook, metrics: dict, *, epoch: int, iteration: int) -> list:
+    from .curve import curve_point
+
+    final = [curve_point(epoch, iteration, metrics["gt_boxes"])] if metrics.get("gt_boxes") else []
+    return [*curve_hook.entries, *final]
 
 
 def _loss_kernel():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 #: What a committed record folder holds: data, no MMEngine config dump (the record regenerates its
 #: config, :mod:`fowkal.runs.runconfig`) and no executed notebook (its log, kept in the work root).
-COPIED_FILES = ("run_record.json", "kaf_log.json", "loss_log.json")
+COPIED_FILES = ("run_record.json", "kaf_log.json", "loss_log.json", "loss_curve.json", "curve_log.json")
 
 
 def run_train_notebook(folder, work_dir, *, notebook, parameters: dict, label: str, extra: dict | None = None,
