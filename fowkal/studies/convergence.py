@@ -1,0 +1,102 @@
+"""Where do the cpu profile's learning curves flatten? Long runs of a few methods, and the plateau test.
+
+The ablation's quick profile stops after 3 epochs, far from trained models. :data:`PLATEAU_RUNS` trains
+MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best variant (seed 0) for
+:data:`PLATEAU_EPOCHS` epochs, the learning-rate steps at the paper's 81 % and 95 % of the schedule,
+validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`). :func:`run_plateau`
+trains what has no record yet, one run at a time (a killed run resumes from its checkpoint), and
+:func:`plateau` reads one record's curve: how much whole-body AP changed over the last third of the run.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .ablation import load_records, record_folder
+from .notebook import run_train_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+#: Where the long runs' records are committed.
+FOLDER = "results/convergence/plateau"
+PLATEAU_EPOCHS = 40
+PLATEAU_VAL_INTERVAL = 4
+PLATEAU_SEED = 0
+#: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
+FLAT_AP = 1.0
+#: The KAF study's best variant as a method of this study (``fowkal.studies.kaf_study``: 'normalised').
+NORMALISED = {"model.head.loss.term_normalisation": "batch"}
+#: (name, method, config overrides) of the long runs, in the order they are trained.
+PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {}),
+                ("heuristic_fwahr", "heuristic_fwahr", {}), ("kal_lambda0", "kal_lambda0", {}),
+                ("fowkal_normalised", "fowkal", NORMALISED))
+
+
+def run_plateau(*, out_dir=FOLDER, work_root="work_dirs/convergence", notebook="notebooks/train.ipynb",
+                runs=PLATEAU_RUNS, epochs: int = PLATEAU_EPOCHS, val_interval: int = PLATEAU_VAL_INTERVAL,
+                seed: int = PLATEAU_SEED, data_root: str = "", log=print) -> int:
+    """Train every run of ``runs`` that has no record in ``out_dir`` yet; returns how many ran."""
+    import json
+
+    ran = 0
+    for name, method, overrides in runs:
+        folder = record_folder(out_dir, name, seed)
+        work_dir = Path(work_root) / f"{name}-e{epochs}-seed{seed}"
+        ran += run_train_notebook(folder, work_dir, notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs",
+                                  parameters=dict(method=method, seed=seed, profile="cpu", epochs=epochs,
+                                                  val_interval=val_interval, data_root=data_root,
+                                                  cfg_options=json.dumps(overrides) if overrides else ""),
+                                  log=log)
+    return ran
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One record's learning curve at a glance (AP in points).
+
+    ``epochs``/``ap``: the curve's epochs and the part's AP there; ``last_third_change``: AP at the end
+    minus AP at the first point at or after two thirds of the schedule; ``flat``: that change's size is
+    below :data:`FLAT_AP`; ``best_epoch``: where the curve peaked.
+    """
+
+    name: str
+    part: str
+    epochs: tuple
+    ap: tuple
+    last_third_change: float
+    flat: bool
+    best_epoch: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plateau(record: dict, *, name: str | None = None, part: str = "wholebody", flat_ap: float = FLAT_AP) -> Plateau:
+    """The :class:`Plateau` of ``record``'s learning curve (``record['curve']``) on ``part``."""
+    curve = record.get("curve") or []
+    if len(curve) < 2:
+        raise ValueError(f"run record of {record.get('method')!r} (seed {record.get('seed')}) has "
+                         f"{len(curve)} curve point(s); a plateau needs a learning curve of at least 2")
+    if part not in curve[0]["AP"]:
+        raise ValueError(f"unknown part {part!r}; the curve has {sorted(curve[0]['AP'])}")
+    epochs = tuple(int(p["epoch"]) for p in curve)
+    ap = tuple(100.0 * float(p["AP"][part]) for p in curve)
+    start = 2 * record["schedule"]["epochs"] / 3
+    first = next(i for i, e in enumerate(epochs) if e >= start)
+    if first == len(epochs) - 1:  # only the final point in the last third: compare with the one before
+        first -= 1
+    change = ap[-1] - ap[first]
+    return Plateau(name=name or record["method"], part=part, epochs=epochs, ap=ap, last_third_change=change,
+                   flat=abs(change) < flat_ap, best_epoch=epochs[max(range(len(ap)), key=ap.__getitem__)])
+
+
+def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
+    """:func:`plateau` of every record under ``out_dir`` (default: the repository's :data:`FOLDER`), named
+    after its folder (``fowkal_normalised``); [] where none is there yet."""
+    out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
+    if not out_dir.is_dir():
+        return []
+    return [plateau(r, name=Path(r["_path"]).parent.parent.name, part=part) for r in load_records(out_dir)]
+
+
+__all__ = ["FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+           "run_plateau", "plateau", "load_plateaus"]

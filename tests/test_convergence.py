@@ -1,0 +1,52 @@
+"""fowkal.studies.convergence: the plateau test on a record's learning curve, and the long runs' plan."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fowkal.losses import METHODS
+from fowkal.runs.metrics import RESULT_KEYS
+from fowkal.studies import convergence
+
+
+def _record(curve_ap: dict, epochs: int, method="mse") -> dict:
+    curve = [{"epoch": e, "iter": 10 * e, "time_s": None, "AP": {p: ap / 100 for p in RESULT_KEYS},
+              "AR": {p: ap / 100 for p in RESULT_KEYS}} for e, ap in curve_ap.items()]
+    return {"method": method, "seed": 0, "schedule": {"epochs": epochs}, "curve": curve}
+
+
+def test_a_curve_still_rising_in_its_last_third_is_not_flat():
+    p = convergence.plateau(_record({4: 20.0, 8: 30.0, 12: 40.0, 16: 45.0, 20: 48.0, 24: 50.0}, 24))
+    assert p.epochs == (4, 8, 12, 16, 20, 24) and p.ap[0] == pytest.approx(20.0)
+    assert p.last_third_change == pytest.approx(5.0) and not p.flat and p.best_epoch == 24  # 45 at 16 -> 50
+
+
+def test_a_curve_that_settled_is_flat_and_its_peak_is_named():
+    p = convergence.plateau(_record({4: 20.0, 8: 50.0, 12: 55.0, 16: 55.6, 20: 55.2, 24: 55.4}, 24))
+    assert p.last_third_change == pytest.approx(-0.2) and p.flat and p.best_epoch == 16
+    assert convergence.plateau(_record({3: 10.0, 6: 10.5}, 6)).last_third_change == pytest.approx(0.5)
+
+
+def test_plateau_refuses_what_has_no_curve_and_unknown_parts():
+    with pytest.raises(ValueError, match="1 curve point"):
+        convergence.plateau(_record({3: 10.0}, 3))
+    with pytest.raises(ValueError, match="unknown part 'toe'"):
+        convergence.plateau(_record({3: 10.0, 6: 11.0}, 6), part="toe")
+
+
+def test_load_plateaus_names_runs_after_their_folders(tmp_path):
+    for name in ("mse", "fowkal_normalised"):
+        folder = tmp_path / name / "seed0"
+        folder.mkdir(parents=True)
+        record = _record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name)
+        (folder / "run_record.json").write_text(json.dumps(dict(record, metrics={})))
+    assert sorted(p.name for p in convergence.load_plateaus(tmp_path)) == ["fowkal_normalised", "mse"]
+    assert convergence.load_plateaus(tmp_path / "absent") == []
+
+
+def test_the_plan_names_methods_of_the_ablation_and_the_papers_steps():
+    names = [name for name, _, _ in convergence.PLATEAU_RUNS]
+    assert len(set(names)) == len(names)
+    assert all(method in METHODS for _, method, _ in convergence.PLATEAU_RUNS)
+    assert convergence.PLATEAU_EPOCHS / convergence.PLATEAU_VAL_INTERVAL >= 6  # enough points to see a plateau
