@@ -5,13 +5,14 @@ The package is layered; a module may import from its own layer and the layers be
 
 ====  ==========================================  ===================================================
  0    ``parts``, ``kaf_head``, ``losses``,         plain-PyTorch core: the 133-keypoint layout, the KAF
-      ``stats``, ``jsonfile``                      head, the losses, paired statistics (torch, numpy)
+      ``jsonfile``                                 head, the losses (torch, numpy)
  1    ``data``                                     the embedded benchmark generator (numpy, OpenCV)
  2    ``mmpose``                                   MMPose adapter: registered loss, head and hooks
  3    ``configs``                                  MMPose configs, one per profile and method
  4    ``runs``                                     options, training, launch, checkpoints, evaluation,
                                                    metrics, run records
- 5    ``studies``                                  the paper's numbers, the ablation, the KAF study
+ 5    ``studies``                                  the paper's numbers, the ablation, its statistics
+                                                   (scipy), the KAF study, convergence
  6    ``viz``                                      every drawing function and the book's page helpers
 ====  ==========================================  ===================================================
 

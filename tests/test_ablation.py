@@ -5,6 +5,8 @@ import pytest
 
 from fowkal.studies import ablation, paper
 
+scipy_stats = pytest.importorskip("scipy.stats")
+
 
 def record(method, seed, wb, body=0.5, foot=0.5, face=0.5, hand=0.5):
     parts = dict(wholebody=wb, body=body, foot=foot, face=face, lefthand=hand, righthand=hand, hand=hand)
@@ -26,19 +28,29 @@ def test_mean_std_and_paired_verdicts_by_hand():
     assert baseline["verdict"] == ablation.REPRODUCED and baseline["paper_inside"] is False
     # fowkal − kal: −10 each seed, against the paper's direction
     assert rows["FWAHR helps KAL (whole-body)"]["verdict"] == ablation.CONTRADICTED
-    # face: differences 10, 0, 0 → mean 3.33, SE 3.33, t = 1 with 2 df: one-sided p = 0.211
+    # face: differences 10, 0, 0 → mean 3.33, SE 3.33, t = 1 with 2 df: two-sided p = 0.423; the exact
+    # sign-flip p is 1 (flipping the zeros changes nothing, flipping the 10 keeps |mean|)
     face = rows["FWAHR helps KAL on face"]  # kal has no face spread: fowkal − kal = (−10, 0, 20)
     assert face["n"] == 3 and face["verdict"] == ablation.INCONCLUSIVE
     diff = ablation.paired_difference(table, "fowkal", "mse", "face")
-    assert diff["d"] == pytest.approx(10 / 3) and diff["p_paper"] == pytest.approx(0.2113249, rel=1e-6)
-    half = 4.302652729911275 * (10 / 3)  # t(0.975, 2) × SE
-    assert (diff["low"], diff["high"]) == (pytest.approx(10 / 3 - half), pytest.approx(10 / 3 + half))
-    # five claims have runs of both methods (kal-mse body, fowkal-kal x3, fowkal-mse): Holm adjusts over 5
-    tested = [row for row in rows.values() if row["p_paper"] is not None]
-    assert len(tested) == 5 and all(row["p_paper_holm"] >= row["p_paper"] for row in tested)
+    assert diff["d"] == pytest.approx(10 / 3) and diff["p"] == pytest.approx(0.4226497, rel=1e-6)
+    assert diff["p_sign_flip"] == pytest.approx(1.0)
+    # five claims have runs of both methods (kal-mse body, fowkal-kal x3, fowkal-mse): Holm adjusts over 5;
+    # each interval is the t interval at its claim's Holm level, between 95 % and 1 - 0.05/5
+    tested = [row for row in rows.values() if row["p"] is not None]
+    assert len(tested) == 5 and all(row["p_holm"] >= row["p"] for row in tested)
+    for row in tested:
+        assert 0.95 - 1e-12 <= row["level"] <= 0.99 + 1e-12
+        t = 0 if row["low"] == row["high"] else scipy_stats.t.ppf(0.5 + row["level"] / 2, row["n"] - 1)
+        se = scipy_stats.sem(row["differences"]) if row["low"] != row["high"] else 0.0
+        assert (row["low"], row["high"]) == (pytest.approx(row["d"] - t * se), pytest.approx(row["d"] + t * se))
+        assert (row["verdict"] != ablation.INCONCLUSIVE) == (not row["low"] <= 0 <= row["high"])
+        assert row["p_sign_flip_floor"] == pytest.approx(0.25)  # 3 seeds: 2 of 8 sign patterns
+    # face: fowkal − kal = (−10, 0, 20): not decided, so its interval (Holm's last step) holds 0
+    assert face["low"] < 0 < face["high"] and face["level"] == pytest.approx(1 - 0.05 / 3)
     # no runs: not tested, inconclusive, outside Holm's family
     awing = rows["AWing beats MSE on face"]
-    assert awing["verdict"] == ablation.INCONCLUSIVE and awing["p_paper_holm"] is None and awing["reason"] == "missing runs"
+    assert awing["verdict"] == ablation.INCONCLUSIVE and awing["p_holm"] is None and awing["reason"] == "missing runs"
 
 
 def test_only_common_seeds_are_paired():
@@ -47,15 +59,16 @@ def test_only_common_seeds_are_paired():
     assert diff["seeds"] == [1, 2] and diff["d"] == pytest.approx(8.5)
     one = [record("mse", 0, 0.4), record("fowkal", 0, 0.5), record("fowkal", 1, 0.5)]
     row = ablation.paired_difference(ablation.aggregate(one), "fowkal", "mse", "wholebody")
-    assert row["n"] == 1 and row["p_paper"] is None and "fewer than 2 common seeds" in row["reason"]
+    assert row["n"] == 1 and row["p"] is None and "fewer than 2 common seeds" in row["reason"]
 
 
 def test_the_rule_is_stated_from_its_data():
     text = ablation.rule_text()
-    assert "95 % Student-t interval" in text and "Holm" in text and "0.05" in text
+    assert "two-sided" in text and "Holm" in text and "0.05" in text and "between 95 % and 1 − 0.05/m" in text
     assert "Reproduced" in text and "Contradicted" in text and "Inconclusive" in text
-    stricter = dict(ablation.RULE, alpha=0.01, level=0.9)
-    assert "90 %" in ablation.rule_text(stricter) and "0.01" in ablation.rule_text(stricter)
+    assert "sign-flip" in text and "0.0625 at n = 5" in text
+    stricter = dict(ablation.RULE, alpha=0.01)
+    assert "between 99 % and 1 − 0.01/m" in ablation.rule_text(stricter)
 
 
 def test_markdown_tables_show_paper_and_ours():
@@ -68,7 +81,7 @@ def test_markdown_tables_show_paper_and_ours():
     assert f"| KAL + FWAHR | {paper.TABLE3['fowkal']:.1f} | 50.0 (n=1) | 1 |" in md3
     claims = ablation.claims_markdown(table)
     assert claims.count("\n") == len(paper.CLAIMS) + 1
-    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0 (n=1) | 1 | — | — | inconclusive | — |" in claims
+    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0 (n=1) | — | 1 | — | — | inconclusive | — |" in claims
 
 
 def test_duplicate_seeds_and_missing_parts_are_errors(tmp_path):
@@ -110,7 +123,7 @@ def test_control_claims_are_their_own_holm_family_without_a_paper_delta():
     assert all(r["paper_delta"] is None and r["paper_inside"] is None for r in rows)
     # the same differences judged alone (a family of 1) give a smaller adjusted p than inside the family of 15
     alone = ablation.claims(table, claim_list=[ablation.CONTROL_CLAIMS[0]])[0]
-    assert alone["p_opposite_holm"] <= by[("kal_lambda0", "mse", "wholebody")]["p_opposite_holm"]
+    assert alone["p_holm"] <= by[("kal_lambda0", "mse", "wholebody")]["p_holm"]
 
 
 def test_numerics_compare_pairs_seeds_and_judges_against_the_seed_spread():

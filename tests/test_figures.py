@@ -270,12 +270,14 @@ def test_results_page_aggregates_the_records(tmp_path, monkeypatch):
     # whole-body AP of mse: mean of 40, 42, 44 = 42.0, sample std 2.0
     assert "42.0\u00a0±\u00a02.0" in text
     # fowkal 50, 52, 54 against mse 40, 42, 44, seed by seed: 10, 10, 10, a certain gain; the paper's +3.4
-    # lies outside our interval; awing vs mse: 2, 2, 2 on every part (claims tested: these and MSE vs AWing)
-    assert ("| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0\u00a0[+10.0,\u00a0+10.0] | 3 | 0.000 | 1.000 | "
-            "reproduced | **no** |") in text
+    # lies outside our interval; awing vs mse: 2, 2, 2 on every part (claims tested: these and MSE vs AWing).
+    # Five claims, all p = 0: Holm rejects each at its own step (levels 99 %, 98.75 %, ..., 95 %, ties in order);
+    # three seeds of one sign: the exact sign-flip p is 2/8
+    assert ("| FoWKAL beats the MSE baseline (whole-body) | +3.4 | +10.0\u00a0[+10.0,\u00a0+10.0] | 99.0\u00a0% | 3 | "
+            "0.000 | 0.250 | reproduced | **no** |") in text
     assert "| MSE beats AWing on body | +1.8 | −2.0" not in text  # a real minus is not what Python prints
-    assert ("| MSE beats AWing on body | +1.8 | -2.0\u00a0[-2.0,\u00a0-2.0] | 3 | 1.000 | 0.000 | contradicted | "
-            "**no** |") in text
+    assert ("| MSE beats AWing on body | +1.8 | -2.0\u00a0[-2.0,\u00a0-2.0] | 97.5\u00a0% | 3 | 0.000 | 0.250 | "
+            "contradicted | **no** |") in text
     assert "The paper's Δ lies inside our interval for 0 of the 5 claims tested" in text
     assert "abcdef01*" in text and "mse/seed2/run_record.json" not in text  # records in the standard layout
 

@@ -159,8 +159,8 @@ def test_study_runs_resume_and_measure(tmp_path):
     assert regenerated_sha256(record) == record["config"]["sha256"]
     assert "term_normalisation='batch'" in (tmp_path / "work" / "strong" / "fowkal-normalised" / "seed0"
                                             / "config.py").read_text()
-    assert sorted(p.name for p in folders[1].iterdir()) == ["kaf_log.json", "loss_log.json", "run_record.json",
-                                                            "study.json"]
+    assert sorted(p.name for p in folders[1].iterdir()) == ["curve_log.json", "kaf_log.json", "loss_curve.json",
+                                                            "loss_log.json", "run_record.json", "study.json"]
     logged = []
     kaf_study.run_study(**kwargs, log=logged.append)  # everything is there: nothing trains
     assert len(logged) == 2 and all("record exists, skipped" in line for line in logged)

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "fowkal"
 
 #: The layer of each top-level name of the package (``fowkal/__init__.py`` states the same table).
-LAYERS = {"parts": 0, "kaf_head": 0, "losses": 0, "stats": 0, "jsonfile": 0, "data": 1, "mmpose": 2,
+LAYERS = {"parts": 0, "kaf_head": 0, "losses": 0, "jsonfile": 0, "data": 1, "mmpose": 2,
           "configs": 3, "runs": 4, "studies": 5, "viz": 6}
 #: Entry points above every layer: the package's own ``__init__`` (lazy train/evaluate) and ``__main__``s.
 ENTRY_POINTS = {"fowkal", "fowkal.__main__", "fowkal.data.__main__"}

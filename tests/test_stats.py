@@ -1,4 +1,5 @@
-"""fowkal.stats against scipy: Student's t, paired intervals and p-values; Holm by its definition."""
+"""fowkal.studies.stats: paired intervals and p-values against scipy's t-test, the sign-flip test by
+enumeration, Holm by its definition, and intervals that agree with Holm's decisions."""
 from __future__ import annotations
 
 import itertools
@@ -7,17 +8,9 @@ import random
 
 import pytest
 
-from fowkal.stats import holm, paired_interval, t_cdf, t_quantile
+from fowkal.studies.stats import holm, holm_levels, paired_interval, sign_flip_p, smallest_sign_flip_p
 
 scipy_stats = pytest.importorskip("scipy.stats")
-
-
-@pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 30, 250])
-def test_t_distribution_matches_scipy(df):
-    for t in (-40.0, -6.1, -2.0, -0.3, 0.0, 0.7, 1.96, 4.5, 60.0):
-        assert t_cdf(t, df) == pytest.approx(scipy_stats.t.cdf(t, df), rel=1e-9, abs=1e-13)
-    for q in (0.001, 0.025, 0.05, 0.5, 0.9, 0.975, 0.995, 0.9995):
-        assert t_quantile(q, df) == pytest.approx(scipy_stats.t.ppf(q, df), rel=1e-8, abs=1e-10)
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 8])
@@ -89,3 +82,50 @@ def test_holm_worked_example_and_bonferroni_bound():
         assert all(a <= min(1.0, 3 * q) for a, q in zip(holm(list(p)), p))
     with pytest.raises(ValueError, match="p-values"):
         holm([0.5, 1.2])
+
+
+def _sign_flip_by_enumeration(d):
+    observed = abs(sum(d) / len(d))
+    hits = sum(abs(sum(s * x for s, x in zip(signs, d)) / len(d)) >= observed - 1e-12
+               for signs in itertools.product((1, -1), repeat=len(d)))
+    return hits / 2 ** len(d)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 7])
+def test_sign_flip_p_is_the_exact_enumeration(n):
+    rng = random.Random(n)
+    for _ in range(5):
+        d = [rng.gauss(0.5, 1.0) for _ in range(n)]
+        assert sign_flip_p(d) == pytest.approx(_sign_flip_by_enumeration(d), abs=1e-12)
+    same_sign = [abs(rng.gauss(1.0, 1.0)) + 0.1 for _ in range(n)]
+    assert sign_flip_p(same_sign) == pytest.approx(smallest_sign_flip_p(n))  # the floor: 2 of 2^n patterns
+    assert sign_flip_p(same_sign, "greater") == pytest.approx(1 / 2 ** n)
+
+
+def test_the_sign_flip_floor_at_five_seeds_is_above_five_percent():
+    assert smallest_sign_flip_p(5) == 0.0625 and smallest_sign_flip_p(3) == 0.25 and smallest_sign_flip_p(1) == 1.0
+
+
+def test_holm_levels_give_intervals_that_exclude_zero_exactly_where_holm_rejects():
+    rng = random.Random(1)
+    for m in (1, 2, 5, 14):
+        for _ in range(40):
+            families = [[rng.gauss(rng.choice([0.0, 0.5, 2.0]), 1.0) for _ in range(rng.choice([3, 5, 8]))]
+                        for _ in range(m)]
+            p = [paired_interval(d).p_value() for d in families]
+            for alpha in (0.05, 0.1):
+                levels = holm_levels(p, alpha)
+                rejected = {i for i, a in enumerate(holm(p)) if a < alpha}
+                for i, (d, level) in enumerate(zip(families, levels)):
+                    assert 1 - alpha - 1e-12 <= level <= 1 - alpha / m + 1e-12
+                    interval = paired_interval(d, level=level)
+                    assert (not interval.contains(0.0)) == (i in rejected), (i, p, levels)
+
+
+def test_holm_levels_worked_example():
+    # 3 claims, alpha 0.05: p = 0.001 rejected at step 1 (level 1 - 0.05/3); 0.02 rejected at step 2 (1 - 0.05/2);
+    # 0.2 not rejected: the step that stopped, 1 - 0.05/1
+    assert holm_levels([0.2, 0.001, 0.02]) == pytest.approx([0.95, 1 - 0.05 / 3, 0.975])
+    assert holm_levels([0.3, 0.4]) == pytest.approx([1 - 0.05 / 2] * 2)  # nothing rejected: Bonferroni's level
+    with pytest.raises(ValueError, match="alpha"):
+        holm_levels([0.1], alpha=5)

@@ -6,7 +6,7 @@ numbers come from :mod:`fowkal.studies.paper` and are always labelled as the pap
 
 The verdict rule is data (:data:`RULE`, stated in words by :func:`rule_text`): seeds pair runs, so each
 claim "A beats B on part P" is judged on the per-seed differences AP(A) − AP(B) of the seeds both
-methods ran (:func:`fowkal.stats.paired_interval`), with Holm's correction over all claims judged.
+methods ran (:mod:`fowkal.studies.stats`: two-sided paired t-tests, Holm over all claims judged together).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..jsonfile import write_json_atomic
-from ..stats import holm, paired_interval
+from .stats import holm, holm_levels, paired_interval, sign_flip_p, smallest_sign_flip_p
 from . import paper
 from .notebook import COPIED_FILES, run_train_notebook  # noqa: F401 (the ablation's runner)
 
@@ -26,13 +26,18 @@ PARTS = ("wholebody", "body", "foot", "face", "hand")
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive"
 VERDICTS = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
 
-#: The verdict rule. A claim is *reproduced* when the Holm-adjusted one-sided p-value of the paired
-#: t-test in the paper's direction is below ``alpha``, *contradicted* when the same holds in the
-#: opposite direction, else *inconclusive*; separately, whether the paper's Δ lies inside our
-#: two-sided ``level`` interval. Claims with fewer than ``min_seeds`` common seeds are not tested
-#: (inconclusive) and do not count in Holm's family.
-RULE = MappingProxyType({"alpha": 0.05, "level": 0.95, "min_seeds": 2, "correction": "holm",
-                         "test": "paired Student t on per-seed differences, one-sided"})
+#: The verdict rule. Each claim "A beats B on part P" is a two-sided question: the paired t-test of the
+#: per-seed differences AP(A) − AP(B) gives a two-sided p-value, and the p-values of all claims judged
+#: together are adjusted by Holm's procedure, one family-wise error rate ``alpha`` for both directions. A
+#: claim is *reproduced* when its adjusted p is below ``alpha`` and the mean difference has the paper's
+#: sign, *contradicted* when it is below ``alpha`` with the opposite sign, else *inconclusive*. Its interval
+#: is taken at the level Holm tested it at (:func:`fowkal.studies.stats.holm_levels`): it excludes 0
+#: exactly when the claim is decided, and the paper's Δ is checked against it. Beside the t-test's p, the
+#: exact sign-flip p (no normality assumed). Claims with fewer than ``min_seeds`` common seeds are not
+#: tested (inconclusive) and do not count in Holm's family.
+RULE = MappingProxyType({"alpha": 0.05, "min_seeds": 2, "correction": "holm",
+                         "test": "paired Student t on per-seed differences, two-sided",
+                         "interval": "Student t at the level of Holm's step"})
 
 
 #: Questions the paper does not ask, answered with the two controls (KAL with λ fixed at 0 and at 1, no KAF
@@ -48,15 +53,22 @@ CONTROL_CLAIMS = tuple((f"{name} ({part})", better, worse, part, None)
 
 def rule_text(rule=RULE) -> str:
     """The verdict rule in words (Markdown), from :data:`RULE`."""
+    alpha = rule["alpha"]
     return (f"For a claim \"A beats B on part P\", take the seeds both methods ran (at least "
             f"{rule['min_seeds']}) and their per-seed differences d = AP(A) − AP(B): the same seed means the "
-            f"same initial weights and the same batches, so the differences are paired. Their mean and its "
-            f"{100 * rule['level']:.0f} % Student-t interval (n − 1 degrees of freedom) are our Δ. The "
-            f"one-sided paired t-test in the paper's direction gives a p-value per claim; the p-values of all "
-            f"claims judged are adjusted by Holm's step-down procedure (family-wise error "
-            f"{rule['alpha']:g}). **Reproduced**: adjusted p < {rule['alpha']:g} in the paper's direction. "
-            f"**Contradicted**: the same in the opposite direction. **Inconclusive**: neither (or fewer than "
-            f"{rule['min_seeds']} common seeds). Separately: does the paper's Δ lie inside our interval?")
+            f"same initial weights and the same batches, so the differences are paired. Their mean is our Δ. "
+            f"The paired t-test (n − 1 degrees of freedom) asks the two-sided question \"does A differ from "
+            f"B?\"; the p-values of all claims judged together are adjusted by Holm's step-down procedure, so "
+            f"the chance of any wrong decision in the family, in either direction, is at most {alpha:g}. "
+            f"**Reproduced**: adjusted p < {alpha:g} and Δ has the paper's sign. **Contradicted**: adjusted "
+            f"p < {alpha:g} and Δ has the other sign. **Inconclusive**: neither (or fewer than "
+            f"{rule['min_seeds']} common seeds). Each interval is the Student-t interval at the level Holm "
+            f"tested its claim at (between {100 * (1 - alpha):.0f} % and 1 − {alpha:g}/m for m claims): it "
+            f"excludes 0 exactly when the claim is decided, and it is the interval the paper's Δ is checked "
+            f"against. The t-test assumes the differences are roughly normal; the exact sign-flip p beside it "
+            f"assumes only that, without an effect, a difference is as likely positive as negative. With n "
+            f"seeds it cannot go below 2/2ⁿ (0.0625 at n = 5, 0.25 at n = 3), so at five seeds or fewer every "
+            f"decided claim rests on the normality of the differences.")
 
 
 def load_records(folder) -> list[dict]:
@@ -103,10 +115,11 @@ def aggregate(records: list[dict], *, boxes: str = "gt_boxes", stat: str = "AP")
 
 
 def paired_difference(table: dict, better: str, worse: str, part: str, rule=RULE) -> dict:
-    """The per-seed differences ``better − worse`` on ``part`` over the common seeds, their mean and
-    interval, and the one-sided p-values in both directions (None where fewer than ``min_seeds``)."""
+    """The per-seed differences ``better − worse`` on ``part`` over the common seeds: their mean, the paired
+    t-test's two-sided p and the exact sign-flip p (None where fewer than ``min_seeds``); the interval is
+    set by :func:`claims` (its level depends on the family)."""
     nan = float("nan")
-    empty = dict(d=nan, low=nan, high=nan, n=0, seeds=[], p_paper=None, p_opposite=None)
+    empty = dict(d=nan, low=nan, high=nan, level=None, n=0, seeds=[], differences=[], p=None, p_sign_flip=None)
     if better not in table or worse not in table:
         return dict(empty, reason="missing runs")
     a, b = table[better][part], table[worse][part]
@@ -115,30 +128,35 @@ def paired_difference(table: dict, better: str, worse: str, part: str, rule=RULE
     diffs = [va - by_seed[s] for s, va in zip(a["seeds"], a["values"]) if s in by_seed]
     if len(diffs) < rule["min_seeds"]:
         mean = sum(diffs) / len(diffs) if diffs else nan
-        return dict(empty, d=mean, n=len(diffs), seeds=seeds, reason=f"fewer than {rule['min_seeds']} common seeds")
-    interval = paired_interval(diffs, level=rule["level"])
-    return dict(d=interval.mean, low=interval.low, high=interval.high, n=interval.n, seeds=seeds,
-                p_paper=interval.p_value("greater"), p_opposite=interval.p_value("less"), reason="")
+        return dict(empty, d=mean, n=len(diffs), seeds=seeds, differences=diffs,
+                    reason=f"fewer than {rule['min_seeds']} common seeds")
+    interval = paired_interval(diffs)
+    return dict(empty, d=interval.mean, n=interval.n, seeds=seeds, differences=diffs, p=interval.p_value(),
+                p_sign_flip=sign_flip_p(diffs), reason="")
 
 
 def claims(table: dict, rule=RULE, claim_list=None) -> list[dict]:
     """Every claim of ``claim_list`` (default :data:`fowkal.studies.paper.CLAIMS`; each ``(name, better,
-    worse, part, paper_delta)``, ``paper_delta`` None for a claim the paper does not make): the paper's Δ,
-    our paired Δ and interval, the p-values adjusted by Holm over the family ``claim_list`` and the verdict
-    of :data:`RULE` ("reproduced": ``better`` beats ``worse``)."""
+    worse, part, paper_delta)``, ``paper_delta`` None for a claim the paper does not make), judged by
+    :data:`RULE` as one Holm family: the paper's Δ, our paired Δ, the two-sided p (``p``) and its Holm
+    adjustment (``p_holm``), the exact sign-flip p (``p_sign_flip``, unadjusted) and the smallest it could be
+    (``p_sign_flip_floor``), the interval at the level of Holm's step (``low``, ``high``, ``level``), the
+    verdict ("reproduced": ``better`` beats ``worse``) and whether the paper's Δ lies inside the interval."""
     rows = [dict(claim=name, better=better, worse=worse, part=part, paper_delta=paper_delta,
                  **paired_difference(table, better, worse, part, rule))
             for name, better, worse, part, paper_delta in (paper.CLAIMS if claim_list is None else claim_list)]
-    tested = [row for row in rows if row["p_paper"] is not None]
-    for key in ("p_paper", "p_opposite"):
-        for row, adjusted in zip(tested, holm([row[key] for row in tested])):
-            row[key + "_holm"] = adjusted
+    tested = [row for row in rows if row["p"] is not None]
+    p_values = [row["p"] for row in tested]
+    for row, adjusted, level in zip(tested, holm(p_values), holm_levels(p_values, rule["alpha"])):
+        interval = paired_interval(row["differences"], level=level)
+        row.update(p_holm=adjusted, level=level, low=interval.low, high=interval.high,
+                   p_sign_flip_floor=smallest_sign_flip_p(row["n"]))
     for row in rows:
-        if row["p_paper"] is None:
-            row.update(p_paper_holm=None, p_opposite_holm=None, verdict=INCONCLUSIVE, paper_inside=None)
+        if row["p"] is None:
+            row.update(p_holm=None, p_sign_flip_floor=None, verdict=INCONCLUSIVE, paper_inside=None)
             continue
-        row["verdict"] = (REPRODUCED if row["p_paper_holm"] < rule["alpha"] else
-                          CONTRADICTED if row["p_opposite_holm"] < rule["alpha"] else INCONCLUSIVE)
+        decided = row["p_holm"] < rule["alpha"]
+        row["verdict"] = (INCONCLUSIVE if not decided else REPRODUCED if row["d"] > 0 else CONTRADICTED)
         row["paper_inside"] = (None if row["paper_delta"] is None else
                                row["low"] <= row["paper_delta"] <= row["high"])
     return rows
@@ -186,18 +204,21 @@ def table3_markdown(table: dict) -> str:
 
 
 def claims_markdown(table: dict, *, rows: list[dict] | None = None, keep_together=lambda text: text) -> str:
-    """The claims table: paper's Δ, ours with its interval, seeds, Holm-adjusted p both ways, verdict, and
-    whether the paper's Δ lies inside (a miss in bold). ``rows``: :func:`claims` of ``table`` when given
-    already; ``keep_together``: applied to the cells that must not wrap (the book's non-breaking spaces)."""
-    lines = [f"| claim | paper Δ | our Δ [{100 * RULE['level']:.0f} % interval] | seeds | p, paper's way (Holm) | "
-             "p, other way (Holm) | verdict | paper Δ inside |", "|:---|---:|---:|---:|---:|---:|:---|:---|"]
+    """The claims table: paper's Δ, ours with its interval (at the level of Holm's step), seeds, the t-test's p
+    adjusted by Holm, the exact sign-flip p (unadjusted), verdict, and whether the paper's Δ lies inside (a miss
+    in bold). ``rows``: :func:`claims` of ``table`` when given already; ``keep_together``: applied to the cells
+    that must not wrap (the book's non-breaking spaces)."""
+    lines = ["| claim | paper Δ | our Δ [interval] | level | seeds | p, t-test (Holm) | p, sign-flip (exact) | "
+             "verdict | paper Δ inside |", "|:---|---:|---:|---:|---:|---:|---:|:---|:---|"]
     for row in claims(table) if rows is None else rows:
-        p, q = (("—", "—") if row["p_paper_holm"] is None else
-                (f"{row['p_paper_holm']:.3f}", f"{row['p_opposite_holm']:.3f}"))
+        p = "—" if row["p_holm"] is None else f"{row['p_holm']:.3f}"
+        flip = "—" if row["p_sign_flip"] is None else f"{row['p_sign_flip']:.3f}"
+        level = "—" if row["level"] is None else f"{100 * row['level']:.1f} %"
         inside = "—" if row["paper_inside"] is None else ("yes" if row["paper_inside"] else "**no**")
         paper_delta = "—" if row["paper_delta"] is None else f"{row['paper_delta']:+.1f}"
         lines.append(f"| {row['claim']} | {paper_delta} | {keep_together(interval_text(row))} | "
-                     f"{row['n']} | {p} | {q} | {keep_together(row['verdict'])} | {inside} |")
+                     f"{keep_together(level)} | {row['n']} | {p} | {flip} | {keep_together(row['verdict'])} | "
+                     f"{inside} |")
     return "\n".join(lines)
 
 

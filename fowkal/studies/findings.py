@@ -89,7 +89,7 @@ def findings_markdown(f: Findings) -> str:
         lines.append(f"- **The paper's claims.** Of the {f.claims} differences the paper's ablation reports (Tables 2 and 3), "
                      f"{f.reproduced} are reproduced, {f.contradicted} contradicted and {f.inconclusive} inconclusive, "
                      f"judged on {f.seeds} paired seeds per method with Holm's correction; the paper's size of the "
-                     f"effect lies inside our 95 % interval for {f.paper_inside} of them ({{ref}}`claims`).")
+                     f"effect lies inside our interval (at its claim's Holm level) for {f.paper_inside} of them ({{ref}}`claims`).")
         h = f.headline
         verdict = {ablation.REPRODUCED: "FoWKAL beats MSE, as the paper reports",
                    ablation.CONTRADICTED: "MSE beats FoWKAL, against the paper",

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import stats
+from . import stats
 from ..data import NOISE_SCALE
 from ..runs.logs import push_part_means
 from . import ablation, kaf_study

@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ..stats import paired_interval
+from .stats import paired_interval
 from .ablation import PARTS, aggregate, load_records, record_folder
 from .notebook import run_train_notebook
 

@@ -28,8 +28,8 @@ def claims_figure(rows: list[dict]):
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(range(len(rows)), [row["claim"] for row in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"AP difference, better − worse method (points; ours: paired mean and "
-                  f"{100 * ablation.RULE['level']:.0f} % interval)")
+    ax.set_xlabel("AP difference, better − worse method (points; ours: paired mean and its interval at "
+                  "the claim's Holm level)")
     handles = [plt.Line2D([], [], marker="D", color="black", ls="", ms=4, label="paper")]
     handles += [plt.Line2D([], [], marker="o", color=c, ls="-", ms=5, label=f"ours: {v}")
                 for v, c in VERDICT_COLORS.items()]
