@@ -1,16 +1,19 @@
 # ---
 # jupyter:
+#   fowkal:
+#     reads_data: true
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: fowkal
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
-#   fowkal:
-#     reads_data: true
 # ---
 
 # %% [markdown]
@@ -101,7 +104,7 @@ pages.show_figure(keypoints.oks_sigma_figure(), "keypoint_sigmas")
 # - **The training pipeline**: MMPose 1.1 with HRNet-w32 and DARK, where one parameter picks the
 #   loss of each ablation row (`fowkal.mmpose`: the loss and the head with the KAF branch;
 #   `fowkal.configs`: the paper's 8-GPU configs and a CPU profile), driven by papermill notebooks.
-# - **The ablation** (Tables 2 and 3) on the CPU, its 8 methods and two controls of KAL with five
+# - **The ablation** (Tables 2 and 3) on the CPU, its 8 methods and three controls with five
 #   paired seeds each, the paper's numbers beside ours and each of its claims judged by a stated
 #   rule ({doc}`results`); Figs. 4 and 5 from the same runs ({doc}`predictions_kaf`).
 # - **Beyond the paper**: whether the KAF really adapts to annotation noise, tested on benchmark
@@ -128,8 +131,8 @@ pages.show_figure(keypoints.oks_sigma_figure(), "keypoint_sigmas")
 # ```
 #
 # One method of the ablation, on the CPU profile (`--method` takes `mse`, `awing`, `heuristic`,
-# `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr`, `kal_wahr`, or the controls `kal_lambda0`
-# and `kal_lambda1`; `--seed` the seed):
+# `kal`, `heuristic_fwahr`, `fowkal`, `heuristic_wahr`, `kal_wahr`, or the controls `kal_lambda0`,
+# `kal_lambda1` and `fowkal_lambda0`; `--seed` the seed):
 #
 # ```bash
 # python -m fowkal train --method kal --seed 1

@@ -22,13 +22,13 @@
 # records into Tables 2 and 3 beside the paper's numbers and judges the paper's claims.
 #
 # ```bash
-# papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb                 # all 10 methods x 5 seeds, cpu profile
+# papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb                 # all 11 methods x 5 seeds, cpu profile
 # papermill notebooks/ablation.ipynb out.ipynb -p run_missing False          # only aggregate existing records
 # ```
 
 # %% tags=["parameters"]
 profile: str = "cpu"
-methods: str = "all"  # comma-separated, or "all" (Table 2 a-f, Table 3's WAHR rows and the two controls kal_lambda0/1)
+methods: str = "all"  # comma-separated, or "all" (Table 2 a-f, Table 3's WAHR rows and the three controls kal_lambda0/1, fowkal_lambda0)
 seeds: str = "0,1,2,3,4"  # the paired seeds of the committed records (at least 5)
 records_dir: str = ""  # empty: results/<profile> (committed)
 work_root: str = "work_dirs/ablation"  # checkpoints and full logs (not committed)

@@ -29,7 +29,7 @@
 # `papermill --help-notebook notebooks/train.ipynb` lists the parameters.
 
 # %% tags=["parameters"]
-method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr, kal_lambda0, kal_lambda1
+method: str = "fowkal"  # mse, awing, heuristic, kal, heuristic_fwahr, fowkal, heuristic_wahr, kal_wahr, kal_lambda0, kal_lambda1, fowkal_lambda0
 profile: str = "cpu"  # cpu (embedded benchmark, minutes) or paper (HRNet-w32+DARK 256x192, COCO-WholeBody)
 data_root: str = ""  # empty: the embedded benchmark; for paper: the COCO-WholeBody root
 ann_train: str = ""  # empty: the profile's layout; relative to data_root unless absolute

@@ -1,5 +1,6 @@
 """The controls kal_lambda0 / kal_lambda1: KAL's part-normalised sum (Eq. 8) with λ fixed at 0 or 1, no KAF
-head. They equal KAL fed a constant λ, the fused twin equals the reference, and MMPose builds no KAF branch."""
+head, and fowkal_lambda0: FoWKAL's with λ fixed at 0. Each equals its learned method fed a constant λ, the fused
+twin equals the reference, and MMPose builds no KAF branch."""
 from __future__ import annotations
 
 import pytest
@@ -20,15 +21,16 @@ def inputs(seed=0, b=3, h=8, w=6):
 
 
 def test_the_controls_are_the_kal_family_without_a_head():
-    assert CONTROL_METHODS == ("kal_lambda0", "kal_lambda1")
+    assert CONTROL_METHODS == ("kal_lambda0", "kal_lambda1", "fowkal_lambda0")
     assert not set(CONTROL_METHODS) & set(KAL_METHODS) and set(CONTROL_METHODS) <= set(METHODS)
 
 
-@pytest.mark.parametrize("method, lam", [("kal_lambda0", 0.0), ("kal_lambda1", 1.0)])
-def test_a_control_is_kal_with_a_constant_lambda(method, lam):
+@pytest.mark.parametrize("method, lam, learned", [("kal_lambda0", 0.0, "kal"), ("kal_lambda1", 1.0, "kal"),
+                                                   ("fowkal_lambda0", 0.0, "fowkal")])
+def test_a_control_is_its_learned_method_with_a_constant_lambda(method, lam, learned):
     pred, target, weight = inputs()
     control = build_loss(method, reference=True)(pred, target, weight)
-    kal = build_loss("kal", reference=True)
+    kal = build_loss(learned, reference=True)
     same = kal(pred, target, weight, kaf=torch.full((3, K), lam, dtype=torch.float64))
     torch.testing.assert_close(control, same, rtol=1e-12, atol=0)
 
@@ -41,7 +43,7 @@ def test_lambda0_is_part_normalised_mse_by_hand():
                                rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("method", ["kal_lambda0", "kal_lambda1"])
+@pytest.mark.parametrize("method", ["kal_lambda0", "kal_lambda1", "fowkal_lambda0"])
 def test_fused_control_equals_the_reference_values_and_gradients(method):
     pred, target, weight = inputs(seed=2)
     ref = build_loss(method, reference=True)(pred, target, weight)

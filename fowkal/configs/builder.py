@@ -34,7 +34,7 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
 
     Args:
         method: one of ``fowkal.losses.METHODS`` (the paper's Table 2 rows a-f and Table 3 rows, and the
-            controls ``kal_lambda0``/``kal_lambda1``).
+            controls ``kal_lambda0``/``kal_lambda1``/``fowkal_lambda0``).
         profile: one of ``PROFILES`` (``fowkal.configs.arguments``): 'paper' (HRNet-w32 + DARK, 256x192,
             210 epochs, 8 GPUs x 32) or 'cpu' (small HRNet, 128x96, a few minutes on 2 cores).
         data_root: dataset folder. Required for 'paper' (COCO-WholeBody); for 'cpu' the embedded

@@ -28,7 +28,8 @@ def build_loss(method: str, *, parts: Mapping[str, Sequence[int]] | None = None,
     Args:
         method: one of ``METHODS``: 'mse', 'awing', 'heuristic', 'kal', 'heuristic_fwahr', 'fowkal'
             (Table 2 a-f), 'heuristic_wahr', 'kal_wahr' (Table 3), and the controls 'kal_lambda0',
-            'kal_lambda1' (KAL's part-normalised sum with λ fixed at 0 or 1, no KAF head).
+            'kal_lambda1' (KAL's part-normalised sum with λ fixed at 0 or 1, no KAF head) and 'fowkal_lambda0'
+            (FoWKAL's with λ fixed at 0, no KAF head).
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``); used by the part-wise methods.
         reference: False (default): :mod:`fowkal.losses.fused`, one pass with an analytic backward; True:
             :mod:`fowkal.losses.reference`, plain autograd, the definition the fused loss is tested against

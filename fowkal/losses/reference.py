@@ -268,7 +268,7 @@ class KALLoss(_PartLoss):
         weighting: 'none' (KAL), 'fwahr' (FoWKAL), 'wahr' (Table 3).
         fixed_lambda: non-paper control: λ fixed at this value in [0, 1] for every keypoint, no KAF head
             (``kaf`` must be None). 0 gives part-normalised MSE, 1 part-normalised AWing: Eq. 8's four part
-            means without a learned factor (the ablation's ``kal_lambda0``/``kal_lambda1``).
+            means without a learned factor (the ablation's ``kal_lambda0``/``kal_lambda1``/``fowkal_lambda0``).
         Other options as :class:`AWingLoss`.
     """
 
@@ -338,7 +338,7 @@ class KALLoss(_PartLoss):
 
 
 # --------------------------------------------------------------------------- the ablation methods
-#: method name -> (loss class, fixed options): Table 2 rows a-f, Table 3's WAHR rows and the two controls.
+#: method name -> (loss class, fixed options): Table 2 rows a-f, Table 3's WAHR rows and the three controls.
 METHODS: dict[str, tuple[type, dict]] = {
     "mse": (MSELoss, {}),
     "awing": (AWingLoss, {}),
@@ -348,17 +348,21 @@ METHODS: dict[str, tuple[type, dict]] = {
     "fowkal": (KALLoss, {"weighting": "fwahr"}),
     "heuristic_wahr": (HeuristicLoss, {"weighting": "wahr"}),
     "kal_wahr": (KALLoss, {"weighting": "wahr"}),
-    # controls (not in the paper): KAL's part-normalised sum (Eq. 8) with λ fixed, no KAF head
+    # controls (not in the paper): KAL's part-normalised sum (Eq. 8) with λ fixed, no KAF head; the last
+    # with FWAHR too (FoWKAL without its factor): separates FWAHR from the learned λ
     "kal_lambda0": (KALLoss, {"weighting": "none", "fixed_lambda": 0.0}),
     "kal_lambda1": (KALLoss, {"weighting": "none", "fixed_lambda": 1.0}),
+    "fowkal_lambda0": (KALLoss, {"weighting": "fwahr", "fixed_lambda": 0.0}),
 }
 #: Paper rows of each method.
 PAPER_ROWS = {"mse": "Table 2 (a)", "awing": "Table 2 (b)", "heuristic": "Table 2 (c)", "kal": "Table 2 (d)",
               "heuristic_fwahr": "Table 2 (e)", "fowkal": "Table 2 (f)", "heuristic_wahr": "Table 3",
-              "kal_wahr": "Table 3", "kal_lambda0": "control", "kal_lambda1": "control"}
+              "kal_wahr": "Table 3", "kal_lambda0": "control", "kal_lambda1": "control",
+              "fowkal_lambda0": "control"}
 #: The methods whose λ comes from a KAF head (the KAL family without the fixed-λ controls).
 KAL_METHODS = tuple(m for m, (cls, fixed) in METHODS.items() if cls is KALLoss and "fixed_lambda" not in fixed)
-#: The controls: KAL with λ fixed at 0 (part-normalised MSE) and at 1 (part-normalised AWing).
+#: The controls: KAL with λ fixed at 0 (part-normalised MSE) and at 1 (part-normalised AWing), and FoWKAL with
+#: λ fixed at 0 (part-normalised MSE weighted by FWAHR).
 CONTROL_METHODS = tuple(m for m, (cls, fixed) in METHODS.items() if "fixed_lambda" in fixed)
 
 _COMMON_OPTIONS = {"pixel_reduction", "gamma", "tau", "fwahr_reading", "detach_weight", "alpha", "omega",

@@ -17,8 +17,8 @@ class FoWKALLoss(nn.Module):
 
     Args:
         method: 'mse', 'awing', 'heuristic', 'kal', 'heuristic_fwahr', 'fowkal' (Table 2 a-f),
-            'heuristic_wahr', 'kal_wahr' (Table 3), or one of the controls 'kal_lambda0', 'kal_lambda1'
-            (``fowkal.losses.METHODS``).
+            'heuristic_wahr', 'kal_wahr' (Table 3), or one of the controls 'kal_lambda0', 'kal_lambda1',
+            'fowkal_lambda0' (``fowkal.losses.METHODS``).
         use_target_weight: multiply each keypoint's loss by its visibility weight (MMPose's
             convention; True in the paper's configs).
         parts: part name -> keypoint indices (default ``fowkal.parts.PARTS``, for K = 133).

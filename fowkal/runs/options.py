@@ -68,7 +68,7 @@ class TrainOptions:
 
     # what is trained, on which data
     method: str = _option("fowkal", f"the loss: {', '.join(METHODS)} (the paper's Table 2 rows a-f, Table 3's "
-                          "WAHR rows, and two controls)", choices=METHODS, config=True)
+                          "WAHR rows, and three controls)", choices=METHODS, config=True)
     profile: str = _option("cpu", "cpu (small HRNet on the embedded benchmark, minutes) or paper "
                            "(HRNet-w32 + DARK 256x192 on COCO-WholeBody)", choices=PROFILES, config=True)
     data_root: str | None = _option(None, "dataset folder (default for cpu: the embedded benchmark; "

@@ -40,13 +40,16 @@ RULE = MappingProxyType({"alpha": 0.05, "min_seeds": 2, "correction": "holm",
                          "interval": "Student t at the level of Holm's step"})
 
 
-#: Questions the paper does not ask, answered with the two controls (KAL with λ fixed at 0 and at 1, no KAF
-#: head): does part normalisation alone (Eq. 8's sum of four part means) move MSE, and does the learned
-#: factor beat either fixed end? ``(name, better, worse, part, None)``, judged as one Holm family by
+#: Questions the paper does not ask, answered with the three controls (KAL with λ fixed at 0 and at 1, FoWKAL
+#: with λ fixed at 0; no KAF head): does part normalisation alone (Eq. 8's sum of four part means) move MSE,
+#: does KAL's learned factor beat either fixed end, does FWAHR help without a learned factor, and does
+#: FoWKAL's factor add to FWAHR? ``(name, better, worse, part, None)``, judged as one Holm family by
 #: :func:`claims` (``claim_list=CONTROL_CLAIMS``; no paper Δ).
 CONTROL_QUESTIONS = (("part-normalised MSE > MSE", "kal_lambda0", "mse"),
                      ("KAL > part-normalised MSE", "kal", "kal_lambda0"),
-                     ("KAL > part-normalised AWing", "kal", "kal_lambda1"))
+                     ("KAL > part-normalised AWing", "kal", "kal_lambda1"),
+                     ("FWAHR helps part-normalised MSE", "fowkal_lambda0", "kal_lambda0"),
+                     ("FoWKAL > FoWKAL with λ fixed at 0", "fowkal", "fowkal_lambda0"))
 CONTROL_CLAIMS = tuple((f"{name} ({part})", better, worse, part, None)
                        for name, better, worse in CONTROL_QUESTIONS for part in PARTS)
 

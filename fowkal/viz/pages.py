@@ -42,7 +42,7 @@ def wide_table(markdown: str) -> str:
 
 
 #: How to make the CPU reproduction's run records (said wherever they are missing).
-MAKE_RECORDS = ("# 10 methods (8 of the paper, 2 controls) x 5 seeds, cpu profile, resumable (2.5-5 h on 2 cores)\n"
+MAKE_RECORDS = ("# 11 methods (8 of the paper, 3 controls) x 5 seeds, cpu profile, resumable (3-6 h on 2 cores)\n"
                 "papermill notebooks/ablation.ipynb work_dirs/ablation.ipynb")
 
 
