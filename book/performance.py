@@ -27,6 +27,7 @@ from IPython.display import Markdown, display
 
 from fowkal.studies import performance
 from fowkal.viz import pages, style
+from fowkal.viz.curves import learning_curves
 from fowkal.viz.performance import loss_times_figure
 
 style.use_style()
@@ -118,7 +119,7 @@ display(Markdown(f"The training configs build the loss as `{loss_cfg}`, i.e. wit
 #   are not bit-identical to the eager pass: the check below shows what that does to AP.
 
 # %% tags=["hide-input"]
-from fowkal.studies import numerics, step_speed
+from fowkal.studies import convergence, numerics, step_speed
 from fowkal.viz.step_speed import step_profile_figure
 
 step_bench = performance.read_benchmark("bench_step")
@@ -146,6 +147,29 @@ else:
 # %% tags=["hide-input"]
 numeric_rows = numerics.load()
 display(Markdown(numerics.markdown(numeric_rows) if numeric_rows else "No reruns are committed yet."))
+
+# %% [markdown]
+# (plateau)=
+# ## How long to train: where the learning curves flatten
+#
+# The ablation's quick profile stops after 3 epochs, long before its models are trained. To find a
+# schedule at which they are, six methods (MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the
+# KAF study's best variant; seed 0) are trained for 40 epochs, the learning-rate steps at the paper's
+# 81 % and 95 % of the schedule, and validated every 4 epochs (`fowkal.studies.convergence`; the records
+# are in `results/convergence/plateau/`). A curve counts as flat when its whole-body AP (ground-truth
+# boxes, the tables' tolerance) moved less than 1 point over the last third of the run.
+
+# %% tags=["hide-input"]
+plateau_records, plateau_names = convergence.load_plateau_records()
+if plateau_records:
+    display(Markdown(convergence.plateau_markdown(convergence.load_plateaus())))
+    pages.show_figure(learning_curves(convergence.curve_table(plateau_records, plateau_names),
+                                      convergence.loss_table(plateau_records, plateau_names)), "plateau_curves")
+else:
+    display(Markdown(pages.admonition(
+        "No long runs yet", "`results/convergence/plateau/` holds no record. Make them (one after the other, "
+        "resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from fowkal.studies.convergence "
+        "import run_plateau; run_plateau()'\n```", kind="note", css_class="fowkal-missing")))
 
 # %% [markdown]
 # ## The step at the paper's heatmap size

@@ -36,8 +36,9 @@
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from fowkal.studies import ablation, local_run, results
+from fowkal.studies import ablation, convergence, local_run, results
 from fowkal.viz import pages, style
+from fowkal.viz.curves import learning_curves
 from fowkal.viz.results import claims_figure
 
 style.use_style()
@@ -203,6 +204,10 @@ comparisons = [local_run.compare_run(run, records) for run in mine
 if comparisons:
     for comparison in comparisons:
         display(Markdown(local_run.comparison_markdown(comparison)))
+    with_curves = [run for run in mine if run.get("curve")]
+    if with_curves:  # its learning curve: AP after every epoch, the loss every 20 iterations
+        pages.show_figure(learning_curves(convergence.curve_table(with_curves), convergence.loss_table(with_curves),
+                                          title="your run: whole-body AP after each epoch, and its training loss"))
 else:
     display(Markdown(pages.admonition(
         "No run of yours yet", f"`{pages.repo_relative(local_run.LOCAL_RUNS_DIR)}` holds no run record of a method "

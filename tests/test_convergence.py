@@ -50,3 +50,37 @@ def test_the_plan_names_methods_of_the_ablation_and_the_papers_steps():
     assert len(set(names)) == len(names)
     assert all(method in METHODS for _, method, _ in convergence.PLATEAU_RUNS)
     assert convergence.PLATEAU_EPOCHS / convergence.PLATEAU_VAL_INTERVAL >= 6  # enough points to see a plateau
+
+
+def test_curve_and_loss_tables_are_long_and_leave_out_records_without_curves():
+    a = dict(_record({4: 20.0, 8: 30.0}, 8), seed=0, loss_curve=[{"epoch": 1, "iter": 20, "iters": 20, "loss": 0.5}])
+    old = {"method": "mse", "seed": 1, "schedule": {"epochs": 3}}  # made before records carried curves
+    curves = convergence.curve_table([a, old], names=["mse", "mse"])
+    assert len(curves) == 2 * len(RESULT_KEYS) and set(curves["epoch"]) == {4, 8}
+    assert curves[(curves.part == "wholebody") & (curves.epoch == 8)]["AP"].item() == pytest.approx(30.0)
+    losses = convergence.loss_table([a, old])
+    assert losses.to_dict("records") == [{"name": "mse", "seed": 0, "epoch": 1, "iter": 20, "loss": 0.5}]
+
+
+def test_learning_curves_draw_mean_and_seed_band():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fowkal.viz.curves import learning_curves
+
+    records = [dict(_record({2: 10.0 + s, 4: 20.0 + s}, 4), seed=s) for s in range(3)]
+    fig = learning_curves(convergence.curve_table(records))
+    ax = fig.axes[0]
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == pytest.approx([11.0, 21.0]) and "3 seeds" in line.get_label()
+    assert len(ax.collections) == 1  # the band between the lowest and the highest seed
+    with pytest.raises(ValueError, match="no learning curve"):
+        learning_curves(convergence.curve_table([]))
+    with pytest.raises(ValueError, match="unknown part"):
+        learning_curves(convergence.curve_table(records), part="toe")
+
+
+def test_plateau_markdown_lists_each_run():
+    text = convergence.plateau_markdown([convergence.plateau(_record({4: 20.0, 8: 30.0, 12: 30.5}, 12))])
+    assert "| mse | 12 | 20.0 → 30.0 → 30.5 | +0.5 | yes | 12 |" in text

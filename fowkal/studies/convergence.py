@@ -89,14 +89,56 @@ def plateau(record: dict, *, name: str | None = None, part: str = "wholebody", f
                    flat=abs(change) < flat_ap, best_epoch=epochs[max(range(len(ap)), key=ap.__getitem__)])
 
 
+def curve_table(records: list[dict], names: list[str] | None = None):
+    """The records' learning curves as one long ``pandas.DataFrame``: ``name, seed, epoch, iter, part, AP``
+    (AP in points), one row per record, validation and part. ``names``: one label per record (default:
+    its method). Records without a curve (made before records carried one) are left out."""
+    import pandas as pd
+
+    names = names or [r["method"] for r in records]
+    rows = [dict(name=name, seed=r.get("seed"), epoch=p["epoch"], iter=p["iter"], part=part, AP=100.0 * ap)
+            for name, r in zip(names, records) for p in r.get("curve") or [] for part, ap in p["AP"].items()]
+    return pd.DataFrame(rows, columns=["name", "seed", "epoch", "iter", "part", "AP"])
+
+
+def loss_table(records: list[dict], names: list[str] | None = None):
+    """The records' finer training-loss logs (``loss_curve``) as one ``pandas.DataFrame``: ``name, seed, epoch,
+    iter, loss``, ``iter`` the last iteration of each window."""
+    import pandas as pd
+
+    names = names or [r["method"] for r in records]
+    rows = [dict(name=name, seed=r.get("seed"), epoch=e["epoch"], iter=e["iter"], loss=e.get("loss"))
+            for name, r in zip(names, records) for e in r.get("loss_curve") or []]
+    return pd.DataFrame(rows, columns=["name", "seed", "epoch", "iter", "loss"])
+
+
+def load_plateau_records(out_dir=None) -> tuple[list[dict], list[str]]:
+    """The long runs' records under ``out_dir`` (default: :data:`FOLDER`) and their names (their folders)."""
+    out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
+    if not out_dir.is_dir():
+        return [], []
+    records = load_records(out_dir)
+    return records, [Path(r["_path"]).parent.parent.name for r in records]
+
+
 def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
     """:func:`plateau` of every record under ``out_dir`` (default: the repository's :data:`FOLDER`), named
     after its folder (``fowkal_normalised``); [] where none is there yet."""
-    out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
-    if not out_dir.is_dir():
-        return []
-    return [plateau(r, name=Path(r["_path"]).parent.parent.name, part=part) for r in load_records(out_dir)]
+    records, names = load_plateau_records(out_dir)
+    return [plateau(r, name=name, part=part) for r, name in zip(records, names)]
+
+
+def plateau_markdown(plateaus: list[Plateau]) -> str:
+    """One row per long run: AP at each validation, the change over the last third, flat or not."""
+    lines = ["| run | epochs | whole-body AP over training | last third | flat (< "
+             f"{FLAT_AP:g} AP) | best at epoch |", "|---|---:|---|---:|---|---:|"]
+    for p in plateaus:
+        path = " → ".join(f"{ap:.1f}" for ap in p.ap)
+        lines.append(f"| {p.name} | {p.epochs[-1]} | {path} | {p.last_third_change:+.1f} | "
+                     f"{'yes' if p.flat else 'no'} | {p.best_epoch} |")
+    return "\n".join(lines)
 
 
 __all__ = ["FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
-           "run_plateau", "plateau", "load_plateaus"]
+           "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
+           "loss_table"]
