@@ -9,7 +9,7 @@ import pytest
 from fowkal import parts
 from fowkal.studies import kaf_report, kaf_study
 from fowkal.studies.kaf_report import Study
-from test_kaf_study import _entry, _run
+from test_kaf_study import _entry, _run, push_runs
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -77,19 +77,7 @@ def test_pixel_scale_text_pairs_the_seeds():
 
 
 def test_push_response_sums_up_the_ratios():
-    k = parts.NUM_KEYPOINTS
-    part_of = {i: name for name, idx in parts.PARTS.items() for i in idx}
-
-    def push_of(levels):
-        values = [levels[part_of[i]] for i in range(k)]
-        return dict(push=values, **{"lambda": [0.01] * k}, labelled=[1.0] * k, awing=values, mse=[0.0] * k)
-
-    final = {"body": 0.1, "foot": 0.2, "face": 0.3, "hand": 0.05}
-    default = {"body": 0.06, "foot": 0.04, "face": 0.02, "hand": 0.06}
-    runs = [dict(_run("default", "paper", 0, final), push=push_of(default)),
-            dict(_run("reverse", "paper", 0, final), push=push_of(dict(default, face=0.03)))]
-    measured = {n: {p: {"heatmap_px": v} for p, v in zip(kaf_study.NOISE_PARTS, levels)}
-                for n, levels in (("default", (0.6, 0.1, 0.04, 0.05)), ("reverse", (0.4, 0.03, 0.16, 0.08)))}
+    runs, measured = push_runs()
     table, sentence = kaf_report.push_response(kaf_study.summary(runs), measured)
     assert "| reverse | kal | paper | 0.67 / 1.00 | 0.30 / 1.00 | 4.00 / 1.50 | 1.60 / 1.00 |" in table
     # the push rises with the noise only for the face (1.5 > 1); body, foot, hand stay at 1.0 (not > 1)

@@ -335,7 +335,9 @@ def test_measure_push_names_missing_inputs(tmp_path):
         measure_push(tmp_path / "epoch_3.pth")
 
 
-def test_push_response_compares_two_noises():
+def push_runs():
+    """Two KAL runs with the paper's loss (default and reverse noise, seed 0) whose push on λ is one level per
+    part, the face's growing by half when its noise quadruples, and the noise measured in each setting."""
     k = parts.NUM_KEYPOINTS
     part_of = {i: name for name, idx in parts.PARTS.items() for i in idx}
 
@@ -345,11 +347,15 @@ def test_push_response_compares_two_noises():
 
     final = {"body": 0.1, "foot": 0.2, "face": 0.3, "hand": 0.05}
     default = {"body": 0.06, "foot": 0.04, "face": 0.02, "hand": 0.06}
-    reverse = dict(default, face=0.03)  # the face's push grows by half when its noise quadruples
     runs = [dict(_run("default", "paper", 0, final), push=push_of(default)),
-            dict(_run("reverse", "paper", 0, final), push=push_of(reverse))]
+            dict(_run("reverse", "paper", 0, final), push=push_of(dict(default, face=0.03)))]
     injected = {n: {p: {"heatmap_px": v} for p, v in zip(kaf_study.NOISE_PARTS, levels)}
                 for n, levels in (("default", (0.6, 0.1, 0.04, 0.05)), ("reverse", (0.4, 0.03, 0.16, 0.08)))}
+    return runs, injected
+
+
+def test_push_response_compares_two_noises():
+    runs, injected = push_runs()
     rows = kaf_study.summary(runs)
     response = kaf_study.push_response(rows, "kal", "paper", injected)
     assert response["face"] == pytest.approx({"noise_ratio": 4.0, "push_ratio": 1.5})
