@@ -41,22 +41,13 @@ data_root: str = ""
 from pathlib import Path
 
 from fowkal.studies import ablation
-from fowkal.losses import METHODS
-from fowkal.configs import PROFILES
-from fowkal.runs.options import parse_seeds
 
-if profile not in PROFILES:
-    raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")
-method_list = list(METHODS) if methods.strip() == "all" else [m.strip() for m in methods.split(",") if m.strip()]
-bad = [m for m in method_list if m not in METHODS]
-if bad or not method_list:
-    raise ValueError(f"parameter 'methods' names unknown method(s) {bad}; valid: {', '.join(METHODS)}")
-seed_list = parse_seeds(seeds)
-if epochs < 0 or max_iters < 0:
-    raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
+# every parameter checked before any work (the notebook's dry run: ablation.notebook_plan)
+plan = ablation.notebook_plan(profile=profile, methods=methods, seeds=seeds, records_dir=records_dir, epochs=epochs,
+                              max_iters=max_iters)
+out_dir, method_list, seed_list = plan["out_dir"], plan["methods"], plan["seeds"]
 repo = Path(ablation.__file__).resolve().parents[2]  # fowkal/studies/ablation.py -> the repo
-out_dir = Path(records_dir) if records_dir else repo / "results" / profile
-print(f"records: {out_dir}\nmethods: {method_list}\nseeds: {seed_list}")
+print(f"records: {out_dir}\nmethods: {method_list}\nseeds: {seed_list}\nruns without a record: {len(plan['missing'])}")
 
 # %% [markdown]
 # ## Run what is missing

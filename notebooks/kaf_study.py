@@ -46,16 +46,14 @@ push_batches: int = 20  # training batches per push measurement; 0: measure no p
 from pathlib import Path
 
 from fowkal.studies import kaf_study
-from fowkal.runs.options import parse_seeds
 
-seed_list = parse_seeds(seeds)
-if epochs < 0 or max_iters < 0 or push_batches < 0:
-    raise ValueError("parameters 'epochs', 'max_iters' and 'push_batches' must be >= 0")
+# every parameter checked before any work (the notebook's dry run: kaf_study.notebook_plan)
+plan = kaf_study.notebook_plan(seeds=seeds, runs_root=runs_root, epochs=epochs, max_iters=max_iters,
+                               push_batches=push_batches)
+root, seed_list = plan["root"], plan["seeds"]
 repo = Path(kaf_study.__file__).resolve().parents[2]  # fowkal/studies/kaf_study.py -> the repo
-root = Path(runs_root) if runs_root else repo / "results"
-if runs_root and not root.is_dir():
-    raise FileNotFoundError(f"parameter 'runs_root': folder {runs_root!r} does not exist")
-print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study.STUDY_RUNS)}")
+print(f"records under: {root}\nseeds: {seed_list}\nruns per seed: {len(kaf_study.STUDY_RUNS)}\n"
+      f"runs without a record: {len(plan['missing'])}")
 
 # %% [markdown]
 # The noise the training labels really carry, per part, measured against a noise-free copy of the

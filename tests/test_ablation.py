@@ -144,3 +144,17 @@ def test_numerics_compare_pairs_seeds_and_judges_against_the_seed_spread():
     assert "| fowkal | wholebody | 3 |" in numerics.markdown(numerics.compare(close, committed))
     with pytest.raises(ValueError, match="no committed records"):
         numerics.compare([record("mse", 0, 30.0)], committed)
+
+
+def test_the_notebook_plan_checks_parameters_and_lists_the_missing_runs(tmp_path):
+    (tmp_path / "mse" / "seed0").mkdir(parents=True)
+    (tmp_path / "mse" / "seed0" / "run_record.json").write_text("{}")
+    plan = ablation.notebook_plan(methods="mse,kal", seeds="0,1", records_dir=str(tmp_path))
+    assert plan["methods"] == ["mse", "kal"] and plan["seeds"] == [0, 1]
+    assert plan["missing"] == [("kal", 0), ("mse", 1), ("kal", 1)]
+    with pytest.raises(ValueError, match="unknown method"):
+        ablation.notebook_plan(methods="mse,focal")
+    with pytest.raises(ValueError, match="parameter 'profile'"):
+        ablation.notebook_plan(profile="gpu")
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ablation.notebook_plan(epochs=-1)

@@ -132,6 +132,16 @@ def _cli_with_stand_ins(words: list[str], stand_ins: dict) -> list[str]:
     return out
 
 
+def _notebook_value(default: str, given):
+    """A notebook parameter's value: the ``-p`` value given (papermill reads True/False as booleans), else the
+    parameters cell's default (its source text)."""
+    import ast
+
+    if given is None:
+        return ast.literal_eval(default)
+    return {"True": True, "False": False}.get(given, given) if isinstance(given, str) else given
+
+
 def _papermill_parameters(words: list[str], stand_ins: dict) -> dict:
     params = {}
     for i, word in enumerate(words):
@@ -209,6 +219,14 @@ def check_command(command: str, stand_ins: dict, capsys) -> None:
             from fowkal.runs.train import dry_run
 
             dry_run(TrainOptions.from_notebook(**params), out=lambda text: None)
+        elif notebook.name in ("ablation.ipynb", "kaf_study.ipynb"):  # the notebook's own checks, no work
+            from fowkal.studies import ablation, kaf_study
+
+            study = ablation if notebook.name == "ablation.ipynb" else kaf_study
+            defaults = {name: spec["default"] for name, spec in declared.items()}
+            values = {name: _notebook_value(defaults[name], params.get(name)) for name in defaults}
+            plan = study.notebook_plan(**values)
+            assert plan["seeds"], command
     elif words[1:2] and words[1].startswith("benchmarks/"):
         script = REPO / words[1]
         done = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,

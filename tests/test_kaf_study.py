@@ -471,3 +471,13 @@ def test_pixel_scale_compares_the_face_at_both_geometries_and_stays_out_of_the_s
     assert found["32x24"]["face_ratio"] == pytest.approx([3.0, 1.0])
     assert {row["variant"] for row in kaf_study.summary(runs)} == {"paper"}  # the 32x24 runs stay out
     assert kaf_study.KAF_VARIANTS["heatmap32"]["model.head.decoder.heatmap_size"] == [24, 32]
+
+
+def test_the_notebook_plan_checks_parameters_and_lists_the_missing_runs(tmp_path):
+    plan = kaf_study.notebook_plan(seeds="0", runs_root=str(tmp_path))
+    assert plan["root"] == tmp_path and plan["seeds"] == [0]
+    assert plan["missing"] == kaf_study.plan([0])  # nothing there yet: every run of seed 0
+    with pytest.raises(FileNotFoundError, match="parameter 'runs_root'"):
+        kaf_study.notebook_plan(runs_root=str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        kaf_study.notebook_plan(push_batches=-1)

@@ -232,6 +232,30 @@ def record_folder(out_dir, method: str, seed: int) -> Path:
     return Path(out_dir) / method / f"seed{seed}"
 
 
+def notebook_plan(*, profile: str = "cpu", methods: str = "all", seeds: str = "0,1,2,3,4", records_dir: str = "",
+                  epochs: int = 0, max_iters: int = 0, **unused) -> dict:
+    """The ablation notebook's parameters checked, before any work (its dry run): ``out_dir``, ``methods``,
+    ``seeds`` and ``missing`` (the (method, seed) runs without a record there, what ``run_missing`` would train).
+    Errors name the parameter."""
+    from ..configs import PROFILES
+    from ..losses import METHODS
+    from ..runs.options import parse_seeds
+
+    if profile not in PROFILES:
+        raise ValueError(f"parameter 'profile' is {profile!r}; valid: {', '.join(PROFILES)}")
+    method_list = list(METHODS) if methods.strip() == "all" else [m.strip() for m in methods.split(",") if m.strip()]
+    bad = [m for m in method_list if m not in METHODS]
+    if bad or not method_list:
+        raise ValueError(f"parameter 'methods' names unknown method(s) {bad}; valid: {', '.join(METHODS)}")
+    seed_list = parse_seeds(seeds)
+    if epochs < 0 or max_iters < 0:
+        raise ValueError("parameters 'epochs' and 'max_iters' must be >= 0")
+    out_dir = Path(records_dir) if records_dir else Path(__file__).resolve().parents[2] / "results" / profile
+    missing = [(m, s) for s in seed_list for m in method_list
+               if not (record_folder(out_dir, m, s) / "run_record.json").is_file()]
+    return dict(out_dir=out_dir, methods=method_list, seeds=seed_list, missing=missing)
+
+
 def run_ablation(*, methods, seeds, profile: str = "cpu", out_dir, work_root, notebook, epochs: int = 0,
                  max_iters: int = 0, data_root: str = "", log=print) -> list[Path]:
     """Run ``notebook`` (the train notebook) through papermill for every (method, seed).

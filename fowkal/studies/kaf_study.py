@@ -162,6 +162,24 @@ def plan(seeds, runs=STUDY_RUNS) -> list[tuple]:
     return [(n, m, v, s) for group in groups for s in seeds for (n, m, v) in group]
 
 
+def notebook_plan(*, seeds: str = "0,1,2", runs_root: str = "", epochs: int = 0, max_iters: int = 0,
+                  push_batches: int = 20, **unused) -> dict:
+    """The KAF-study notebook's parameters checked, before any work (its dry run): ``root`` (the folder above
+    the study's records), ``seeds`` and ``missing`` (the (noise, method, variant, seed) runs without a record,
+    what ``run_missing`` would train). Errors name the parameter."""
+    from ..runs.options import parse_seeds
+
+    seed_list = parse_seeds(seeds)
+    if epochs < 0 or max_iters < 0 or push_batches < 0:
+        raise ValueError("parameters 'epochs', 'max_iters' and 'push_batches' must be >= 0")
+    root = Path(runs_root) if runs_root else Path(__file__).resolve().parents[2] / "results"
+    if runs_root and not root.is_dir():
+        raise FileNotFoundError(f"parameter 'runs_root': folder {runs_root!r} does not exist")
+    missing = [run for run in plan(seed_list)
+               if not (record_folder(root, *run) / "run_record.json").is_file()]
+    return dict(root=root, seeds=seed_list, missing=missing)
+
+
 def run_study(*, seeds, runs_root, work_root, notebook, runs=STUDY_RUNS, epochs: int = 0, max_iters: int = 0,
               data_roots: dict | None = None, log=print) -> list[Path]:
     """Train every study run that has no record yet (resumable); returns the record folders.
