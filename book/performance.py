@@ -140,9 +140,11 @@ else:
 # MSE and FoWKAL were trained again at seeds 0-2 of the quick profile with this code, on another
 # machine than the committed ablation's (`results/numerics/`), and each run is paired with the committed
 # record of the same method and seed. MSE, whose arithmetic did not change, shows what another machine
-# alone does (oneDNN picks its kernels by CPU); FoWKAL adds the compiled kernel. A part keeps its AP when
-# the 95 % interval of the paired differences lies within one standard deviation of the committed
-# records' seed-to-seed spread.
+# alone does (oneDNN picks its kernels by CPU); FoWKAL adds the compiled kernel. Other arithmetic sends
+# training down another trajectory, so a rerun is at best another draw of the same seed: its difference to
+# the committed run has standard deviation √2·σ, σ the committed records' seed-to-seed spread. A part keeps
+# its AP when every seed's difference lies within ±1.96·√2·σ (at 3 seeds the interval of the mean, 4.3
+# standard errors wide on each side, tells nothing).
 
 # %% tags=["hide-input"]
 numeric_rows = numerics.load()
