@@ -305,3 +305,21 @@ def test_predictions_page_draws_from_records(tmp_path, monkeypatch):
 def test_predictions_page_without_records_says_so(tmp_path, monkeypatch):
     text, explorers = _run_page("predictions_kaf", monkeypatch, tmp_path / "none")
     assert text.count("No run records yet") >= 3 and explorers == 0  # Fig. 4, Fig. 5 and the explorer
+
+
+def test_fig4_inputs_say_why_they_are_missing_and_pick_the_right_pose():
+    import numpy as np
+
+    from fowkal.viz import predictions
+
+    assert predictions.fig4_inputs([synthetic_record("mse", 0, 0.4)]).text == "No run record of fowkal."
+    apart = [synthetic_record("mse", 0, 0.4), synthetic_record("fowkal", 1, 0.5)]
+    assert predictions.fig4_inputs(apart).text == "The MSE and FoWKAL records share no seed."
+    target = np.zeros((NUM_KEYPOINTS, 2))
+    labelled = np.ones(NUM_KEYPOINTS, dtype=bool)
+    near, far = target + 1.0, target + 50.0
+    assert predictions.closest_pose([far, near], target, labelled) is near
+    xy = np.tile([[10.0, 20.0]], (NUM_KEYPOINTS, 1))
+    xy[1] = [30.0, 21.0]
+    assert predictions.region(xy, labelled, [0, 1], (0, 0, 9, 9)) == (10.0, 20.0, 20.0, 4)  # at least 4 px high
+    assert predictions.region(xy, labelled, [0], (0, 0, 9, 9)) == (0, 0, 9, 9)  # one keypoint: the fallback box

@@ -160,8 +160,8 @@ def test_the_readme_table_names_the_tree():
 
 # --------------------------------------------------------------------------- the book's pages
 BOOK = PACKAGE.parent / "book"
-#: Pages that still compute in their own cells (written by another part of the project; to move next).
-PAGES_WITH_OWN_FUNCTIONS = {"predictions_kaf"}
+#: Pages that still compute in their own cells (none left; a page added here must say why).
+PAGES_WITH_OWN_FUNCTIONS: set = set()
 
 
 def is_public(module, name: str) -> bool:

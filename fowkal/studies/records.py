@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..runs import record as run_record
 
-__all__ = ["REPO_ROOT", "DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance",
+__all__ = ["REPO_ROOT", "DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "record_caption",
            "repo_relative", "nbsp"]
 
 REPO_ROOT = run_record.repo_root()
@@ -74,3 +74,11 @@ def provenance(record: dict) -> dict:
         "wall_time_s": record.get("wall_time_s"),
         "file": repo_relative(record.get("_path", "?")),
     }
+
+
+def record_caption(record: dict, what: str = "") -> str:
+    """A figure caption's source: ``what`` then the record's file, method, seed, commit, machine and device."""
+    p = provenance(record)
+    return (f"{what}`{p['file']}` ({p['method']}, seed {p['seed']}, commit `{p['commit']}`, "
+            f"{p['machine']}, {p['device']})")
+

@@ -2,10 +2,11 @@
 records they read and where each comes from (:mod:`fowkal.studies.records`, re-exported here)."""
 from __future__ import annotations
 
-from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance, repo_relative,  # noqa: F401
-                               run_records, runs_dir)
+from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance, record_caption,  # noqa: F401
+                               repo_relative, run_records, runs_dir)
 
-__all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "repo_relative", "nbsp",
+__all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "record_caption",
+           "repo_relative", "nbsp",
            "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records", "written_tables_note"]
 
 
