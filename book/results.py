@@ -163,6 +163,24 @@ else:
     display(Markdown(pages.missing_records(missing, "No claim can be checked.", first=False)))
 
 # %% [markdown]
+# (schedules)=
+# ## The claims after 3 epochs and at convergence
+#
+# The records above stop after 3 epochs, far from trained models (the learning curves on the
+# {ref}`performance page <plateau>`). The same claims, judged by the same rule on the ablation trained to
+# convergence (`results/convergence/ablation/`), beside the 3-epoch verdicts; "flipped" marks a verdict
+# that changed.
+
+# %% tags=["hide-input"]
+converged_records = convergence.converged_records(RUNS.parent)
+if converged_records:
+    display(Markdown(convergence.schedule_markdown(convergence.schedule_comparison(records, converged_records))))
+else:
+    display(Markdown(pages.admonition(
+        "No converged ablation yet", f"`{pages.repo_relative(RUNS.parent / convergence.ABLATION_FOLDER)}/` holds no "
+        "record: every verdict on this page is the 3-epoch one.", kind="note", css_class="fowkal-missing")))
+
+# %% [markdown]
 # (controls)=
 # ## KAL against its controls
 #

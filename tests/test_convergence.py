@@ -84,3 +84,31 @@ def test_learning_curves_draw_mean_and_seed_band():
 def test_plateau_markdown_lists_each_run():
     text = convergence.plateau_markdown([convergence.plateau(_record({4: 20.0, 8: 30.0, 12: 30.5}, 12))])
     assert "| mse | 12 | 20.0 → 30.0 → 30.5 | +0.5 | yes | 12 |" in text
+
+
+def _ap_record(method, seed, wb):
+    parts = dict(wholebody=wb, body=0.5, foot=0.5, face=0.5, lefthand=0.5, righthand=0.5, hand=0.5)
+    return {"method": method, "seed": seed, "metrics": {"gt_boxes": {p: {"AP": v, "AR": v} for p, v in parts.items()}}}
+
+
+def test_schedule_comparison_says_which_verdicts_flipped():
+    wobble = (0.0, 0.004, -0.003)
+    quick = [_ap_record(m, s, base + wobble[s]) for s in range(3) for m, base in (("mse", 0.50), ("fowkal", 0.45))]
+    converged = [_ap_record(m, s, base + wobble[s]) for s in range(3) for m, base in (("mse", 0.50), ("fowkal", 0.55))]
+    rows = {r["claim"]: r for r in convergence.schedule_comparison(quick, converged)}
+    headline = rows["FoWKAL beats the MSE baseline (whole-body)"]
+    assert headline["quick"]["verdict"] == "contradicted" and headline["converged"]["verdict"] == "reproduced"
+    assert headline["flipped"] is True and headline["paper_delta"] == pytest.approx(3.4)
+    assert rows["AWing beats MSE on face"]["flipped"] is None  # no AWing runs: untested at both
+    text = convergence.schedule_markdown(list(rows.values()))
+    assert "| FoWKAL beats the MSE baseline (whole-body) | +3.4 | -5.0" in text and "| **yes** |" in text
+    only_quick = convergence.schedule_comparison(quick, [])
+    assert all(r["converged"] is None and r["flipped"] is None for r in only_quick)
+
+
+def test_converged_records_are_read_from_their_folder(tmp_path):
+    assert convergence.converged_records(tmp_path) == []
+    folder = tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "run_record.json").write_text(json.dumps(_ap_record("mse", 0, 0.5)))
+    assert [r["method"] for r in convergence.converged_records(tmp_path)] == ["mse"]

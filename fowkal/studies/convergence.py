@@ -21,6 +21,8 @@ FOLDER = "results/convergence/plateau"
 PLATEAU_EPOCHS = 40
 PLATEAU_VAL_INTERVAL = 4
 PLATEAU_SEED = 0
+#: Where the ablation at the converged schedule is committed, under results/ (one folder per method and seed).
+ABLATION_FOLDER = "convergence/ablation"
 #: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
 FLAT_AP = 1.0
 #: The KAF study's best variant as a method of this study (``fowkal.studies.kaf_study``: 'normalised').
@@ -139,6 +141,46 @@ def plateau_markdown(plateaus: list[Plateau]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+def converged_records(results_dir=None) -> list[dict]:
+    """The converged ablation's records under ``results_dir`` (default: the repository's ``results/``);
+    [] where there are none yet."""
+    folder = (Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER
+    return load_records(folder) if folder.is_dir() else []
+
+
+def schedule_comparison(quick_records: list[dict], converged_records: list[dict], claim_list=None) -> list[dict]:
+    """Every claim judged at both schedules (each as its own Holm family, :func:`fowkal.studies.ablation.claims`):
+    rows ``{claim, paper_delta, quick, converged, flipped}``, ``quick``/``converged`` the claim's row at that
+    schedule, ``flipped`` whether the verdict changed (None while the converged claim is untested)."""
+    from .ablation import aggregate, claims
+
+    quick = claims(aggregate(quick_records), claim_list=claim_list) if quick_records else None
+    converged = claims(aggregate(converged_records), claim_list=claim_list) if converged_records else None
+    rows = []
+    for i, row in enumerate(quick or converged or []):
+        q = quick[i] if quick else None
+        c = converged[i] if converged else None
+        tested = c is not None and c["p"] is not None and q is not None and q["p"] is not None
+        rows.append(dict(claim=row["claim"], paper_delta=row["paper_delta"], quick=q, converged=c,
+                         flipped=(q["verdict"] != c["verdict"]) if tested else None))
+    return rows
+
+
+def schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs", converged_label: str = "converged") -> str:
+    """The claims at both schedules: Δ [interval] and verdict at each, and whether the verdict flipped."""
+    from .ablation import interval_text
+
+    def cell(row):
+        return "—" if row is None else f"{interval_text(row)}, {row['verdict']}"
+
+    lines = [f"| claim | paper Δ | {quick_label} | {converged_label} | flipped |", "|:---|---:|---:|---:|:---|"]
+    for r in rows:
+        paper_delta = "—" if r["paper_delta"] is None else f"{r['paper_delta']:+.1f}"
+        flipped = {True: "**yes**", False: "no", None: "—"}[r["flipped"]]
+        lines.append(f"| {r['claim']} | {paper_delta} | {cell(r['quick'])} | {cell(r['converged'])} | {flipped} |")
+    return "\n".join(lines)
+
+
+__all__ = ["ABLATION_FOLDER", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
