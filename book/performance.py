@@ -164,7 +164,8 @@ display(Markdown(numerics.markdown(numeric_rows) if numeric_rows else "No reruns
 # %% tags=["hide-input"]
 plateau_records, plateau_names = convergence.load_plateau_records()
 if plateau_records:
-    display(Markdown(convergence.plateau_markdown(convergence.load_plateaus())))
+    plateaus = [convergence.plateau(r, name=name) for r, name in zip(plateau_records, plateau_names)]
+    display(Markdown(convergence.plateau_markdown(plateaus)))
     pages.show_figure(learning_curves(convergence.curve_table(plateau_records, plateau_names),
                                       convergence.loss_table(plateau_records, plateau_names)), "plateau_curves")
 else:

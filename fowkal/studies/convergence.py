@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .ablation import load_records, record_folder
+from .kaf_study import BEST_VARIANT, KAF_VARIANTS, variant_method
 from .notebook import run_train_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,12 +26,11 @@ PLATEAU_SEED = 0
 ABLATION_FOLDER = "convergence/ablation"
 #: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
 FLAT_AP = 1.0
-#: The KAF study's best variant as a method of this study (``fowkal.studies.kaf_study``: 'normalised').
-NORMALISED = {"model.head.loss.term_normalisation": "batch"}
-#: (name, method, config overrides) of the long runs, in the order they are trained.
+#: (name, method, config overrides) of the long runs, in the order they are trained; the last is FoWKAL with
+#: the KAF study's best variant, named as the ablation's table names it (``fowkal_normalised``).
 PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {}),
                 ("heuristic_fwahr", "heuristic_fwahr", {}), ("kal_lambda0", "kal_lambda0", {}),
-                ("fowkal_normalised", "fowkal", NORMALISED))
+                (variant_method(BEST_VARIANT), "fowkal", KAF_VARIANTS[BEST_VARIANT]))
 
 
 def run_plateau(*, out_dir=FOLDER, work_root="work_dirs/convergence", notebook="notebooks/train.ipynb",

@@ -81,4 +81,3 @@ def record_caption(record: dict, what: str = "") -> str:
     p = provenance(record)
     return (f"{what}`{p['file']}` ({p['method']}, seed {p['seed']}, commit `{p['commit']}`, "
             f"{p['machine']}, {p['device']})")
-

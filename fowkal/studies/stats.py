@@ -28,7 +28,6 @@ class PairedInterval:
     se: float
     n: int
     level: float
-    differences: tuple = ()
 
     @property
     def df(self) -> int:
@@ -53,10 +52,6 @@ class PairedInterval:
             return float(stats.t.cdf(t, self.df))
         return float(min(1.0, 2.0 * stats.t.sf(abs(t), self.df)))
 
-    def at_level(self, level: float) -> PairedInterval:
-        """The same mean and standard error with the interval of another coverage."""
-        return _interval(self.mean, self.se, self.n, level, self.differences)
-
 
 def _check_alternative(alternative: str) -> None:
     if alternative not in ALTERNATIVES:
@@ -68,13 +63,12 @@ def _check_level(level: float) -> None:
         raise ValueError(f"level must be in (0, 1), got {level}")
 
 
-def _interval(mean: float, se: float, n: int, level: float, differences=()) -> PairedInterval:
+def _interval(mean: float, se: float, n: int, level: float) -> PairedInterval:
     from scipy import stats
 
     _check_level(level)
     half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * se
-    return PairedInterval(mean=mean, low=mean - half, high=mean + half, se=se, n=n, level=level,
-                          differences=tuple(differences))
+    return PairedInterval(mean=mean, low=mean - half, high=mean + half, se=se, n=n, level=level)
 
 
 def _finite_differences(differences: Sequence[float]) -> list[float]:
@@ -94,14 +88,14 @@ def paired_interval(differences: Sequence[float], level: float = 0.95) -> Paired
         level: coverage of the interval (0.95).
 
     Returns:
-        :class:`PairedInterval` (mean, low, high, se, n, level; ``p_value(alternative)``, ``at_level``).
+        :class:`PairedInterval` (mean, low, high, se, n, level; ``p_value(alternative)``).
     """
     values = _finite_differences(differences)
     _check_level(level)
     n = len(values)
     mean = math.fsum(values) / n
     se = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
-    return _interval(mean, se, n, level, values)
+    return _interval(mean, se, n, level)
 
 
 def sign_flip_p(differences: Sequence[float], alternative: str = "two-sided") -> float:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import parts
 from ..losses import KAL_METHODS
-from ..runs.logs import kaf_log, kaf_series
+from ..runs.logs import kaf_log, kaf_part_means
 from . import figures, style
 
 #: The explorer's parts: every keypoint, or one part.
@@ -160,9 +160,7 @@ def part_curves(runs: list[dict]):
     lowest = 1.0
     for ax, method in zip(axes[0], methods):
         for n, r in enumerate(r for r in runs if r["method"] == method):
-            its, log = kaf_series(figures.check_kaf_entries(kaf_log(r)))
-            for part, idx in parts.PARTS.items():
-                values = [float(np.mean(np.asarray(e["mean"])[list(idx)])) for e in log]
+            for part, (its, values) in kaf_part_means(figures.check_kaf_entries(kaf_log(r))).items():
                 lowest = min(lowest, *values)
                 ax.plot(its, values, color=style.PART_COLORS[part], lw=1.2, alpha=0.85,
                         label=part if n == 0 else None)
