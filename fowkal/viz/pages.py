@@ -7,7 +7,8 @@ from ..studies.records import (DEFAULT_RUNS_DIR, RUNS_DIR_ENV, nbsp, provenance,
 
 __all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "runs_dir", "run_records", "provenance", "record_caption",
            "repo_relative", "nbsp",
-           "writes_figures", "show_figure", "admonition", "wide_table", "MAKE_RECORDS", "missing_records", "written_tables_note"]
+           "writes_figures", "show_figure", "show", "admonition", "missing", "missing_benchmark", "wide_table", "MAKE_RECORDS",
+           "missing_records", "written_tables_note"]
 
 
 def writes_figures() -> bool:
@@ -28,6 +29,16 @@ def show_figure(fig, name: str | None = None) -> None:
     plt.show()
 
 
+def show(*markdown: str | None) -> None:
+    """Display the non-empty pieces of Markdown in the page, one paragraph each (None and "" are skipped,
+    so a page can pass what a study returns without testing it first)."""
+    from IPython.display import Markdown, display
+
+    text = "\n\n".join(piece for piece in markdown if piece)
+    if text:
+        display(Markdown(text))
+
+
 def admonition(title: str, text: str, *, kind: str = "warning", css_class: str = "") -> str:
     """MyST source of an admonition box, for a code cell's ``Markdown`` output (a colon fence, so
     the text may hold code blocks)."""
@@ -35,6 +46,18 @@ def admonition(title: str, text: str, *, kind: str = "warning", css_class: str =
         raise ValueError(f"admonition kind must be note, warning, important, tip or caution, got {kind!r}")
     # four colons: the text may hold a three-colon block (a wide_table); a blank line ends the options
     return f"::::{{admonition}} {title}\n:class: {kind} {css_class}\n\n{text}\n::::\n"
+
+
+def missing(title: str, text: str, *, kind: str = "warning") -> str:
+    """The admonition a page shows where something it would draw is not there (class ``fowkal-missing``,
+    which the browser test looks for)."""
+    return admonition(title, text, kind=kind, css_class="fowkal-missing")
+
+
+def missing_benchmark(name: str) -> str:
+    """What a page shows where ``figures/<name>.json``, written by ``benchmarks/<name>.py``, is not there."""
+    return missing(f"No {name} benchmark", f"`figures/{name}.json` does not exist. Make it with "
+                   f"`.venv/bin/python benchmarks/{name}.py`.")
 
 
 def wide_table(markdown: str) -> str:
@@ -64,7 +87,7 @@ def missing_records(reason: str, consequence: str, *, first: bool = True) -> str
 
 
 def written_tables_note(differences: list[str] | None, written) -> str:
-    """What the results page says about the ablation notebook's ``tables.json`` (``differences``:
+    """What the run records page says about the ablation notebook's ``tables.json`` (``differences``:
     :func:`fowkal.studies.results.written_tables_differences`, None when the file does not exist)."""
     name = f"`{repo_relative(written)}`"
     if differences is None:

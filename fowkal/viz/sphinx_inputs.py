@@ -17,7 +17,7 @@ The inputs (:func:`input_paths`):
   the ablation's records, the KAF study's and the GPU check's, file names and contents;
 - the benchmarks' results: ``figures/*.json`` and every JSON under ``benchmarks/``;
 - the run records of your own runs, ``work_dirs/cpu/*/run_record.json`` (the main job's, which the
-  results page sets beside the committed ones);
+  run records page sets beside the committed ones);
 - the environment variables the pages read (``FOWKAL_RUNS_DIR``, ``FOWKAL_REAL_SAMPLE``, ``FOWKAL_EVAL_EXAMPLE``,
   ``FOWKAL_DATA_ROOT``);
 - the source of the ``fowkal`` package (the pages compute everything with it; it names the

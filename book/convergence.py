@@ -1,0 +1,69 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   fowkal:
+#     reads_data: true
+# ---
+
+# %% [markdown]
+# # How long to train: the learning curves
+#
+# The ablation's quick profile stops after 3 epochs (339 optimiser steps), long before its models are
+# trained, and a ranking of methods at step 339 need not be their ranking once trained. Every run record
+# carries its learning curve: whole-body and per-part AP (ground-truth boxes, the tables' tolerance) every
+# few epochs, drawn beside the training loss every 20 iterations (`fowkal.runs.curve`). Validating
+# changes nothing trained: the same seed gives the same losses and weights with or without it (a test).
+
+# %% tags=["hide-input"]
+from fowkal.studies import convergence
+from fowkal.viz import pages, style
+from fowkal.viz.curves import learning_curves
+
+style.use_style()
+
+# %% [markdown]
+# (plateau)=
+# ## Where the curves flatten
+#
+# Six methods (MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best variant;
+# seed 0) are trained for 40 epochs, the learning-rate steps at the paper's 81 % and 95 % of the
+# schedule, validated every 4 epochs (`fowkal.studies.convergence`, records in
+# `results/convergence/plateau/`). A curve counts as flat when its whole-body AP moved less than 1 point
+# over the last third of the run.
+
+# %% tags=["hide-input"]
+plateau_records, plateau_names = convergence.load_plateau_records()
+if plateau_records:
+    pages.show(convergence.plateau_markdown([convergence.plateau(r, name=n)
+                                             for r, n in zip(plateau_records, plateau_names)]))
+    pages.show_figure(learning_curves(convergence.curve_table(plateau_records, plateau_names),
+                                      convergence.loss_table(plateau_records, plateau_names)), "plateau_curves")
+else:
+    pages.show(pages.missing(
+        "No long runs yet", "`results/convergence/plateau/` holds no record. Make them (one after the other, "
+        "resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from fowkal.studies.convergence "
+        "import run_plateau; run_plateau()'\n```", kind="note"))
+
+# %% [markdown]
+# ## The ablation at convergence, over training
+#
+# Whole-body AP over training per method of the converged ablation (`results/convergence/ablation/`): the
+# mean over seeds, and the band between the lowest and the highest seed. Its verdicts, beside the 3-epoch
+# ones, are on the {ref}`results page <schedules>`.
+
+# %% tags=["hide-input"]
+converged = convergence.converged_records(pages.runs_dir().parent)
+if converged:
+    pages.show_figure(learning_curves(convergence.curve_table(converged), convergence.loss_table(converged)),
+                      "converged_curves")
+else:
+    pages.show(pages.missing("No converged ablation yet", "`results/convergence/ablation/` holds no record.",
+                             kind="note"))
