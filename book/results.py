@@ -30,8 +30,9 @@
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from fowkal.studies import ablation, convergence, results
+from fowkal.studies import ablation, convergence, local_run, results
 from fowkal.viz import pages, style
+from fowkal.viz.curves import learning_curves
 from fowkal.viz.results import claims_figure
 
 style.use_style()
@@ -75,10 +76,8 @@ if records:
 
 # %% tags=["hide-input"]
 ours1 = results.table1_markdown(records) if records else ""
-pages.show(results.paper_table1_markdown(),
-           pages.wide_table(ours1) if ours1 else
-           pages.missing_records(missing, "Our rows of Table 1 are not shown.", first=False) if not records else
-           pages.admonition("No MSE or FoWKAL runs", "The records hold neither method.", kind="note"))
+pages.show(results.paper_table1_markdown(), pages.wide_table(ours1) if ours1 else records and pages.admonition(
+    "No MSE or FoWKAL runs", "The records hold neither method.", kind="note"))
 
 # %% [markdown]
 # (table-2)=
@@ -145,3 +144,26 @@ if records:
                "\n".join(results.control_lines(control_rows, records)))
 else:
     pages.show(pages.missing_records(missing, "The controls are not compared.", first=False))
+
+# %% [markdown]
+# (your-run)=
+# ## Your run beside the committed records
+#
+# `make` trains FoWKAL (seed 0; `make METHOD=kal SEED=1` another) and then builds this book, which sets
+# that run beside the committed record of the same method and seed. The same configuration, commit and
+# machine train the same run loss for loss; on another commit or machine the arithmetic differs in its last
+# bits and the run ends like another seed would, within or near the committed seeds' range. The table says
+# which case your run is in and whether it behaved so.
+
+# %%
+mine = local_run.local_runs()
+comparisons = [local_run.compare_run(run, records) for run in mine if any(r["method"] == run["method"] for r in records)]
+
+# %% tags=["hide-input"]
+pages.show(*map(local_run.comparison_markdown, comparisons), not comparisons and pages.admonition(
+    "No run of yours yet", f"`{pages.repo_relative(local_run.LOCAL_RUNS_DIR)}` holds no run record of a method with "
+    "committed records. To make one (one training run on the CPU, then this book again):\n\n```bash\nmake\n```",
+    kind="note"))
+if comparisons and any(run.get("curve") for run in mine):  # AP after every epoch, the loss every 20 iterations
+    pages.show_figure(learning_curves(convergence.curve_table(mine), convergence.loss_table(mine),
+                                      title="your run: whole-body AP after each epoch, and its training loss"))
