@@ -23,6 +23,7 @@
 # changes nothing trained: the same seed gives the same losses and weights with or without it (a test).
 
 # %% tags=["hide-input"]
+from fowkal.configs.builder import lr_steps
 from fowkal.studies import convergence
 from fowkal.viz import pages, style
 from fowkal.viz.curves import learning_curves
@@ -35,9 +36,12 @@ style.use_style()
 #
 # Six methods (MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best variant;
 # seed 0) are trained for 40 epochs, the learning-rate steps at the paper's 81 % and 95 % of the
-# schedule, validated every 4 epochs (`fowkal.studies.convergence`, records in
-# `results/convergence/plateau/`). A curve counts as flat when its whole-body AP moved less than 1 point
-# over the last third of the run.
+# schedule (after epochs 32 and 38), validated every 4 epochs (`fowkal.studies.convergence`). The
+# simplest test of "trained" is that whole-body AP moved less than 1 point over the last third of the
+# run. A step schedule makes that third a staircase, though: it holds both steps, and the gain a step
+# brings is the schedule working, not the model still learning. So the table reads the curve phase by phase
+# as well: the last third of the full-rate phase (up to the first step), what the steps added, and the
+# last interval.
 
 # %% tags=["hide-input"]
 plateau_records, plateau_names = convergence.load_plateau_records()
@@ -45,25 +49,29 @@ if plateau_records:
     pages.show(convergence.plateau_markdown([convergence.plateau(r, name=n)
                                              for r, n in zip(plateau_records, plateau_names)]))
     pages.show_figure(learning_curves(convergence.curve_table(plateau_records, plateau_names),
-                                      convergence.loss_table(plateau_records, plateau_names)), "plateau_curves")
+                                      convergence.loss_table(plateau_records, plateau_names),
+                                      steps=lr_steps(convergence.PLATEAU_EPOCHS)), "plateau_curves")
 else:
     pages.show(pages.missing(
-        "No long runs yet", "`results/convergence/plateau/` holds no record. Make them (one after the other, "
-        "resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from fowkal.studies.convergence "
-        "import run_plateau; run_plateau()'\n```", kind="note"))
+        "No long runs yet", "`results/convergence/ablation/` holds no seed-0 record of them. Make them (one after "
+        "the other, resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from "
+        "fowkal.studies.convergence import run_plateau; run_plateau()'\n```", kind="note"))
 
 # %% [markdown]
 # ## The ablation at convergence, over training
 #
-# Whole-body AP over training per method of the converged ablation (`results/convergence/ablation/`): the
-# mean over seeds, and the band between the lowest and the highest seed. Its verdicts, beside the 3-epoch
-# ones, are on the {ref}`results page <schedules>`.
+# The cpu profile's `converged` schedule is these 40 epochs (`--schedule converged`, or `-p schedule
+# converged` in the train notebook), so the long runs above are seed 0 of the converged ablation: every
+# method of Tables 2-3, the three controls and the best variant, at 3 seeds at least, in
+# `results/convergence/ablation/` (`fowkal.studies.convergence.run_converged`, one run at a time, resumable).
+# Whole-body AP over training per method: the mean over seeds, and the band between the lowest and the
+# highest seed. Its verdicts, beside the 3-epoch ones, are on the {ref}`results page <schedules>`.
 
 # %% tags=["hide-input"]
 converged = convergence.converged_records(pages.runs_dir().parent)
 if converged:
-    pages.show_figure(learning_curves(convergence.curve_table(converged), convergence.loss_table(converged)),
-                      "converged_curves")
+    pages.show_figure(learning_curves(convergence.curve_table(converged), convergence.loss_table(converged),
+                                      steps=lr_steps(convergence.PLATEAU_EPOCHS)), "converged_curves")
 else:
     pages.show(pages.missing("No converged ablation yet", "`results/convergence/ablation/` holds no record.",
                              kind="note"))

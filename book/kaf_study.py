@@ -233,8 +233,8 @@ pages.show(kaf_report.verdict_text(study, ablation_records) or pages.missing("No
 
 # %% [markdown]
 # **How to read it.** The paper's picture needs λ away from 0, and λ ordered by the parts' annotation
-# variance. A collapsed setting fails the first, and whatever order remains is the push's (smallest on the
-# face), not the noise's. A variant with an interior optimum can keep λ away from 0 and still fail the
+# variance. A collapsed setting fails the first, and whatever order remains is the push's (the table of
+# pushes above), not the noise's. A variant with an interior optimum can keep λ away from 0 and still fail the
 # second. A gain in AP that is the same on every noise comes from re-weighting the two loss terms, not
 # from adapting to the noise.
 

@@ -39,6 +39,7 @@ gt_boxes: bool = False  # validate on ground-truth boxes only (no detections)
 img_train: str = ""  # empty: the profile's layout; "." is data_root itself
 img_val: str = ""  # empty: the profile's layout; "." is data_root itself
 work_dir: str = ""  # empty: work_dirs/<profile>/<method>-seed<seed>
+schedule: str = "quick"  # cpu profile: quick (3 epochs) or converged (40 epochs, validated every 4)
 epochs: int = 0  # 0: the profile's default
 val_interval: int = 0  # validate every k epochs (the learning curve); 0: the profile's default
 batch_size: int = 0  # per process; 0: the profile's default

@@ -7,6 +7,8 @@ import pytest
 
 from fowkal.losses import METHODS
 from fowkal.runs.metrics import RESULT_KEYS
+from pathlib import Path
+
 from fowkal.studies import convergence
 
 
@@ -52,6 +54,44 @@ def test_the_plan_names_methods_of_the_ablation_and_the_papers_steps():
     assert convergence.PLATEAU_EPOCHS / convergence.PLATEAU_VAL_INTERVAL >= 6  # enough points to see a plateau
 
 
+def test_the_converged_ablation_is_every_method_and_the_best_variant_with_the_plateau_runs_first():
+    names = [name for name, _, _ in convergence.CONVERGED_RUNS]
+    assert len(set(names)) == len(names) == len(METHODS) + 1
+    assert set(names) == set(METHODS) | {"fowkal_normalised"}
+    assert convergence.CONVERGED_RUNS[:len(convergence.PLATEAU_RUNS)] == convergence.PLATEAU_RUNS
+    assert len(convergence.CONVERGED_SEEDS) >= 3 and convergence.PLATEAU_SEED in convergence.CONVERGED_SEEDS
+
+
+def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(folder, work_dir, *, notebook, label, parameters, log):
+        calls.append((Path(folder).relative_to(tmp_path).as_posix(), Path(work_dir).name, parameters))
+        return 1
+
+    monkeypatch.setattr(convergence, "run_train_notebook", fake_run)
+    runs = (("mse", "mse", {}), ("fowkal_normalised", "fowkal", {"model.head.loss.term_normalisation": "batch"}))
+    assert convergence.run_converged(runs=runs, seeds=(0, 1), out_dir=tmp_path, log=lambda m: None) == 4
+    assert [c[0] for c in calls] == ["mse/seed0", "fowkal_normalised/seed0", "mse/seed1", "fowkal_normalised/seed1"]
+    assert calls[1][1] == "fowkal_normalised-e40-seed0"
+    assert all(c[2]["schedule"] == "converged" and c[2]["profile"] == "cpu" for c in calls)
+    assert json.loads(calls[1][2]["cfg_options"]) == {"model.head.loss.term_normalisation": "batch"}
+    assert calls[0][2]["cfg_options"] == "" and calls[0][2]["method"] == "mse"
+
+
+def test_converged_records_are_named_after_their_folders_and_the_plateau_is_their_seed_0(tmp_path):
+    for name, seed in (("mse", 0), ("mse", 1), ("fowkal_normalised", 0), ("awing", 0)):
+        folder = tmp_path / convergence.ABLATION_FOLDER / name / f"seed{seed}"
+        folder.mkdir(parents=True)
+        record = dict(_record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name), seed=seed)
+        (folder / "run_record.json").write_text(json.dumps(dict(record, metrics={})))
+    named = sorted((r["method"], r["seed"]) for r in convergence.converged_records(tmp_path))
+    assert named == [("awing", 0), ("fowkal_normalised", 0), ("mse", 0), ("mse", 1)]
+    records, names = convergence.load_plateau_records(tmp_path / convergence.ABLATION_FOLDER)
+    assert names == ["mse", "fowkal_normalised"]  # the plateau runs' order; awing and seed 1 are not long runs
+    assert convergence.converged_records(tmp_path / "absent") == []
+
+
 def test_curve_and_loss_tables_are_long_and_leave_out_records_without_curves():
     a = dict(_record({4: 20.0, 8: 30.0}, 8), seed=0, loss_curve=[{"epoch": 1, "iter": 20, "iters": 20, "loss": 0.5}])
     old = {"method": "mse", "seed": 1, "schedule": {"epochs": 3}}  # made before records carried curves
@@ -75,6 +115,8 @@ def test_learning_curves_draw_mean_and_seed_band():
     (line,) = ax.get_lines()
     assert list(line.get_ydata()) == pytest.approx([11.0, 21.0]) and "3 seeds" in line.get_label()
     assert len(ax.collections) == 1  # the band between the lowest and the highest seed
+    stepped = learning_curves(convergence.curve_table(records), steps=[3]).axes[0]
+    assert [list(l.get_xdata()) for l in stepped.get_lines()[1:]] == [[3, 3]]  # the learning-rate step
     with pytest.raises(ValueError, match="no learning curve"):
         learning_curves(convergence.curve_table([]))
     with pytest.raises(ValueError, match="unknown part"):
@@ -83,7 +125,17 @@ def test_learning_curves_draw_mean_and_seed_band():
 
 def test_plateau_markdown_lists_each_run():
     text = convergence.plateau_markdown([convergence.plateau(_record({4: 20.0, 8: 30.0, 12: 30.5}, 12))])
-    assert "| mse | 12 | 20.0 → 30.0 → 30.5 | +0.5 | yes | 12 |" in text
+    # 12 epochs step at 10: the full-rate phase is 4 and 8 (its last third compares 8 with 4), one point after it
+    assert "| mse | 4: 20.0 → 8: 30.0 → 12: 30.5 | +0.5 | yes | +10.0 (to epoch 10) | +0.5 | — | 12 |" in text
+
+
+def test_a_staircase_is_read_phase_by_phase():
+    """Steps at 32 and 38 of 40: the full-rate phase's last third is 24..32, the steps add the rest."""
+    curve = {4: 34.7, 8: 52.1, 12: 59.1, 16: 60.7, 20: 64.6, 24: 66.1, 28: 67.1, 32: 67.2, 36: 69.4, 40: 69.6}
+    p = convergence.plateau(_record(curve, 40))
+    assert p.step_epoch == 32 and p.before_step_change == pytest.approx(1.1)  # 66.1 at 24 -> 67.2 at 32
+    assert p.step_gain == pytest.approx(2.4) and p.final_change == pytest.approx(0.2)
+    assert p.last_third_change == pytest.approx(2.5) and not p.flat  # 67.1 at 28 -> 69.6: mostly the steps
 
 
 def _ap_record(method, seed, wb):

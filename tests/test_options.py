@@ -99,6 +99,11 @@ def test_stored_options_missing_an_option_take_its_default_and_unknown_ones_are_
     (dict(cfg_options={"seed": 3}), ValueError, r"option 'cfg_options' sets \['seed'\]"),
     (dict(cfg_options={"a..b": 3}), ValueError, "malformed key"),
     (dict(cfg_options="a.b=1"), TypeError, "option 'cfg_options' must be a dict"),
+    (dict(schedule="long"), ValueError, "option 'schedule' is 'long'; valid: quick, converged"),
+    (dict(schedule="converged", epochs=12), ValueError, "option 'epochs' is 12 but schedule 'converged' sets 40"),
+    (dict(schedule="converged", val_interval=1), ValueError, "option 'val_interval' is 1 but schedule 'converged'"),
+    (dict(schedule="converged", profile="paper", from_scratch=True), ValueError,
+     "option 'schedule' is 'converged', a schedule of the cpu profile"),
 ])
 def test_validate_names_the_option_and_the_value(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -110,6 +115,19 @@ def test_paths_and_numpy_integers_are_stored_as_plain_values(tmp_path):
     assert options.data_root == str(tmp_path) and options.work_dir == "w"
     assert options.seed == 3 and type(options.seed) is int
     assert TrainOptions.from_json(options.to_json()) == options
+
+
+def test_a_named_schedule_is_its_epochs_and_val_interval_in_its_own_work_dirs():
+    from fowkal.configs.arguments import SCHEDULES
+
+    epochs, val_interval = SCHEDULES["converged"]
+    options = TrainOptions(method="kal", seed=2, schedule="converged").validate()
+    assert (options.epochs, options.val_interval) == (epochs, val_interval)
+    assert options.work_dir == f"work_dirs/cpu-converged/kal-seed2"  # never resumes the quick run of kal seed 2
+    assert TrainOptions(schedule="converged", epochs=epochs, work_dir="w").validate().work_dir == "w"
+    assert TrainOptions.from_json(options.to_json()) == options
+    quick = TrainOptions(method="kal").validate()
+    assert quick.epochs is None and quick.val_interval is None and quick.work_dir is None
 
 
 # --------------------------------------------------------------------------- train()'s keyword form

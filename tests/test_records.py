@@ -63,6 +63,13 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
         if where.parts[0] == "cpu":
             assert where.parts[1] == record["method"], where
             ablation.setdefault(record["seed"], set()).add(record["method"])
+        if where.parts[:2] == ("convergence", "ablation"):  # at the converged schedule, named as the table names it
+            from fowkal.configs.arguments import SCHEDULES
+            from fowkal.studies.convergence import CONVERGED_RUNS
+
+            method = {name: method for name, method, _ in CONVERGED_RUNS}[where.parts[2]]
+            assert record["method"] == method and record["schedule"]["epochs"] == SCHEDULES["converged"][0], where
+            assert record["config"]["args"]["val_interval"] == SCHEDULES["converged"][1], where
     # seed-major, as the ablation runs: the seeds from 0 without a gap, every method at all but the last
     seeds = sorted(ablation)
     assert seeds == list(range(len(seeds)))

@@ -16,6 +16,12 @@ from ..losses import METHODS
 #: (HRNet-w32 + DARK at 256x192 on COCO-WholeBody, the paper's setting).
 PROFILES = ("cpu", "paper")
 
+#: The cpu profile's named schedules: (epochs, validate every this many epochs); None: the profile's own.
+#: 'quick' is its file's 3 epochs, what the main job and the 3-epoch ablation run. 'converged' is long
+#: enough for the learning curves of the ablation's methods to level off (the book's convergence page
+#: draws the 40-epoch curves it was chosen from); the learning-rate steps stay at the paper's 81 % and 95 %.
+SCHEDULES = {"quick": (None, None), "converged": (40, 4)}
+
 #: Per profile: annotation/detection files and image folders, relative to the data root.
 DEFAULT_FILES = {
     "cpu": dict(  # the embedded benchmark's layout (fowkal.data)
@@ -54,6 +60,30 @@ def check_integer(name: str, value) -> int | None:
         default = " (or None: the default)" if optional else ""
         raise ValueError(f"option {name!r} must be an integer >= {minimum}{default}, got {value!r}")
     return int(value)
+
+
+def resolve_schedule(profile: str, schedule: str, epochs=None, val_interval=None) -> tuple:
+    """(epochs, val_interval) of ``schedule`` (:data:`SCHEDULES`): the named schedule's values where
+    ``epochs``/``val_interval`` are None; a given value that differs from the schedule's is refused."""
+    check_choice("schedule", schedule, SCHEDULES)
+    if schedule == "quick":
+        return epochs, val_interval
+    if profile != "cpu":
+        raise ValueError(f"option 'schedule' is {schedule!r}, a schedule of the cpu profile; the {profile!r} "
+                         "profile trains its own (set option 'epochs' to change its length)")
+    named = dict(zip(("epochs", "val_interval"), SCHEDULES[schedule]))
+    for name, given in (("epochs", epochs), ("val_interval", val_interval)):
+        if given is not None and given != named[name]:
+            raise ValueError(f"option {name!r} is {given!r} but schedule {schedule!r} sets {named[name]}: "
+                             "give one or the other")
+    return named["epochs"], named["val_interval"]
+
+
+def default_work_dir(profile: str, method: str, seed: int, schedule: str = "quick") -> Path:
+    """``work_dirs/<profile>/<method>-seed<seed>``; a named schedule other than 'quick' gets
+    ``work_dirs/<profile>-<schedule>/...``, so its runs never resume a quick run's checkpoints."""
+    folder = profile if schedule == "quick" else f"{profile}-{schedule}"
+    return Path("work_dirs") / folder / f"{method}-seed{seed}"
 
 
 def check_arguments(method: str, profile: str, *, data_root=None, det_file=None, gt_boxes: bool = False,

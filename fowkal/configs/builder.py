@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .arguments import DEFAULT_FILES, PROFILES, check_arguments, check_choice
+from .arguments import DEFAULT_FILES, PROFILES, check_arguments, check_choice, default_work_dir
 from ..losses import METHODS
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -90,7 +90,7 @@ def build_config(method: str, profile: str = "cpu", *, data_root=None, ann_train
         cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint=str(weights))
     cfg.randomness = dict(seed=int(seed))
     cfg.env_cfg.dist_cfg.backend = "nccl" if _cuda_available() else "gloo"
-    cfg.work_dir = str(Path(work_dir or Path("work_dirs") / profile / f"{method}-seed{seed}").resolve())
+    cfg.work_dir = str(Path(work_dir or default_work_dir(profile, method, seed)).resolve())
     cfg.fowkal = dict(method=method, profile=profile, seed=int(seed), gpus=gpus, data_root=str(root),
                       gt_boxes=bool(gt_boxes), pretrained=None if weights is None else str(weights),
                       config_file=str(config_file(method, profile)))
@@ -173,7 +173,13 @@ def _set_schedule(cfg, profile: str, epochs, batch_size, val_interval) -> None:
             scheduler.end = epochs
             # the paper's steps (170 and 200 of 210 epochs) at any length: its 3-epoch file says [2, 3]
             fractions = PAPER_STEPS if profile == "cpu" else [m / base for m in scheduler.milestones]
-            scheduler.milestones = [max(1, min(epochs, round(f * epochs))) for f in fractions]
+            scheduler.milestones = lr_steps(epochs, fractions)
+
+
+def lr_steps(epochs: int, fractions=PAPER_STEPS) -> list[int]:
+    """The epochs after which the learning rate steps down, at ``fractions`` of a schedule of ``epochs``
+    (the paper's 170 and 200 of 210 by default: ``lr_steps(40)`` is ``[32, 38]``)."""
+    return [max(1, min(epochs, round(f * epochs))) for f in fractions]
 
 
 def _cuda_available() -> bool:

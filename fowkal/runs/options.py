@@ -22,7 +22,7 @@ import os
 import typing
 from dataclasses import dataclass, field, fields
 
-from ..configs.arguments import PROFILES, check_arguments
+from ..configs.arguments import PROFILES, SCHEDULES, check_arguments, default_work_dir, resolve_schedule
 from ..losses import METHODS
 
 DEVICES = ("cpu", "cuda")
@@ -88,6 +88,11 @@ class TrainOptions:
     work_dir: str | None = _option(None, "output folder (default: work_dirs/<profile>/<method>-seed<seed>)",
                                    path=True, config=True)
     # the schedule and the model
+    schedule: str = _option("quick", "the cpu profile's named schedule: quick (its 3 epochs) or converged "
+                            f"({SCHEDULES['converged'][0]} epochs, validated every {SCHEDULES['converged'][1]}: long "
+                            "enough for the learning curves to level off); it sets epochs and val_interval, and "
+                            "work dirs go to work_dirs/cpu-<schedule>/",
+                            choices=tuple(SCHEDULES))
     epochs: int | None = _option(None, "training epochs (default: the profile's); the LR steps stay at the "
                                  "paper's places: 81 and 95 percent of the schedule", config=True)
     val_interval: int | None = _option(None, "validate every this many epochs while training: ground-truth "
@@ -134,6 +139,17 @@ class TrainOptions:
                 object.__setattr__(self, f.name, os.fspath(value))
             elif isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value) is not int:
                 object.__setattr__(self, f.name, int(value))
+        if self.schedule in SCHEDULES and self.schedule != "quick":
+            # a named schedule is its epochs and val_interval: records and resumed runs then see plain values
+            try:
+                epochs, val_interval = resolve_schedule(self.profile, self.schedule, self.epochs, self.val_interval)
+            except ValueError:
+                return  # validate() names the conflict
+            object.__setattr__(self, "epochs", epochs)
+            object.__setattr__(self, "val_interval", val_interval)
+            if self.work_dir is None and isinstance(self.method, str) and isinstance(self.seed, int):
+                object.__setattr__(self, "work_dir", os.fspath(
+                    default_work_dir(self.profile, self.method, self.seed, self.schedule)))
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> TrainOptions:
@@ -154,6 +170,7 @@ class TrainOptions:
             if minimum is not None and value is not None and value < minimum:
                 default = " (or None: the default)" if kinds[f.name][1] else ""
                 raise ValueError(f"option {f.name!r} must be >= {minimum}{default}, got {value!r}")
+        resolve_schedule(self.profile, self.schedule, self.epochs, self.val_interval)
         if self.node_rank >= self.nnodes:
             raise ValueError(f"option 'node_rank' must be in [0, nnodes={self.nnodes}), got {self.node_rank}")
         if self.master_port is not None and self.master_port > 65535:

@@ -1,29 +1,34 @@
-"""Where do the cpu profile's learning curves flatten? Long runs of a few methods, and the plateau test.
+"""The reproduction at convergence: where the cpu profile's learning curves flatten, and the ablation
+trained that long.
 
 The ablation's quick profile stops after 3 epochs, far from trained models. :data:`PLATEAU_RUNS` trains
 MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best variant (seed 0) for
 :data:`PLATEAU_EPOCHS` epochs, the learning-rate steps at the paper's 81 % and 95 % of the schedule,
-validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`). :func:`run_plateau`
-trains what has no record yet, one run at a time (a killed run resumes from its checkpoint), and
-:func:`plateau` reads one record's curve: how much whole-body AP changed over the last third of the run.
+validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`); :func:`plateau` reads one
+record's curve. The cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) was
+chosen from those curves and is the same schedule, so the long runs are also seed 0 of the converged
+ablation: :func:`run_converged` trains :data:`CONVERGED_RUNS` (every method and the best variant) at
+:data:`CONVERGED_SEEDS`, seed by seed, into one folder, :data:`FOLDER`. A run that has a record is skipped
+and a killed one resumes from its checkpoint.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..configs.arguments import SCHEDULES
+from ..losses import METHODS
 from .ablation import load_records, record_folder
 from .kaf_study import BEST_VARIANT, KAF_VARIANTS, variant_method
 from .notebook import run_train_notebook
 
 REPO = Path(__file__).resolve().parents[2]
-#: Where the long runs' records are committed.
-FOLDER = "results/convergence/plateau"
-PLATEAU_EPOCHS = 40
-PLATEAU_VAL_INTERVAL = 4
-PLATEAU_SEED = 0
-#: Where the ablation at the converged schedule is committed, under results/ (one folder per method and seed).
+#: Where the converged ablation's records are committed, under results/ (``<name>/seed<N>/``).
 ABLATION_FOLDER = "convergence/ablation"
+#: The same folder from the repository root; the long runs of the plateau search are its seed-0 records.
+FOLDER = f"results/{ABLATION_FOLDER}"
+PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL = SCHEDULES["converged"]
+PLATEAU_SEED = 0
 #: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
 FLAT_AP = 1.0
 #: (name, method, config overrides) of the long runs, in the order they are trained; the last is FoWKAL with
@@ -31,24 +36,34 @@ FLAT_AP = 1.0
 PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {}),
                 ("heuristic_fwahr", "heuristic_fwahr", {}), ("kal_lambda0", "kal_lambda0", {}),
                 (variant_method(BEST_VARIANT), "fowkal", KAF_VARIANTS[BEST_VARIANT]))
+#: The converged ablation: the plateau runs first (their seed 0 is the plateau search), then every other
+#: method of the ablation (Tables 2-3 and the three controls).
+CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r[0] for r in PLATEAU_RUNS})
+#: Its seeds, trained seed by seed: a partial ablation has every method at the first seeds.
+CONVERGED_SEEDS = (0, 1, 2)
 
 
-def run_plateau(*, out_dir=FOLDER, work_root="work_dirs/convergence", notebook="notebooks/train.ipynb",
-                runs=PLATEAU_RUNS, epochs: int = PLATEAU_EPOCHS, val_interval: int = PLATEAU_VAL_INTERVAL,
-                seed: int = PLATEAU_SEED, data_root: str = "", log=print) -> int:
-    """Train every run of ``runs`` that has no record in ``out_dir`` yet; returns how many ran."""
+def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER, work_root="work_dirs/convergence",
+                  notebook="notebooks/train.ipynb", data_root: str = "", log=print) -> int:
+    """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, at the cpu
+    profile's ``converged`` schedule, one at a time; returns how many ran."""
     import json
 
+    epochs = SCHEDULES["converged"][0]
     ran = 0
-    for name, method, overrides in runs:
-        folder = record_folder(out_dir, name, seed)
-        work_dir = Path(work_root) / f"{name}-e{epochs}-seed{seed}"
-        ran += run_train_notebook(folder, work_dir, notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs",
-                                  parameters=dict(method=method, seed=seed, profile="cpu", epochs=epochs,
-                                                  val_interval=val_interval, data_root=data_root,
-                                                  cfg_options=json.dumps(overrides) if overrides else ""),
-                                  log=log)
+    for seed in seeds:
+        for name, method, overrides in runs:
+            ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
+                                      notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs", log=log,
+                                      parameters=dict(method=method, seed=seed, profile="cpu", schedule="converged",
+                                                      data_root=data_root,
+                                                      cfg_options=json.dumps(overrides) if overrides else ""))
     return ran
+
+
+def run_plateau(*, log=print, **kwargs) -> int:
+    """The plateau search: :data:`PLATEAU_RUNS` at seed :data:`PLATEAU_SEED` (:func:`run_converged`)."""
+    return run_converged(runs=PLATEAU_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,13 @@ class Plateau:
     ``epochs``/``ap``: the curve's epochs and the part's AP there; ``last_third_change``: AP at the end
     minus AP at the first point at or after two thirds of the schedule; ``flat``: that change's size is
     below :data:`FLAT_AP`; ``best_epoch``: where the curve peaked.
+
+    A step schedule makes the curve a staircase, so the last third (which holds both learning-rate steps)
+    mixes two things: whether the full-rate phase had levelled off, and what the steps add. They are
+    read apart: ``step_epoch``, the first step (:func:`fowkal.configs.builder.lr_steps`);
+    ``before_step_change``, AP at the last point at or before it minus AP at the first point of that
+    phase's last third; ``step_gain``, AP at the end minus AP before the step; ``final_change``, the last
+    interval's change (None when the curve has no point between the step and the end).
     """
 
     name: str
@@ -67,13 +89,29 @@ class Plateau:
     last_third_change: float
     flat: bool
     best_epoch: int
+    step_epoch: int
+    before_step_change: float | None
+    step_gain: float | None
+    final_change: float | None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+def _change_over_last_third(epochs, ap, end: int) -> float | None:
+    """AP at the last point at or before ``end`` minus AP at the first point at or after two thirds of it."""
+    inside = [i for i, e in enumerate(epochs) if e <= end]
+    if len(inside) < 2:
+        return None
+    first = next(i for i in inside if epochs[i] >= 2 * end / 3)
+    first = min(first, inside[-1] - 1)  # only the last point in the last third: compare with the one before
+    return ap[inside[-1]] - ap[first]
+
+
 def plateau(record: dict, *, name: str | None = None, part: str = "wholebody", flat_ap: float = FLAT_AP) -> Plateau:
     """The :class:`Plateau` of ``record``'s learning curve (``record['curve']``) on ``part``."""
+    from ..configs.builder import lr_steps
+
     curve = record.get("curve") or []
     if len(curve) < 2:
         raise ValueError(f"run record of {record.get('method')!r} (seed {record.get('seed')}) has "
@@ -82,13 +120,15 @@ def plateau(record: dict, *, name: str | None = None, part: str = "wholebody", f
         raise ValueError(f"unknown part {part!r}; the curve has {sorted(curve[0]['AP'])}")
     epochs = tuple(int(p["epoch"]) for p in curve)
     ap = tuple(100.0 * float(p["AP"][part]) for p in curve)
-    start = 2 * record["schedule"]["epochs"] / 3
-    first = next(i for i, e in enumerate(epochs) if e >= start)
-    if first == len(epochs) - 1:  # only the final point in the last third: compare with the one before
-        first -= 1
-    change = ap[-1] - ap[first]
+    change = _change_over_last_third(epochs, ap, epochs[-1])
+    step = lr_steps(int(record["schedule"]["epochs"]))[0]
+    before = [i for i, e in enumerate(epochs) if e <= step]
+    after = [i for i, e in enumerate(epochs) if e > step]
     return Plateau(name=name or record["method"], part=part, epochs=epochs, ap=ap, last_third_change=change,
-                   flat=abs(change) < flat_ap, best_epoch=epochs[max(range(len(ap)), key=ap.__getitem__)])
+                   flat=abs(change) < flat_ap, best_epoch=epochs[max(range(len(ap)), key=ap.__getitem__)],
+                   step_epoch=step, before_step_change=_change_over_last_third(epochs, ap, step),
+                   step_gain=ap[-1] - ap[before[-1]] if before and after else None,
+                   final_change=ap[-1] - ap[-2] if len(after) >= 2 else None)
 
 
 def curve_table(records: list[dict], names: list[str] | None = None):
@@ -115,12 +155,22 @@ def loss_table(records: list[dict], names: list[str] | None = None):
 
 
 def load_plateau_records(out_dir=None) -> tuple[list[dict], list[str]]:
-    """The long runs' records under ``out_dir`` (default: :data:`FOLDER`) and their names (their folders)."""
+    """The long runs' records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`) under ``out_dir`` (default:
+    :data:`FOLDER`) and their names; those not trained yet are left out."""
     out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
-    if not out_dir.is_dir():
-        return [], []
-    records = load_records(out_dir)
-    return records, [Path(r["_path"]).parent.parent.name for r in records]
+    records = [r for r in _named_records(out_dir) if r["seed"] == PLATEAU_SEED
+               and r["method"] in {name for name, _, _ in PLATEAU_RUNS}]
+    order = [name for name, _, _ in PLATEAU_RUNS]
+    records.sort(key=lambda r: order.index(r["method"]))
+    return records, [r["method"] for r in records]
+
+
+def _named_records(folder: Path) -> list[dict]:
+    """The records under ``folder``, each with ``method`` set to its folder's name (a KAF variant trains
+    method ``fowkal`` but is its own row: ``fowkal_normalised``)."""
+    if not folder.is_dir():
+        return []
+    return [dict(r, method=Path(r["_path"]).parent.parent.name) for r in load_records(folder)]
 
 
 def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
@@ -131,21 +181,26 @@ def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
 
 
 def plateau_markdown(plateaus: list[Plateau]) -> str:
-    """One row per long run: AP at each validation, the change over the last third, flat or not."""
-    lines = ["| run | epochs | whole-body AP over training | last third | flat (< "
-             f"{FLAT_AP:g} AP) | best at epoch |", "|---|---:|---|---:|---|---:|"]
+    """One row per long run: AP at each validation; the change over the last third and whether that is flat;
+    the full-rate phase's last third, what the learning-rate steps added, and the last interval."""
+    def signed(value):
+        return "—" if value is None else f"{value:+.1f}"
+
+    lines = [f"| run | whole-body AP over training (epoch: AP) | last third | flat (< {FLAT_AP:g} AP) | "
+             "before the first step, last third | the steps' gain | last interval | best at epoch |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
     for p in plateaus:
-        path = " → ".join(f"{ap:.1f}" for ap in p.ap)
-        lines.append(f"| {p.name} | {p.epochs[-1]} | {path} | {p.last_third_change:+.1f} | "
-                     f"{'yes' if p.flat else 'no'} | {p.best_epoch} |")
+        path = " → ".join(f"{e}: {ap:.1f}" for e, ap in zip(p.epochs, p.ap))
+        lines.append(f"| {p.name} | {path} | {signed(p.last_third_change)} | {'yes' if p.flat else 'no'} | "
+                     f"{signed(p.before_step_change)} (to epoch {p.step_epoch}) | {signed(p.step_gain)} | "
+                     f"{signed(p.final_change)} | {p.best_epoch} |")
     return "\n".join(lines)
 
 
 def converged_records(results_dir=None) -> list[dict]:
-    """The converged ablation's records under ``results_dir`` (default: the repository's ``results/``);
-    [] where there are none yet."""
-    folder = (Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER
-    return load_records(folder) if folder.is_dir() else []
+    """The converged ablation's records under ``results_dir`` (default: the repository's ``results/``), each
+    named after its folder (:func:`_named_records`); [] where there are none yet."""
+    return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER)
 
 
 def schedule_comparison(quick_records: list[dict], converged_records: list[dict], claim_list=None) -> list[dict]:
@@ -181,6 +236,6 @@ def schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs", conver
     return "\n".join(lines)
 
 
-__all__ = ["ABLATION_FOLDER", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+__all__ = ["ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 from .style import CURVE_COLORS, TEXT_WIDTH_IN
 
 
-def learning_curves(curves, losses=None, *, part: str = "wholebody", title: str | None = None):
+def learning_curves(curves, losses=None, *, part: str = "wholebody", title: str | None = None, steps=()):
     """AP of ``part`` over epochs (left) and, given ``losses``, the training loss over iterations (right).
 
     ``curves``/``losses``: :func:`fowkal.studies.convergence.curve_table`/``loss_table``. A name with several
-    seeds is drawn as the mean over seeds and the band between the lowest and the highest seed.
+    seeds is drawn as the mean over seeds and the band between the lowest and the highest seed. ``steps``:
+    the epochs after which the learning rate steps down (:func:`fowkal.configs.builder.lr_steps`), drawn as
+    dotted lines.
     """
     import matplotlib.pyplot as plt
 
@@ -30,6 +32,8 @@ def learning_curves(curves, losses=None, *, part: str = "wholebody", title: str 
         if seeds > 1:
             ax.fill_between(mean.index, by_epoch.min().values, by_epoch.max().values, color=colors[name], alpha=0.2,
                             lw=0)
+    for i, step in enumerate(steps):
+        ax.axvline(step, color="0.5", ls=":", lw=1, label="learning-rate step" if i == 0 else None)
     ax.set(xlabel="epoch", ylabel=f"{part} AP (GT boxes)")
     ax.legend(fontsize=7)
     if panels == 2:
