@@ -36,7 +36,7 @@
 # ```
 
 # %% tags=["hide-input"]
-from fowkal.studies import kaf_report, kaf_study
+from fowkal.studies import convergence, kaf_report, kaf_study
 from fowkal.viz import kaf_study as figures, pages, style
 
 style.use_style()
@@ -92,6 +92,22 @@ if paper_runs:
     show(figures.lambda_dynamics(paper_runs, lambda r: r["method"]), "kaf_study_collapse")
 pages.show(kaf_report.collapse_text(runs) if paper_runs else
            pages.missing("Not drawn", "No default-noise KAL or FoWKAL record."))
+
+# %% [markdown]
+# ### Trained longer
+#
+# The study's runs stop after 3 epochs, as the quick ablation does; a collapse cut short, or a face that
+# leads only early, would read differently on trained models. The KAL-family runs of the ablation at the
+# converged schedule ({doc}`convergence`; default noise) are summarised beside the study's 3-epoch runs of
+# the same settings, by the same measures: the share of keypoints with λ < 0.05 at the end and the λ state
+# (the verdict's rule below), the final λ per part, how often the face's λ is the highest, and ρ(λ, push)
+# where the push was measured on the final model.
+
+# %% tags=["hide-input"]
+converged_kaf = convergence.kaf_runs(convergence.converged_records(study.root))
+pages.show(pages.wide_table(convergence.kaf_schedule_markdown(convergence.kaf_at_both_schedules(runs, converged_kaf)))
+           if converged_kaf else pages.missing("No converged KAL-family run yet", "`results/convergence/ablation/` "
+                                               "holds no KAL, FoWKAL or KAL + WAHR record.", kind="note"))
 
 # %% [markdown]
 # ### The push over training

@@ -12,6 +12,13 @@ from pathlib import Path
 from fowkal.studies import convergence
 
 
+def _write(folder, record: dict) -> None:
+    """``record`` as a run record that loads: a committed record's fields (its schema, config, data) under it."""
+    real = json.loads((convergence.REPO / "results" / "cpu" / "mse" / "seed0" / "run_record.json").read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run_record.json").write_text(json.dumps(dict(real, **record)))
+
+
 def _record(curve_ap: dict, epochs: int, method="mse") -> dict:
     curve = [{"epoch": e, "iter": 10 * e, "time_s": None, "AP": {p: ap / 100 for p in RESULT_KEYS},
               "AR": {p: ap / 100 for p in RESULT_KEYS}} for e, ap in curve_ap.items()]
@@ -39,10 +46,7 @@ def test_plateau_refuses_what_has_no_curve_and_unknown_parts():
 
 def test_load_plateaus_names_runs_after_their_folders(tmp_path):
     for name in ("mse", "fowkal_normalised"):
-        folder = tmp_path / name / "seed0"
-        folder.mkdir(parents=True)
-        record = _record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name)
-        (folder / "run_record.json").write_text(json.dumps(dict(record, metrics={})))
+        _write(tmp_path / name / "seed0", _record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name))
     assert sorted(p.name for p in convergence.load_plateaus(tmp_path)) == ["fowkal_normalised", "mse"]
     assert convergence.load_plateaus(tmp_path / "absent") == []
 
@@ -81,10 +85,8 @@ def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch
 
 def test_converged_records_are_named_after_their_folders_and_the_plateau_is_their_seed_0(tmp_path):
     for name, seed in (("mse", 0), ("mse", 1), ("fowkal_normalised", 0), ("awing", 0)):
-        folder = tmp_path / convergence.ABLATION_FOLDER / name / f"seed{seed}"
-        folder.mkdir(parents=True)
         record = dict(_record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name), seed=seed)
-        (folder / "run_record.json").write_text(json.dumps(dict(record, metrics={})))
+        _write(tmp_path / convergence.ABLATION_FOLDER / name / f"seed{seed}", record)
     named = sorted((r["method"], r["seed"]) for r in convergence.converged_records(tmp_path))
     assert named == [("awing", 0), ("fowkal_normalised", 0), ("mse", 0), ("mse", 1)]
     records, names = convergence.load_plateau_records(tmp_path / convergence.ABLATION_FOLDER)
@@ -160,7 +162,26 @@ def test_schedule_comparison_says_which_verdicts_flipped():
 
 def test_converged_records_are_read_from_their_folder(tmp_path):
     assert convergence.converged_records(tmp_path) == []
-    folder = tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed0"
-    folder.mkdir(parents=True)
-    (folder / "run_record.json").write_text(json.dumps(_ap_record("mse", 0, 0.5)))
+    _write(tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed0", _ap_record("mse", 0, 0.5))
     assert [r["method"] for r in convergence.converged_records(tmp_path)] == ["mse"]
+
+
+def test_the_kaf_at_both_schedules_reads_the_same_logs_the_study_reads():
+    """The committed 3-epoch FoWKAL records, standing in for converged ones: the same rows as the study's own
+    summary of them, the best variant's folder read as FoWKAL with its KAF variant, and MSE left out."""
+    from fowkal.studies import kaf_study
+    from fowkal.studies.records import run_records
+
+    records = [r for r in run_records(convergence.REPO / "results" / "cpu")[0] if r["method"] in ("fowkal", "mse")]
+    runs = convergence.kaf_runs(records)
+    assert {r["method"] for r in runs} == {"fowkal"} and all(r["variant"] == "paper" for r in runs)
+    as_variant = convergence.kaf_runs([dict(r, method="fowkal_normalised") for r in records if r["method"] == "fowkal"][:1])
+    assert [(r["method"], r["variant"]) for r in as_variant] == [("fowkal", kaf_study.BEST_VARIANT)]
+    rows = convergence.kaf_at_both_schedules(runs, runs)
+    (row,) = rows
+    assert row["quick"]["final_lambda"] == row["converged"]["final_lambda"] and row["converged"]["n"] == len(runs)
+    assert row["converged"]["final_lambda"] == kaf_study.summary(runs)[0]["final_lambda"]
+    assert row["converged"]["state"] in ("collapsed", "collapsing", "stable")
+    text = convergence.kaf_schedule_markdown(rows)
+    assert text.count("| fowkal | paper |") == 2 and "| 3 epochs |" in text and "| converged |" in text
+    assert convergence.kaf_at_both_schedules([], runs)[0]["quick"] is None

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from ..configs.arguments import SCHEDULES
 from ..losses import METHODS
-from .ablation import load_records, record_folder
+from .ablation import record_folder
 from .kaf_study import BEST_VARIANT, KAF_VARIANTS, variant_method
 from .notebook import run_train_notebook
+from .records import run_records
 
 REPO = Path(__file__).resolve().parents[2]
 #: Where the converged ablation's records are committed, under results/ (``<name>/seed<N>/``).
@@ -166,11 +167,10 @@ def load_plateau_records(out_dir=None) -> tuple[list[dict], list[str]]:
 
 
 def _named_records(folder: Path) -> list[dict]:
-    """The records under ``folder``, each with ``method`` set to its folder's name (a KAF variant trains
-    method ``fowkal`` but is its own row: ``fowkal_normalised``)."""
-    if not folder.is_dir():
-        return []
-    return [dict(r, method=Path(r["_path"]).parent.parent.name) for r in load_records(folder)]
+    """The records under ``folder`` (checked, their files absolute: :func:`fowkal.studies.records.run_records`),
+    each with ``method`` set to its folder's name (a KAF variant trains method ``fowkal`` but is its own row:
+    ``fowkal_normalised``)."""
+    return [dict(r, method=Path(r["_path"]).parent.parent.name) for r in run_records(folder)[0]]
 
 
 def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
@@ -236,6 +236,96 @@ def schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs", conver
     return "\n".join(lines)
 
 
-__all__ = ["ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+# --------------------------------------------------------------------------- the KAF at both schedules
+def kaf_runs(records: list[dict]) -> list[dict]:
+    """The KAL-family records among ``records`` (named as :func:`converged_records` names them) as the KAF
+    study's runs (:func:`fowkal.studies.kaf_study.summary`'s input): default noise, the paper's KAF unless the
+    record is the best variant's; ``push`` from ``kaf_push.json`` beside the record where it was measured."""
+    import json
+
+    from ..runs.logs import kaf_log
+    from .kaf_push import PUSH_FILE
+
+    best = variant_method(BEST_VARIANT)
+    runs = []
+    for r in records:
+        entries = kaf_log(r)
+        if entries is None:
+            continue
+        method, variant = ("fowkal", BEST_VARIANT) if r["method"] == best else (r["method"], "paper")
+        push_file = Path(r["_path"]).parent / PUSH_FILE
+        runs.append(dict(noise="default", method=method, variant=variant, seed=r["seed"], record=r,
+                         kaf_log=entries, push=json.loads(push_file.read_text()) if push_file.is_file() else None))
+    return runs
+
+
+def kaf_at_both_schedules(quick_runs: list[dict], converged_runs: list[dict]) -> list[dict]:
+    """For every (method, KAF variant) with converged runs: the KAF study's summary row and λ state
+    (collapsed / collapsing / stable, :func:`fowkal.studies.kaf_study.verdict`) after 3 epochs and at the
+    converged schedule, as ``{method, variant, quick, converged}`` (``quick`` None where the 3-epoch runs
+    lack the setting)."""
+    from .kaf_study import summary, verdict
+
+    def by_setting(runs):
+        rows = summary(runs)
+        return {(r["method"], r["variant"]): dict(r, state=verdict(rows, r["method"], r["variant"])["state"])
+                for r in rows}
+
+    quick, converged = by_setting([r for r in quick_runs if r["noise"] == "default"]), by_setting(converged_runs)
+    return [dict(method=m, variant=v, quick=quick.get((m, v)), converged=row) for (m, v), row in converged.items()]
+
+
+def kaf_schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs",
+                          converged_label: str = "converged") -> str:
+    """One line per setting and schedule: seeds, the share of keypoints with λ < 0.05 at the end and the λ
+    state, the final λ per part, in how many seeds the face's λ is the highest, ρ(λ, push) where measured."""
+    from .kaf_study import NOISE_PARTS
+
+    lines = ["| method | KAF | schedule | seeds | λ < 0.05 | λ state | " + " | ".join(f"λ {p}" for p in NOISE_PARTS)
+             + " | face highest | ρ(λ, push) |", "|---|---|---|---:|---:|---|" + "---:|" * len(NOISE_PARTS) + "---:|---:|"]
+    for row in rows:
+        for label, r in ((quick_label, row["quick"]), (converged_label, row["converged"])):
+            if r is None:
+                continue
+            push = "—" if not r["n_push"] else f"{r['rho_push']:+.2f} ({r['n_push']})"
+            lines.append(f"| {row['method']} | {row['variant']} | {label} | {r['n']} | {r['low_fraction']:.2f} | "
+                         f"{r['state']} | " + " | ".join(f"{r['final_lambda'][p]:.3g}" for p in NOISE_PARTS)
+                         + f" | {r['face_highest'] * r['n']:.0f}/{r['n']} | {push} |")
+    return "\n".join(lines)
+
+
+def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence", batches: int | None = None,
+                             log=print) -> list[Path]:
+    """Write ``kaf_push.json`` (:mod:`fowkal.studies.kaf_push`) beside every KAL-family record of the
+    converged ablation that lacks one and whose final checkpoint is still in its work dir (the work dirs of
+    :func:`run_converged`); returns the files written."""
+    from mmengine.config import Config
+
+    from ..runs import record as run_record
+    from .kaf_push import DEFAULT_BATCHES, write_push
+    from .kaf_push import PUSH_FILE
+
+    epochs = SCHEDULES["converged"][0]
+    written = []
+    for run in kaf_runs(_named_records(Path(out_dir))):
+        record, folder = run["record"], Path(run["record"]["_path"]).parent
+        if (folder / PUSH_FILE).is_file():
+            continue
+        work = Path(work_root) / f"{record['method']}-e{epochs}-seed{record['seed']}"
+        checkpoint, config = work / Path(record["files"]["last_checkpoint"] or "").name, work / "config.py"
+        label = f"{record['method']} seed {record['seed']}"
+        if not checkpoint.is_file() or not config.is_file():
+            log(f"[push] {label}: no checkpoint in {work}, not measured")
+            continue
+        if run_record.config_sha256(Config.fromfile(str(config), import_custom_modules=False)) \
+                != record["config"]["sha256"]:
+            log(f"[push] {label}: {config} is not the record's config, not measured")
+            continue
+        log(f"[push] {label}: measuring {checkpoint}")
+        written.append(write_push(folder, checkpoint, batches=batches or DEFAULT_BATCHES))
+    return written
+
+
+__all__ = ["kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
