@@ -35,13 +35,14 @@
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fowkal.studies import findings, kaf_report
+from fowkal.studies import convergence, findings, kaf_report
 from fowkal.viz import keypoints, pages, style
 
 style.use_style()
 
 # %%
-records, _ = pages.run_records()
+# the ablation at the converged schedule once every method has its seeds there, the 3-epoch one until then
+records, schedule = convergence.leading_records(pages.run_records()[0], convergence.converged_records(pages.runs_dir().parent))
 study = kaf_report.load_study(pages.runs_dir().parent)
 found = findings.findings(records, study)
 

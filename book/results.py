@@ -39,11 +39,16 @@ style.use_style()
 
 # %%
 RUNS = pages.runs_dir()
-records, missing = pages.run_records(RUNS)
+quick_records, missing = pages.run_records(RUNS)
+converged_records = convergence.converged_records(RUNS.parent)
+# the tables and claims: the converged ablation once every method has its seeds there, the 3-epoch one until then
+records, schedule = convergence.leading_records(quick_records, converged_records)
 table = ablation.aggregate(records) if records else {}
 
 # %% tags=["hide-input"]
-pages.show(f"Run records read from `{pages.repo_relative(RUNS)}`: {len(records)}." if records
+pages.show(f"Run records: {len(quick_records)} of the 3-epoch ablation (`{pages.repo_relative(RUNS)}`), "
+           f"{len(converged_records)} at the converged schedule (`{convergence.FOLDER}`). The tables and claims "
+           f"below come from the **{schedule}**." if records
            else pages.missing_records(missing, "This page shows the paper's numbers only."))
 
 # %% [markdown]
@@ -119,8 +124,7 @@ else:
 # verdict that changed.
 
 # %% tags=["hide-input"]
-converged_records = convergence.converged_records(RUNS.parent)
-pages.show(convergence.schedule_markdown(convergence.schedule_comparison(records, converged_records))
+pages.show(convergence.schedule_markdown(convergence.schedule_comparison(quick_records, converged_records))
            if converged_records else pages.missing(
                "No converged ablation yet", f"`{pages.repo_relative(RUNS.parent / convergence.ABLATION_FOLDER)}/` "
                "holds no record: every verdict on this page is the 3-epoch one.", kind="note"))
@@ -157,7 +161,8 @@ else:
 
 # %%
 mine = local_run.local_runs()
-comparisons = [local_run.compare_run(run, records) for run in mine if any(r["method"] == run["method"] for r in records)]
+comparisons = [local_run.compare_run(run, quick_records) for run in mine  # the main job trains the quick profile
+               if any(r["method"] == run["method"] for r in quick_records)]
 
 # %% tags=["hide-input"]
 pages.show(*map(local_run.comparison_markdown, comparisons), not comparisons and pages.admonition(

@@ -185,3 +185,15 @@ def test_the_kaf_at_both_schedules_reads_the_same_logs_the_study_reads():
     text = convergence.kaf_schedule_markdown(rows)
     assert text.count("| fowkal | paper |") == 2 and "| 3 epochs |" in text and "| converged |" in text
     assert convergence.kaf_at_both_schedules([], runs)[0]["quick"] is None
+
+
+def test_the_converged_records_lead_once_every_method_has_the_seeds():
+    quick = [_ap_record(m, s, 0.3) for s in range(5) for m in METHODS]
+    converged = [_ap_record(m, s, 0.6) for s in range(2) for m in METHODS] + [_ap_record("fowkal_normalised", 0, 0.7)]
+    records, schedule = convergence.leading_records(quick, converged)
+    assert records is quick and "3 epochs" in schedule  # two seeds: not yet
+    converged += [_ap_record(m, 2, 0.6) for m in METHODS if m != "kal"]
+    assert not convergence.converged_complete(converged)  # one method lacks seed 2
+    converged.append(_ap_record("kal", 2, 0.6))
+    records, schedule = convergence.leading_records(quick, converged)
+    assert "40 epochs" in schedule and len(records) == 3 * len(METHODS)  # the best variant is not a table row

@@ -203,6 +203,25 @@ def converged_records(results_dir=None) -> list[dict]:
     return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER)
 
 
+def converged_complete(converged: list[dict], seeds: int = len(CONVERGED_SEEDS)) -> bool:
+    """Whether every method of the ablation (:data:`fowkal.losses.METHODS`) has at least ``seeds`` common seeds
+    in the converged records."""
+    common = None
+    for method in METHODS:
+        have = {r["seed"] for r in converged if r["method"] == method}
+        common = have if common is None else common & have
+    return bool(common) and len(common) >= seeds
+
+
+def leading_records(quick: list[dict], converged: list[dict], *, seeds: int = len(CONVERGED_SEEDS)) -> tuple[list[dict], str]:
+    """The records the book's tables and verdicts come from, and the schedule's name: the converged ablation's
+    (its methods of :data:`fowkal.losses.METHODS`) once it is complete (:func:`converged_complete`), the
+    3-epoch ablation's until then."""
+    if converged_complete(converged, seeds):
+        return [r for r in converged if r["method"] in METHODS], f"converged schedule ({SCHEDULES['converged'][0]} epochs)"
+    return quick, "quick profile (3 epochs)"
+
+
 def schedule_comparison(quick_records: list[dict], converged_records: list[dict], claim_list=None) -> list[dict]:
     """Every claim judged at both schedules (each as its own Holm family, :func:`fowkal.studies.ablation.claims`):
     rows ``{claim, paper_delta, quick, converged, flipped}``, ``quick``/``converged`` the claim's row at that
@@ -326,6 +345,6 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+__all__ = ["converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
