@@ -197,3 +197,20 @@ def test_the_converged_records_lead_once_every_method_has_the_seeds():
     converged.append(_ap_record("kal", 2, 0.6))
     records, schedule = convergence.leading_records(quick, converged)
     assert "40 epochs" in schedule and len(records) == 3 * len(METHODS)  # the best variant is not a table row
+
+
+def test_seeds_to_decide_follows_the_t_interval_at_holms_strictest_level():
+    from scipy import stats
+
+    rows = [dict(claim="clear", differences=[4.0, 5.0, 4.5, 5.5]),
+            dict(claim="noisy", differences=[5.0, -4.0, 6.0, -3.0]),
+            dict(claim="untested", differences=[1.0])]
+    clear, noisy = convergence.seeds_to_decide(rows)
+    assert (clear["claim"], clear["n"], noisy["claim"]) == ("clear", 4, "noisy")  # one seed: not a claim yet
+    assert clear["d"] == pytest.approx(4.75) and clear["sd"] == pytest.approx(0.6455, abs=1e-4)
+    level = 1 - 0.05 / 2  # two tested claims
+    k = clear["decide"]
+    assert 4.75 > stats.t.ppf(0.5 + level / 2, k - 1) * clear["sd"] / k ** 0.5  # decided at k seeds
+    assert 4.75 <= stats.t.ppf(0.5 + level / 2, k - 2) * clear["sd"] / (k - 1) ** 0.5  # not at k - 1
+    assert noisy["decide"] is None  # d = 1 against sd ~ 5.4: beyond 30 seeds
+    assert "| noisy | 4 | +1.0 |" in convergence.seeds_markdown([noisy]) and "more than 30" in convergence.seeds_markdown([noisy])

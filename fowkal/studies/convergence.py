@@ -222,6 +222,39 @@ def leading_records(quick: list[dict], converged: list[dict], *, seeds: int = le
     return quick, "quick profile (3 epochs)"
 
 
+def seeds_to_decide(rows: list[dict], *, alpha: float = 0.05, most: int = 30) -> list[dict]:
+    """How many paired seeds each claim would need, from the spread its differences show so far.
+
+    ``rows``: :func:`fowkal.studies.ablation.claims` rows. Per claim with at least 2 seeds: ``n``, the mean
+    difference ``d`` and the sample sd of the differences ``sd``; ``decide``: the fewest seeds at which a
+    two-sided t interval at Holm's strictest level (``1 - alpha / m``, m the family's tested claims, which
+    every claim can be tested at) would exclude 0 were ``d`` and ``sd`` the truth, or None beyond ``most``
+    (an effect too small for its spread).
+    """
+    from scipy import stats
+
+    tested = [r for r in rows if len(r.get("differences") or []) >= 2]
+    level = 1.0 - alpha / max(1, len(tested))
+    out = []
+    for r in tested:
+        differences = r["differences"]
+        n, d = len(differences), sum(differences) / len(differences)
+        sd = (sum((x - d) ** 2 for x in differences) / (n - 1)) ** 0.5
+        decide = next((k for k in range(2, most + 1)
+                       if abs(d) > stats.t.ppf(0.5 + level / 2, k - 1) * sd / k ** 0.5), None)
+        out.append(dict(claim=r["claim"], n=n, d=d, sd=sd, decide=decide))
+    return out
+
+
+def seeds_markdown(needs: list[dict]) -> str:
+    """One row per claim: seeds now, Δ, the sd of its paired differences and the seeds it would need."""
+    lines = ["| claim | seeds | Δ | sd of the differences | seeds to decide |", "|:---|---:|---:|---:|---:|"]
+    for r in needs:
+        decide = "more than 30" if r["decide"] is None else str(r["decide"])
+        lines.append(f"| {r['claim']} | {r['n']} | {r['d']:+.1f} | {r['sd']:.1f} | {decide} |")
+    return "\n".join(lines)
+
+
 def schedule_comparison(quick_records: list[dict], converged_records: list[dict], claim_list=None) -> list[dict]:
     """Every claim judged at both schedules (each as its own Holm family, :func:`fowkal.studies.ablation.claims`):
     rows ``{claim, paper_delta, quick, converged, flipped}``, ``quick``/``converged`` the claim's row at that
@@ -345,6 +378,6 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
