@@ -24,7 +24,7 @@
 
 # %% tags=["hide-input"]
 from fowkal.configs.builder import lr_steps
-from fowkal.studies import convergence
+from fowkal.studies import ablation, convergence
 from fowkal.viz import pages, style
 from fowkal.viz.curves import learning_curves
 
@@ -75,3 +75,22 @@ if converged:
 else:
     pages.show(pages.missing("No converged ablation yet", "`results/convergence/ablation/` holds no record.",
                              kind="note"))
+
+# %% [markdown]
+# ## How many seeds
+#
+# A claim is decided when its paired differences' interval excludes 0, so the seeds it needs follow from
+# its effect and the seed-to-seed spread of its differences. For each of the paper's claims: the spread so
+# far and the fewest seeds at which the t interval at Holm's strictest level (every claim can be tested
+# there) would exclude 0, were the mean and spread measured so far the truth. The converged ablation trains
+# seeds 0-2 of every method first; the claims that need more get more seeds. Below, the converged ablation
+# where it has 2 seeds or more, and the 3-epoch ablation's 5 seeds for comparison.
+
+# %% tags=["hide-input"]
+needs = {label: convergence.seeds_to_decide(ablation.claims(ablation.aggregate(recs))) if recs else []
+         for label, recs in (("Converged schedule", converged), ("3-epoch ablation", pages.run_records()[0]))}
+for label, rows in needs.items():
+    pages.show(rows and f"**{label}**:\n\n" + convergence.seeds_markdown(rows))
+if not needs["Converged schedule"]:
+    pages.show(pages.missing("Spread not measured yet", "The converged ablation has fewer than 2 seeds of every "
+                             "claim's methods.", kind="note"))

@@ -268,12 +268,3 @@ pages.show(kaf_report.verdict_text(study, ablation_records) or pages.missing("No
 pages.show(*(kaf_report.best_variant(study, ablation_records) or [pages.missing(
     "Not judged yet", f"It needs the ablation's records and FoWKAL-{kaf_study.BEST_VARIANT} runs on the default "
     f"noise (`{kaf_study.STUDY_DIR}/default/fowkal-{kaf_study.BEST_VARIANT}/`).")]))
-
-# %% [markdown]
-# ## The records
-#
-# Every study run, with the commit and machine it was made on (the default-noise runs of the paper's loss
-# are the ablation's records, {doc}`run_records`):
-
-# %% tags=["hide-input"]
-pages.show(study.all_runs and kaf_report.records_markdown(study))

@@ -20,12 +20,10 @@
 # # Results: Tables 1–3, the paper's and ours
 #
 # The paper's numbers are shown as the paper reports them: COCO-WholeBody v1.0 validation, HRNet-w32 +
-# DARK at 256 × 192, 210 epochs on 8 GPUs. Ours come from the CPU reproduction: a small HRNet at 128 × 96
-# on the embedded benchmark ({doc}`benchmark`), every method of the ablation with several paired seeds.
-# Different benchmarks and models: **compare differences between methods, not absolute values**, i.e.
-# whether the losses move the parts in the directions the paper reports. Every number of ours is
-# computed here from the run records by `fowkal.studies.ablation` and `fowkal.studies.results`;
-# {doc}`run_records` lists each record with its commit and machine.
+# DARK at 256 × 192, 210 epochs on 8 GPUs. Ours come from the CPU reproduction: a small HRNet on the
+# embedded benchmark ({doc}`benchmark`), every method with several paired seeds. Different benchmarks and
+# models: **compare differences between methods, not absolute values**. Every number of ours is computed
+# here from the run records ({doc}`run_records` lists them with their commits and machines).
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -55,13 +53,11 @@ pages.show(f"Run records: {len(quick_records)} of the 3-epoch ablation (`{pages.
 # (cpu-geometry)=
 # ## The CPU profile
 #
-# It predicts the paper's **64 × 48 heatmaps, σ = 2**, from a 128 × 96 crop, through one learned 2 ×
-# upsampling in the head (`fowkal.configs.geometry`). The benchmark's heads, hands and feet have the
-# sizes of real COCO-WholeBody people ({doc}`benchmark`), and the OKS tolerance is widened 2 ×
-# (`area_scale` 4, the tightest at which MSE scores every part well off the floor); AP at COCO's own
-# tolerance is shown too. The quick profile trains 3 epochs; {doc}`convergence` shows how far that is
-# from trained models. An earlier version predicted 32 × 24 heatmaps, on which FWAHR could not act
-# (γ = 0.01 counts 94 % of such a map as foreground); git keeps its records (`results/cpu/` at `1f713e9`).
+# It predicts the paper's **64 × 48 heatmaps, σ = 2**, from a 128 × 96 crop (one learned 2 × upsampling in
+# the head, `fowkal.configs.geometry`). The benchmark's heads, hands and feet have real people's sizes, and
+# the OKS tolerance is widened 2 × (`area_scale` 4, the tightest at which MSE scores every part well off
+# the floor); AP at COCO's own tolerance is shown too. An earlier version predicted 32 × 24 heatmaps, on
+# which FWAHR could not act; git keeps its records (`results/cpu/` at `1f713e9`).
 
 # %% tags=["hide-input"]
 if records:

@@ -22,7 +22,7 @@
 # machine is set beside them on the {ref}`results page <your-run>`.
 
 # %% tags=["hide-input"]
-from fowkal.studies import ablation, results
+from fowkal.studies import ablation, kaf_report, results
 from fowkal.viz import pages, style
 
 style.use_style()
@@ -48,3 +48,13 @@ if records:
                                 pages.wide_table(results.timing_markdown(records)), kind="note", css_class="dropdown"))
 else:
     pages.show(pages.missing_records(missing, "There is nothing to trace."))
+
+# %% [markdown]
+# ## The KAF study
+#
+# Every run of {doc}`kaf_study`, with the commit it was made on (its default-noise runs of the paper's loss
+# are the ablation's records above).
+
+# %% tags=["hide-input"]
+study = kaf_report.load_study(RUNS.parent)
+pages.show(study.all_runs and kaf_report.records_markdown(study))
