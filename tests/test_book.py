@@ -443,7 +443,8 @@ def test_book_pages_in_a_browser(site, browser, built_book):
 
         # every image (figures and the explorers' current frames) has loaded
         page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-        page.wait_for_load_state("networkidle")
+        # what must settle is the images (lazy ones start loading on the scroll), not every connection
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=30_000)
         broken = [i["src"][:120] for i in page.evaluate(_IMAGES_JS) if not i["ok"]]
         if broken:
             problems.append(f"{relative}: images that did not load: {broken}")

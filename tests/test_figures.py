@@ -279,7 +279,8 @@ def test_results_page_aggregates_the_records(tmp_path, monkeypatch):
     assert ("| MSE beats AWing on body | +1.8 | -2.0\u00a0[-2.0,\u00a0-2.0] | 97.5\u00a0% | 3 | 0.000 | 0.250 | "
             "contradicted | **no** |") in text
     assert "The paper's Δ lies inside our interval for 0 of the 5 claims tested" in text
-    assert "abcdef01*" in text and "mse/seed2/run_record.json" not in text  # records in the standard layout
+    listed, _ = _run_page("run_records", monkeypatch, tmp_path)  # each record with its commit (dirty: *)
+    assert "abcdef01*" in listed and "mse/seed2/run_record.json" not in listed  # records in the standard layout
 
 
 def test_predictions_page_draws_from_records(tmp_path, monkeypatch):
