@@ -39,7 +39,7 @@ import cv2
 from IPython.display import Image, Markdown, display
 
 from fowkal.data import TRAIN_ANN, VAL_ANN, calibration, default_benchmark, read_manifest
-from fowkal.studies import benchmark
+from fowkal.studies import benchmark, results
 from fowkal.viz import figures, pages, style
 from fowkal.viz.contact_sheet import contact_sheet
 
@@ -216,3 +216,24 @@ if "real" in calib:
 
 # %% tags=["hide-input"]
 display(Markdown(benchmark.foreground_text(calib)))
+
+# %% [markdown]
+# (cpu-geometry)=
+# ## The CPU profile, and how its AP is scored
+#
+# It predicts the paper's **64 × 48 heatmaps, σ = 2**, from a 128 × 96 crop (one learned 2 × upsampling in
+# the head, `fowkal.configs.geometry`). The benchmark's heads, hands and feet have real people's sizes, and
+# the OKS tolerance is widened 2 × (`area_scale` 4, the tightest at which MSE scores every part well off
+# the floor); AP at COCO's own tolerance is shown too. An earlier version predicted 32 × 24 heatmaps, on
+# which FWAHR could not act; git keeps its records (`results/cpu/` at `1f713e9`).
+
+# %% tags=["hide-input"]
+records, missing = pages.run_records()
+if not records:
+    pages.show(pages.missing_records(missing, "The AP at each tolerance is not shown."))
+else:
+    tolerances = results.tolerance_table(records)
+    pages.show(f"Heatmap geometry the records state: {results.geometry_text(records)}.",
+               tolerances and "Whole-body AP (%, ground-truth boxes, mean over seeds) of the same predictions at "
+               "several OKS tolerances (a keypoint's tolerance grows with the square root of the area scale):\n\n"
+               + pages.wide_table(tolerances))

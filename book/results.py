@@ -22,8 +22,9 @@
 # The paper's numbers are shown as the paper reports them: COCO-WholeBody v1.0 validation, HRNet-w32 +
 # DARK at 256 × 192, 210 epochs on 8 GPUs. Ours come from the CPU reproduction: a small HRNet on the
 # embedded benchmark ({doc}`benchmark`), every method with several paired seeds. Different benchmarks and
-# models: **compare differences between methods, not absolute values**. Every number of ours is computed
-# here from the run records ({doc}`run_records` lists them with their commits and machines).
+# models: **compare differences between methods, not absolute values**. The CPU profile and how its AP is
+# scored: {ref}`cpu-geometry`. Every number of ours is computed here from the run records ({doc}`run_records`
+# lists them with their commits and machines).
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -48,24 +49,6 @@ pages.show(f"Run records: {len(quick_records)} of the 3-epoch ablation (`{pages.
            f"{len(converged_records)} at the converged schedule (`{convergence.FOLDER}`). The tables and claims "
            f"below come from the **{schedule}**." if records
            else pages.missing_records(missing, "This page shows the paper's numbers only."))
-
-# %% [markdown]
-# (cpu-geometry)=
-# ## The CPU profile
-#
-# It predicts the paper's **64 × 48 heatmaps, σ = 2**, from a 128 × 96 crop (one learned 2 × upsampling in
-# the head, `fowkal.configs.geometry`). The benchmark's heads, hands and feet have real people's sizes, and
-# the OKS tolerance is widened 2 × (`area_scale` 4, the tightest at which MSE scores every part well off
-# the floor); AP at COCO's own tolerance is shown too. An earlier version predicted 32 × 24 heatmaps, on
-# which FWAHR could not act; git keeps its records (`results/cpu/` at `1f713e9`).
-
-# %% tags=["hide-input"]
-if records:
-    tolerances = results.tolerance_table(records)
-    pages.show(f"Heatmap geometry the records state: {results.geometry_text(records)}.",
-               tolerances and "Whole-body AP (%, ground-truth boxes, mean over seeds) of the same predictions at "
-               "several OKS tolerances (a keypoint's tolerance grows with the square root of the area scale):\n\n"
-               + pages.wide_table(tolerances))
 
 # %% [markdown]
 # ## Table 1: comparison with other methods
