@@ -13,6 +13,7 @@ and a killed one resumes from its checkpoint.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -238,8 +239,7 @@ def seeds_to_decide(rows: list[dict], *, alpha: float = 0.05, most: int = 30) ->
     out = []
     for r in tested:
         differences = r["differences"]
-        n, d = len(differences), sum(differences) / len(differences)
-        sd = (sum((x - d) ** 2 for x in differences) / (n - 1)) ** 0.5
+        n, d, sd = len(differences), statistics.fmean(differences), statistics.stdev(differences)
         decide = next((k for k in range(2, most + 1)
                        if abs(d) > stats.t.ppf(0.5 + level / 2, k - 1) * sd / k ** 0.5), None)
         out.append(dict(claim=r["claim"], n=n, d=d, sd=sd, decide=decide))
@@ -351,11 +351,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     """Write ``kaf_push.json`` (:mod:`fowkal.studies.kaf_push`) beside every KAL-family record of the
     converged ablation that lacks one and whose final checkpoint is still in its work dir (the work dirs of
     :func:`run_converged`); returns the files written."""
-    from mmengine.config import Config
-
-    from ..runs import record as run_record
-    from .kaf_push import DEFAULT_BATCHES, write_push
-    from .kaf_push import PUSH_FILE
+    from .kaf_push import PUSH_FILE, push_from_work_dir
 
     epochs = SCHEDULES["converged"][0]
     written = []
@@ -364,17 +360,10 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
         if (folder / PUSH_FILE).is_file():
             continue
         work = Path(work_root) / f"{record['method']}-e{epochs}-seed{record['seed']}"
-        checkpoint, config = work / Path(record["files"]["last_checkpoint"] or "").name, work / "config.py"
-        label = f"{record['method']} seed {record['seed']}"
-        if not checkpoint.is_file() or not config.is_file():
-            log(f"[push] {label}: no checkpoint in {work}, not measured")
-            continue
-        if run_record.config_sha256(Config.fromfile(str(config), import_custom_modules=False)) \
-                != record["config"]["sha256"]:
-            log(f"[push] {label}: {config} is not the record's config, not measured")
-            continue
-        log(f"[push] {label}: measuring {checkpoint}")
-        written.append(write_push(folder, checkpoint, batches=batches or DEFAULT_BATCHES))
+        path = push_from_work_dir(folder, record, work, label=f"{record['method']} seed {record['seed']}",
+                                  batches=batches, log=log)
+        if path is not None:
+            written.append(path)
     return written
 
 

@@ -119,3 +119,24 @@ def write_push(record_folder, checkpoint, *, batches: int = DEFAULT_BATCHES) -> 
 
 
 __all__ = ["PUSH_FILE", "DEFAULT_BATCHES", "barrier_equilibrium", "measure_push", "write_push"]
+
+
+def push_from_work_dir(record_folder, record: dict, work_dir, *, label: str, batches: int | None = None,
+                       log=print) -> Path | None:
+    """:func:`write_push` of ``record``'s final checkpoint in ``work_dir``, when it is still there and the work
+    dir's ``config.py`` is the record's (its canonical hash: no other run trained there since); else None,
+    with a line to ``log`` saying why."""
+    from mmengine.config import Config
+
+    from ..runs import record as run_record
+
+    work = Path(work_dir)
+    checkpoint, config = work / Path(record["files"]["last_checkpoint"] or "").name, work / "config.py"
+    if not checkpoint.is_file() or not config.is_file():
+        log(f"[push] {label}: no checkpoint in {work}, not measured")
+        return None
+    if run_record.config_sha256(Config.fromfile(str(config), import_custom_modules=False)) != record["config"]["sha256"]:
+        log(f"[push] {label}: {config} is not the record's config (retrained since?), not measured")
+        return None
+    log(f"[push] {label}: measuring {checkpoint}")
+    return write_push(record_folder, checkpoint, batches=batches or DEFAULT_BATCHES)

@@ -217,10 +217,8 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
     whose final checkpoint is still in its work dir; returns the files written. A work dir whose
     ``config.py`` is not the record's (its canonical hash differs: another run trained there since)
     is not measured."""
-    from mmengine.config import Config
-
     from ..runs import record as run_record
-    from .kaf_push import DEFAULT_BATCHES, write_push
+    from .kaf_push import push_from_work_dir
 
     written = []
     for noise, method, variant, seed in plan(seeds, runs):
@@ -228,19 +226,10 @@ def measure_pushes(*, seeds, runs_root, work_root, ablation_work_root=None, runs
         label = f"{noise}/{method}-{variant} seed {seed}"
         if not (folder / run_record.RECORD_NAME).is_file() or (folder / PUSH_FILE).is_file():
             continue
-        record = run_record.load(folder)
         work = work_folder(work_root, noise, method, variant, seed, ablation_work_root)
-        checkpoint = work / Path(record["files"]["last_checkpoint"] or "").name
-        config = work / "config.py"
-        if not checkpoint.is_file() or not config.is_file():
-            log(f"[push] {label}: no checkpoint in {work}, not measured")
-            continue
-        if run_record.config_sha256(Config.fromfile(str(config), import_custom_modules=False)) \
-                != record["config"]["sha256"]:
-            log(f"[push] {label}: {config} is not the record's config (retrained since?), not measured")
-            continue
-        log(f"[push] {label}: measuring {checkpoint}")
-        written.append(write_push(folder, checkpoint, batches=batches or DEFAULT_BATCHES))
+        path = push_from_work_dir(folder, run_record.load(folder), work, label=label, batches=batches, log=log)
+        if path is not None:
+            written.append(path)
     return written
 
 
