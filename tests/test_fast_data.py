@@ -130,3 +130,40 @@ def test_the_truncated_normal_draws_are_scipys():
         got = FastRandomBBoxTransform._truncnorm(size=size)
         assert got.dtype == np.float32 and got.shape == expected.shape
         assert np.array_equal(got, expected)
+
+
+def test_the_truncated_normal_inverse_cdf_is_scipys_on_millions_of_draws():
+    """The written-out log-sum-exp against SciPy's ``truncnorm._ppf``: every value the same float, the
+    ends of [0, 1] and the point where both log-sum-exp terms are equal included."""
+    from scipy.stats import truncnorm
+
+    from fowkal.mmpose.data import _left_constants, _truncnorm_ppf_left
+
+    low, high = np.float64(-1.0), np.float64(1.0)
+    log_cdf_low, log_mass = _left_constants(low, high)
+    q = np.random.default_rng(0).uniform(size=2_000_000)
+    q = np.concatenate([q, [0.0, 1.0, 1e-300, float(np.exp(log_cdf_low - log_mass))]])
+    with np.errstate(divide="ignore"):
+        expected, got = truncnorm._ppf(q, low, high), _truncnorm_ppf_left(q, log_cdf_low, log_mass)
+    assert np.array_equal(got, expected, equal_nan=True)
+    # other left-tail bounds take the same path; a bound >= 0 takes SciPy's own
+    for bounds in [(-2.0, 0.5), (0.5, 2.0)]:
+        from fowkal.mmpose.data import FastRandomBBoxTransform
+
+        np.random.seed(3)
+        expected = truncnorm.rvs(*bounds, size=(4, 2)).astype(np.float32)
+        np.random.seed(3)
+        assert np.array_equal(FastRandomBBoxTransform._truncnorm(*bounds, size=(4, 2)), expected)
+
+
+def test_flip_indices_are_shared_not_copied(bench):
+    import copy
+
+    from fowkal.mmpose.data import SharedList
+
+    _, ours = _datasets(bench, "train")
+    flip_indices = ours.metainfo["flip_indices"]
+    assert isinstance(flip_indices, SharedList) and len(flip_indices) == 133
+    assert copy.deepcopy(flip_indices) is flip_indices and flip_indices == list(flip_indices)
+    packed = _samples(ours, 1)[0]["data_samples"]
+    assert packed.metainfo["flip_indices"] == list(flip_indices)

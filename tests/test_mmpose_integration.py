@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,7 +159,38 @@ def test_non_kal_head_is_heatmap_head(method):
     ours, theirs = head.loss(feats, samples), plain.loss(feats, samples)
     assert set(ours) == set(theirs) == {"loss_kpt", "acc_pose"}
     assert ours["loss_kpt"].item() == pytest.approx(theirs["loss_kpt"].item(), rel=1e-6)
+    assert ours["acc_pose"].item() == theirs["acc_pose"].item()  # MMPose's accuracy, exactly
     assert head.last_kaf is None and head.last_loss_terms is None
+
+
+def test_the_training_accuracy_is_mmposes_pose_pck_accuracy():
+    """acc_pose from torch's heatmap maxima against MMPose's NumPy ones: Gaussian targets, ties, flat and
+    negative heatmaps, unlabelled keypoints, a NaN."""
+    from mmpose.evaluation.functional import pose_pck_accuracy
+
+    from fowkal.mmpose.head import heatmap_maximum, heatmap_pck_accuracy
+
+    rng = torch.Generator().manual_seed(0)
+    ys, xs = torch.meshgrid(torch.arange(16.0), torch.arange(12.0), indexing="ij")
+    centres = torch.rand(4, 9, 2, generator=rng) * torch.tensor([12.0, 16.0])
+    target = torch.exp(-((xs - centres[..., :1, None]) ** 2 + (ys - centres[..., 1:, None]) ** 2) / 8)
+    target[0, 0] = 0.0  # unlabelled: an empty heatmap
+    target[0, 1] = 0.0
+    target[0, 1, 3, 4] = target[0, 1, 7, 2] = 0.5  # a tie: the first maximum counts
+    pred = target + 0.3 * torch.randn(target.shape, generator=rng)
+    pred[1, 2] = -1.0  # all negative: no maximum (-1)
+    pred[2, 3] = 0.25  # flat
+    weights = (torch.rand(4, 9, generator=rng) > 0.2).float()
+    for p in (pred, target.clone()):
+        expected = pose_pck_accuracy(p.numpy(), target.numpy(), weights.numpy() > 0)[1]
+        assert heatmap_pck_accuracy(p, target, weights).item() == expected
+        from mmpose.codecs.utils import get_heatmap_maximum
+
+        for got, want in zip(heatmap_maximum(p), get_heatmap_maximum(p.numpy())):
+            assert np.array_equal(got, want)
+    pred[3, 4, 5, 6] = float("nan")
+    expected = pose_pck_accuracy(pred.numpy(), target.numpy(), weights.numpy() > 0)[1]
+    assert heatmap_pck_accuracy(pred, target, weights).item() == expected
 
 
 @pytest.mark.parametrize("method", KAL_METHODS)

@@ -6,7 +6,8 @@ from typing import Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from mmpose.evaluation.functional import pose_pck_accuracy
+import numpy as np
+from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.tensor_utils import to_numpy
@@ -79,14 +80,20 @@ class KAFHeatmapHead(HeatmapHead):
         return found if found is not None else {}
 
     def loss(self, feats, batch_data_samples, train_cfg: dict = {}) -> dict:
-        if self.kaf_head is None:
-            self.last_kaf, self.last_loss_terms = None, None
-            return super().loss(feats, batch_data_samples, train_cfg)
-
+        """HeatmapHead's loss dict (``loss_kpt``, ``acc_pose`` unless ``train_cfg.compute_acc`` is False),
+        with a KAL-family loss also λ per part; ``acc_pose`` is MMPose's ``pose_pck_accuracy``, its
+        heatmap maxima found by torch (:func:`heatmap_pck_accuracy`)."""
         pred = self.forward(feats)
-        kaf = self.kaf_head(feats[-1])
         gt_heatmaps = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
         keypoint_weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        if self.kaf_head is None:
+            self.last_kaf, self.last_loss_terms = None, None
+            losses = dict(loss_kpt=self.loss_module(pred, gt_heatmaps, keypoint_weights))
+            if train_cfg.get("compute_acc", True):
+                losses.update(acc_pose=heatmap_pck_accuracy(pred, gt_heatmaps, keypoint_weights))
+            return losses
+
+        kaf = self.kaf_head(feats[-1])
 
         terms = self.loss_module.terms(pred, gt_heatmaps, keypoint_weights, kaf)
         kaf = kaf.detach()
@@ -98,10 +105,42 @@ class KAFHeatmapHead(HeatmapHead):
             losses[f"kaf_{name}"] = kaf[:, list(idx)].mean()
 
         if train_cfg.get("compute_acc", True):
-            _, avg_acc, _ = pose_pck_accuracy(output=to_numpy(pred), target=to_numpy(gt_heatmaps),
-                                              mask=to_numpy(keypoint_weights) > 0)
-            losses.update(acc_pose=torch.tensor(avg_acc, device=gt_heatmaps.device))
+            losses.update(acc_pose=heatmap_pck_accuracy(pred, gt_heatmaps, keypoint_weights))
         return losses
+
+
+def heatmap_maximum(heatmaps: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """MMPose's ``get_heatmap_maximum`` of ``[B, K, H, W]`` heatmaps, the maxima found by torch.
+
+    Returns ``(locs [B, K, 2] float32 (x, y), vals [B, K])`` as MMPose's: the first maximum of each heatmap
+    (torch's max, like NumPy's argmax, returns the first index of a tie), ``-1`` where the maximum is <= 0.
+    On the CPU profile this is ~5x faster than NumPy's two passes over the [32, 133, 64, 48] heatmaps.
+    """
+    batch, num_kpts, height, width = heatmaps.shape
+    vals, index = heatmaps.detach().reshape(batch * num_kpts, -1).max(dim=1)
+    index, vals = index.cpu().numpy(), vals.float().cpu().numpy()
+    locs = np.stack((index % width, index // width), axis=-1).astype(np.float32)
+    locs[vals <= 0.0] = -1
+    return locs.reshape(batch, num_kpts, 2), vals.reshape(batch, num_kpts)
+
+
+def heatmap_pck_accuracy(pred: Tensor, target: Tensor, keypoint_weights: Tensor, thr: float = 0.05) -> Tensor:
+    """MMPose's ``pose_pck_accuracy(pred, target, keypoint_weights > 0)`` (the training log's ``acc_pose``):
+    the heatmap maxima from :func:`heatmap_maximum`, the PCK from MMPose's ``keypoint_pck_accuracy``, with
+    its default normalisation by the heatmap size. A 0-d tensor on ``target``'s device."""
+    batch, num_kpts, height, width = pred.shape
+    if num_kpts == 0:
+        return torch.tensor(0, device=target.device)
+    pred_locs, pred_vals = heatmap_maximum(pred)
+    gt_locs, gt_vals = heatmap_maximum(target)
+    if np.isnan(pred_vals).any() or np.isnan(gt_vals).any():  # where NumPy's argmax lands on a NaN: MMPose's own
+        from mmpose.evaluation.functional import pose_pck_accuracy
+
+        _, avg_acc, _ = pose_pck_accuracy(to_numpy(pred), to_numpy(target), to_numpy(keypoint_weights) > 0, thr)
+        return torch.tensor(avg_acc, device=target.device)
+    normalize = np.tile(np.array([[height, width]]), (batch, 1))
+    _, avg_acc, _ = keypoint_pck_accuracy(pred_locs, gt_locs, to_numpy(keypoint_weights) > 0, thr, normalize)
+    return torch.tensor(avg_acc, device=target.device)
 
 
 def _shuffled_final_layer(factor, in_channels, kwargs) -> dict:
@@ -119,4 +158,4 @@ def _shuffled_final_layer(factor, in_channels, kwargs) -> dict:
     return dict(dict(final), in_channels=channels // factor ** 2)
 
 
-__all__ = ["KAFHeatmapHead"]
+__all__ = ["KAFHeatmapHead", "heatmap_maximum", "heatmap_pck_accuracy"]
