@@ -72,9 +72,11 @@ else:
 #
 # - **The data pipeline** (`fowkal.mmpose.data`): twins of three MMPose pieces with the same outputs, bit for
 #   bit (tested against MMPose's): the DARK encoder evaluates every keypoint's Gaussian in one array
-#   expression, the dataset stops deep-copying keypoint metadata into each sample, the box augmentation
-#   draws its truncated normals without SciPy's per-call overhead. On two cores the loader's CPU time is
-#   the model's.
+#   expression (squared distances per row and column, broadcast into the grid), the dataset stops
+#   deep-copying keypoint metadata into each sample (the flip indices a sample carries on are shared, not
+#   copied), the box augmentation draws its truncated normals through SciPy's inverse CDF with its
+#   constants computed once. On two cores the loader's CPU time is the model's.
+# - **The logged accuracy** (`acc_pose`): MMPose's value, each heatmap's maximum found in one pass, not two.
 # - **The loss's pixel pass** (`fowkal.losses.compiled`): for losses with AWing or a pixel weight, one
 #   compiled loop per pixel instead of ~40 eager element-wise passes. It sums in another order, so runs
 #   are not bit-identical to the eager pass; the check below shows what that does to AP.
@@ -88,6 +90,16 @@ if step_bench:
     pages.show_figure(step_profile_figure(step_bench), "bench_step_profile")
 else:
     pages.show(pages.missing_benchmark("bench_step"))
+
+# %% [markdown]
+# Most of these changes keep the arithmetic: they must train the same numbers as the code before them, so
+# that a run made with either pairs with a run made with the other. `benchmarks/same_numbers.py` trains the
+# same method and seed with this code and with a pinned commit, one after the other on one machine, and
+# compares every loss and accuracy MMEngine logs, iteration by iteration:
+
+# %% tags=["hide-input"]
+same = performance.read_benchmark("same_numbers")
+pages.show(step_speed.same_numbers_markdown(same) if same else pages.missing_benchmark("same_numbers"))
 
 # %% [markdown]
 # ### Does the compiled loss move AP?

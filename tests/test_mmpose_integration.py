@@ -164,7 +164,7 @@ def test_non_kal_head_is_heatmap_head(method):
 
 
 def test_the_training_accuracy_is_mmposes_pose_pck_accuracy():
-    """acc_pose from torch's heatmap maxima against MMPose's NumPy ones: Gaussian targets, ties, flat and
+    """acc_pose from one pass per heatmap against MMPose's two: Gaussian targets, ties, flat and
     negative heatmaps, unlabelled keypoints, a NaN."""
     from mmpose.evaluation.functional import pose_pck_accuracy
 

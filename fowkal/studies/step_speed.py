@@ -4,6 +4,8 @@
 - :func:`step_rows` and :func:`step_markdown`: each method's step, × MSE of the same code and × the baseline;
 - :func:`profile_rows` and :func:`profile_markdown`: where a step's time goes, part by part;
 - :func:`targets`: the speed targets, measured against what the benchmark found;
+- :func:`same_numbers_markdown`: whether this code trains the numbers a pinned commit trains
+  (``benchmarks/same_numbers.py``: every logged loss and accuracy, iteration by iteration);
 - :func:`run_phases`: a run record's wall time split into training epochs and the rest (start-up and the
   final evaluations), so a step's share of a whole run is known.
 
@@ -112,6 +114,25 @@ def targets_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def same_numbers_markdown(result: dict) -> str:
+    """One paragraph: what was compared (method, seed, iterations, the two commits, the machine) and the
+    verdict, with the first difference where there is one."""
+    if result.get("kind") != "fowkal-same-numbers":
+        raise ValueError(f"not a same-numbers result (kind {result.get('kind')!r})")
+    settings, found = result["settings"], result["comparison"]
+    commit = (result.get("commit") or {}).get("commit") or "?"
+    head = (f"{found['iterations']} training iterations of {settings['method']}, seed {settings['seed']} "
+            f"({settings['benchmark']}), trained with this code (`{commit[:8]}`"
+            f"{', dirty' if (result.get('commit') or {}).get('dirty') else ''}) and with commit "
+            f"`{(settings.get('baseline_commit') or settings['baseline'])[:8]}` one after the other on "
+            f"{result['machine']['cpu']}, compared number by number ({', '.join(f'`{k}`' for k in found['keys'])})")
+    if found["equal"]:
+        return head + ": **every logged number is the same float.**"
+    first = found["first_difference"] or {}
+    return (head + f": **they differ**, first at iteration {first.get('step')} in `{first.get('key')}` "
+            f"({first.get('current')} here, {first.get('baseline')} there).")
+
+
 def run_phases(record: dict) -> dict:
     """A run record's wall time split: the training epochs (their ``loss_log`` times, per epoch and summed),
     and the rest (start-up, checkpoints, the final evaluations). Seconds."""
@@ -126,4 +147,4 @@ def run_phases(record: dict) -> dict:
 
 
 __all__ = ["PART_LABELS", "DEFAULT_PATH", "load", "step_rows", "step_markdown", "profile_rows", "profile_markdown",
-           "targets", "targets_markdown", "run_phases"]
+           "targets", "targets_markdown", "same_numbers_markdown", "run_phases"]
