@@ -36,7 +36,7 @@ main: setup
 book: setup
 	@bash .ci/setup-book || echo "[book] WARNING: the book's JavaScript (MathJax, widgets) could not be vendored:" \
 	  "the book builds, but offline its math stays raw TeX and its sliders do not render" >&2
-	$(REAL_DATA); .venv/bin/jupyter-book build . --path-output .
+	$(REAL_DATA); .venv/bin/python -m fowkal.viz.book_execution && .venv/bin/jupyter-book build . --path-output .
 	@echo "book built: open $(CURDIR)/_build/html/index.html"
 
 test: setup
