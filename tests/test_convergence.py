@@ -66,6 +66,16 @@ def test_the_converged_ablation_is_every_method_and_the_best_variant_with_the_pl
     assert len(convergence.CONVERGED_SEEDS) >= 3 and convergence.PLATEAU_SEED in convergence.CONVERGED_SEEDS
 
 
+def test_the_plateau_runs_get_two_seeds_before_the_other_methods_start():
+    order = [(run[0], seed) for run, seed in convergence.training_order()]
+    plateau = [name for name, _, _ in convergence.PLATEAU_RUNS]
+    others = [name for name, _, _ in convergence.CONVERGED_RUNS if name not in plateau]
+    assert order[:2 * len(plateau)] == [(n, s) for s in (0, 1) for n in plateau]
+    assert order[2 * len(plateau):2 * len(plateau) + 2 * len(others)] == [(n, s) for s in (0, 1) for n in others]
+    assert order[-len(convergence.CONVERGED_RUNS):] == [(n[0], 2) for n in convergence.CONVERGED_RUNS]
+    assert sorted(order) == sorted((n[0], s) for n in convergence.CONVERGED_RUNS for s in convergence.CONVERGED_SEEDS)
+
+
 def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch, tmp_path):
     calls = []
 

@@ -8,8 +8,9 @@ validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`);
 record's curve. The cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) was
 chosen from those curves and is the same schedule, so the long runs are also seed 0 of the converged
 ablation: :func:`run_converged` trains :data:`CONVERGED_RUNS` (every method and the best variant) at
-:data:`CONVERGED_SEEDS`, seed by seed, into one folder, :data:`FOLDER`. A run that has a record is skipped
-and a killed one resumes from its checkpoint.
+:data:`CONVERGED_SEEDS` in the order :func:`training_order` gives (the plateau runs at two seeds first, so
+the seed-to-seed spread of their claims is known early), into one folder, :data:`FOLDER`. A run that has a
+record is skipped and a killed one resumes from its checkpoint.
 """
 from __future__ import annotations
 
@@ -41,25 +42,43 @@ PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {})
 #: The converged ablation: the plateau runs first (their seed 0 is the plateau search), then every other
 #: method of the ablation (Tables 2-3 and the three controls).
 CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r[0] for r in PLATEAU_RUNS})
-#: Its seeds, trained seed by seed: a partial ablation has every method at the first seeds.
+#: Its seeds (:func:`training_order` says in which order they are trained).
 CONVERGED_SEEDS = (0, 1, 2)
+#: How many seeds the plateau runs get before the other methods' runs start.
+EARLY_SEEDS = 2
+
+
+def training_order(runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, *, early=PLATEAU_RUNS,
+                   early_seeds: int = EARLY_SEEDS) -> list[tuple[tuple, int]]:
+    """The ``(run, seed)`` pairs of ``runs`` x ``seeds`` in training order: the runs of ``early`` (the plateau
+    runs) at the first ``early_seeds`` seeds, then the other runs at those seeds, then every run at the
+    remaining seeds; seed by seed within each group.
+
+    The plateau runs carry the claims the book leads with (FoWKAL against MSE, KAL against its λ = 0 control,
+    the best variant against the controls). Trained at two seeds first, their paired differences give a
+    seed-to-seed spread after 12 runs instead of 24, so the number of seeds is chosen from it before most
+    of the ablation has trained."""
+    first, rest = list(seeds[:early_seeds]), list(seeds[early_seeds:])
+    early_runs = [r for r in runs if r in early]
+    later_runs = [r for r in runs if r not in early]
+    return ([(r, s) for s in first for r in early_runs] + [(r, s) for s in first for r in later_runs]
+            + [(r, s) for s in rest for r in runs])
 
 
 def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER, work_root="work_dirs/convergence",
                   notebook="notebooks/train.ipynb", data_root: str = "", log=print) -> int:
     """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, at the cpu
-    profile's ``converged`` schedule, one at a time; returns how many ran."""
+    profile's ``converged`` schedule, one at a time, in :func:`training_order`; returns how many ran."""
     import json
 
     epochs = SCHEDULES["converged"][0]
     ran = 0
-    for seed in seeds:
-        for name, method, overrides in runs:
-            ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
-                                      notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs", log=log,
-                                      parameters=dict(method=method, seed=seed, profile="cpu", schedule="converged",
-                                                      data_root=data_root,
-                                                      cfg_options=json.dumps(overrides) if overrides else ""))
+    for (name, method, overrides), seed in training_order(runs, seeds):
+        parameters = dict(method=method, seed=seed, profile="cpu", schedule="converged", data_root=data_root,
+                          cfg_options=json.dumps(overrides) if overrides else "")
+        ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
+                                  notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs", log=log,
+                                  parameters=parameters)
     return ran
 
 
@@ -367,6 +386,6 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
