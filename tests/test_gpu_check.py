@@ -148,6 +148,7 @@ def test_a_phase_that_breaks_off_leaves_a_record_of_what_finished(tmp_path, monk
 
     monkeypatch.setattr(check, "make_data", lambda root, mode: {"params": {}})
     monkeypatch.setattr(check, "train_run", fake_run)
+    monkeypatch.setitem(check.MODES["tiny"], "methods", ("mse", "fowkal"))  # as the full check: MSE, then FoWKAL
     code = check.main(["--tiny", "--device", "cpu", "--out-dir", str(tmp_path / "out"),
                        "--work-dir", str(tmp_path / "work")])
     assert code == 1 and "fowkal/fp32 failed" in capsys.readouterr().err
