@@ -83,8 +83,9 @@ else:
 # its effect and the seed-to-seed spread of its differences. For each of the paper's claims: the spread so
 # far and the fewest seeds at which the t interval at Holm's strictest level (every claim can be tested
 # there) would exclude 0, were the mean and spread measured so far the truth. The converged ablation trains
-# seeds 0-2 of every method first; the claims that need more get more seeds. Below, the converged ablation
-# where it has 2 seeds or more, and the 3-epoch ablation's 5 seeds for comparison.
+# the long runs above at seeds 0 and 1 first, so the spread of the claims among them is known early, then
+# the other methods, then seed 2 of every method; the claims that need more get more seeds. Below, the
+# converged ablation where it has 2 seeds or more, and the 3-epoch ablation's 5 seeds for comparison.
 
 # %% tags=["hide-input"]
 needs = {label: convergence.seeds_to_decide(ablation.claims(ablation.aggregate(recs))) if recs else []
