@@ -59,11 +59,14 @@ def test_bad_arguments_are_refused_before_anything_runs(argv, message, tmp_path)
 def test_a_tiny_run_against_this_commit_trains_the_same_numbers(tmp_path):
     pytest.importorskip("mmpose")
     out = tmp_path / "same.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--baseline", "HEAD", "--tiny", "--out", str(out)],
+    # MSE: the same mechanism as FoWKAL's check (figures/same_numbers.json), without compiling its loss kernel
+    done = subprocess.run([sys.executable, str(SCRIPT), "--baseline", "HEAD", "--tiny", "--method", "mse",
+                           "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     found = result["comparison"]
     assert result["kind"] == "fowkal-same-numbers" and found["equal"] and found["iterations"] == 2
+    assert result["settings"]["method"] == "mse" and result["settings"]["tiny"] is True
     assert {"loss", "loss_kpt", "acc_pose"} <= set(found["keys"])
-    assert "every logged number equal" in done.stdout
+    assert "every logged number equal" in done.stdout and "2 iterations of mse" in done.stdout
