@@ -77,6 +77,10 @@ else:
 #   copied), the box augmentation draws its truncated normals through SciPy's inverse CDF with its
 #   constants computed once. On two cores the loader's CPU time is the model's.
 # - **The logged accuracy** (`acc_pose`): MMPose's value, each heatmap's maximum found in one pass, not two.
+#
+# Measured and not adopted (the candidate rows): channels-last convolutions. They are faster on this CPU, but
+# they change the convolutions' arithmetic, and a run pairs only with runs made with the same arithmetic: the
+# converged ablation's first runs were made without them.
 # - **The loss's pixel pass** (`fowkal.losses.compiled`): for losses with AWing or a pixel weight, one
 #   compiled loop per pixel instead of ~40 eager element-wise passes. It sums in another order, so runs
 #   are not bit-identical to the eager pass; the check below shows what that does to AP.
