@@ -5,12 +5,12 @@
 
 A speed-up that claims to keep the arithmetic must keep what a run trains: the same seed, machine and
 data give the same losses at every iteration. This trains each epoch of the CPU profile cut to ``--iters``
-iterations (``fowkal train --max-iters``) with
-``python -m fowkal train`` twice, one after the other on the same machine: once with this tree's ``fowkal``,
-once with the baseline commit's (extracted with ``git archive``), each logging every iteration. It then
-compares MMEngine's logged scalars (``loss``, ``loss_kpt``, ``acc_pose`` and the rest) of every iteration,
-for exact equality, and writes ``figures/same_numbers.json`` (the iterations compared, the first difference
-if any, commits, machine). Exit status 0: every logged number equal; 1: some differ (the JSON says where).
+iterations (``fowkal train --max-iters``) twice, one after the other on the same machine: once with this
+tree's ``fowkal``, once with the baseline commit's (extracted by ``bench_step.py``'s ``git archive`` helper),
+each logging every iteration. It then compares MMEngine's logged scalars (``loss``, ``loss_kpt``,
+``acc_pose`` and the rest) of every iteration, for exact equality, and writes ``figures/same_numbers.json``
+(the iterations compared, the first difference if any, commits, machine). Exit status 0: every logged
+number equal; 1: some differ (the JSON says where).
 
 The runs use the profile's own data loading (its worker processes and seeds), as the real runs do; no
 deterministic-algorithms switch, since the claim is about the runs that make the records.
@@ -18,12 +18,10 @@ deterministic-algorithms switch, since the claim is about the runs that make the
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,15 +34,6 @@ BASELINE = "80049cc"
 #: What is compared: every scalar MMEngine logs per training iteration except the timings and the LR
 #: (times differ by nature; the LR is the schedule's, not the arithmetic's).
 SKIPPED_KEYS = {"time", "data_time", "eta", "epoch", "iter", "step", "memory", "lr", "base_lr"}
-
-
-def extract(commit: str, into: Path) -> Path:
-    """The ``fowkal`` package of ``commit`` under ``into`` (``git archive``)."""
-    blob = subprocess.run(["git", "archive", "--format=tar", commit, "fowkal"], cwd=REPO, capture_output=True,
-                          check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def train_command(work_dir: Path, args) -> list[str]:
@@ -88,6 +77,7 @@ def compare(current: list[dict], baseline: list[dict]) -> dict:
 def run(args) -> dict:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_losses import git_commit, machine_info
+    from bench_step import _baseline_tree
 
     with tempfile.TemporaryDirectory(prefix="same-numbers-") as scratch:
         scratch = Path(scratch)
@@ -99,7 +89,7 @@ def run(args) -> dict:
             data_root = (make_benchmark(scratch / "bench", seed=0, workers=1, train_images=64, val_images=2)
                          if args.tiny else default_benchmark())
         args.data_root = data_root
-        trees = {"current": REPO, "baseline": extract(args.baseline, scratch / "baseline")}
+        trees = {"current": REPO, "baseline": _baseline_tree(args.baseline, scratch / "baseline")}
         logged = {}
         for label, tree in trees.items():
             work_dir = scratch / f"work-{label}"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
-import numpy as np
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS

@@ -118,9 +118,6 @@ def write_push(record_folder, checkpoint, *, batches: int = DEFAULT_BATCHES) -> 
     return write_json_atomic(result, folder / PUSH_FILE)
 
 
-__all__ = ["PUSH_FILE", "DEFAULT_BATCHES", "barrier_equilibrium", "measure_push", "write_push"]
-
-
 def push_from_work_dir(record_folder, record: dict, work_dir, *, label: str, batches: int | None = None,
                        log=print) -> Path | None:
     """:func:`write_push` of ``record``'s final checkpoint in ``work_dir``, when it is still there and the work
@@ -140,3 +137,7 @@ def push_from_work_dir(record_folder, record: dict, work_dir, *, label: str, bat
         return None
     log(f"[push] {label}: measuring {checkpoint}")
     return write_push(record_folder, checkpoint, batches=batches or DEFAULT_BATCHES)
+
+
+__all__ = ["PUSH_FILE", "DEFAULT_BATCHES", "barrier_equilibrium", "measure_push", "write_push", "push_from_work_dir"]
+
