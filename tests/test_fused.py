@@ -408,6 +408,69 @@ def test_overflowing_sum_is_not_mistaken_for_bad_input():
     assert build_fused_loss("mse")(pred, target).item() == build_reference_loss("mse")(pred, target).item() == math.inf
 
 
+# --------------------------------------------------------------------------- FWAHR's underflowing gradient
+def _dark_batch(batch=2, dtype=torch.float32, seed=0):
+    """Features ``[B, 16, 64, 48]``, DARK-style untruncated Gaussian targets (σ = 2, float32: their tails reach
+    subnormal values, as the data pipeline's do), half the keypoints visible, and λ ``[B, K]``."""
+    gen = torch.Generator().manual_seed(seed)
+    k, h, w = parts.NUM_KEYPOINTS, 64, 48
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij")
+    cy = torch.rand(batch, k, 1, 1, generator=gen, dtype=dtype) * h
+    cx = torch.rand(batch, k, 1, 1, generator=gen, dtype=dtype) * w
+    target = torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * 2.0 ** 2))
+    visible = (torch.rand(batch, k, generator=gen) > 0.5).to(dtype)
+    features = torch.randn(batch, 16, h, w, generator=gen, dtype=dtype)
+    lam = torch.rand(batch, k, generator=gen, dtype=dtype) * 0.9 + 0.05
+    return features, target * visible.view(batch, k, 1, 1), visible, lam
+
+
+def _head_gradients(method, features, target, visible, lam, *, seed=0):
+    """A 1x1 convolution as the heatmap head (as the CPU profile's last layer) trained one step on ``method``:
+    the gradient wrt the heatmaps and wrt the convolution's weight and bias."""
+    torch.manual_seed(seed)
+    conv = torch.nn.Conv2d(16, parts.NUM_KEYPOINTS, 1).to(features.dtype)
+    with torch.no_grad():
+        conv.weight.mul_(0.1)
+    pred = conv(features)
+    pred.retain_grad()
+    kaf = lam if method in KAL_METHODS else None
+    build_fused_loss(method)(pred, target, visible, kaf).backward()
+    return pred.grad, conv.weight.grad, conv.bias.grad
+
+
+@pytest.mark.parametrize("method", ["fowkal", "heuristic_fwahr"])  # the λ-blended map and the combined maps
+def test_fwahr_gradient_below_the_floor_is_dropped_and_nothing_else(monkeypatch, method):
+    inputs = _dark_batch()
+    grad, *params = _head_gradients(method, *inputs)
+    monkeypatch.setattr(fused, "GRADIENT_FLOOR", 0.0)  # hardshrink at 0: the map as the kernel made it
+    full, *full_params = _head_gradients(method, *inputs)
+    tiny = full.abs() <= 2.0 ** -100
+    assert bool((tiny & (full != 0)).any()), "the DARK tails should give FWAHR gradient entries below the floor"
+    assert bool(((full != 0) & (full.abs() < torch.finfo(torch.float32).tiny)).any())  # subnormal ones too
+    assert (grad[tiny] == 0).all()
+    assert torch.equal(grad[~tiny], full[~tiny])
+    # what the network gets from them is the same, bit for bit
+    for new, old in zip(params, full_params):
+        assert torch.equal(new, old)
+
+
+def test_gradient_floor_leaves_float64_and_unweighted_losses_alone(monkeypatch):
+    features, target, visible, lam = (x.double() for x in _dark_batch(batch=1))
+    grad = _head_gradients("fowkal", features, target, visible, lam)[0]
+    target32 = target.float()
+    mse = _head_gradients("kal_wahr", features.float(), target32, visible.float(), lam.float())[0]
+    monkeypatch.setattr(fused, "GRADIENT_FLOOR", 1.0)  # would zero nearly everything where it applies
+    assert torch.equal(_head_gradients("fowkal", features, target, visible, lam)[0], grad)
+    assert torch.equal(_head_gradients("kal_wahr", features.float(), target32, visible.float(), lam.float())[0], mse)
+
+
+def test_drop_underflow_keeps_nan_and_works_in_place():
+    grad = torch.tensor([1e-35, -1e-35, 2.0 ** -100, 2.0 ** -99, -3.0, float("nan"), 0.0])
+    out = fused._drop_underflow(grad)
+    assert out.data_ptr() == grad.data_ptr()
+    assert grad[:3].eq(0).all() and grad[3] == 2.0 ** -99 and grad[4] == -3.0 and grad[5].isnan()
+
+
 # --------------------------------------------------------------------------- the benchmark
 @pytest.mark.slow
 def test_benchmark_quick_mode_writes_valid_json(tmp_path):
