@@ -77,13 +77,19 @@ else:
 #   copied), the box augmentation draws its truncated normals through SciPy's inverse CDF with its
 #   constants computed once. On two cores the loader's CPU time is the model's.
 # - **The logged accuracy** (`acc_pose`): MMPose's value, each heatmap's maximum found in one pass, not two.
+# - **The loss's pixel pass** (`fowkal.losses.compiled`): for losses with AWing or a pixel weight, one
+#   compiled loop per pixel instead of ~40 eager element-wise passes. It sums in another order, so runs
+#   are not bit-identical to the eager pass; the check below shows what that does to AP.
+# - **FWAHR's gradient without subnormals** (`fowkal.losses.fused.GRADIENT_FLOOR`): FWAHR weights the
+#   background by τ·p, and the DARK targets' tails reach 1e-45, so a few per cent of its heatmap gradient lie
+#   at float32's underflow. The head's last convolution multiplied them into subnormal products, which the CPU
+#   computes in microcode, and its backward took ~1.7x as long as under WAHR. Entries below 2^-100 are set to
+#   0 in place; they lie far below half a unit in the last place of the sums they enter, and the parameter
+#   gradients stay bit for bit the same (a test checks it on DARK targets; the check below trains FoWKAL).
 #
 # Measured and not adopted (the candidate rows): channels-last convolutions. They are faster on this CPU, but
 # they change the convolutions' arithmetic, and a run pairs only with runs made with the same arithmetic: the
 # converged ablation's first runs were made without them.
-# - **The loss's pixel pass** (`fowkal.losses.compiled`): for losses with AWing or a pixel weight, one
-#   compiled loop per pixel instead of ~40 eager element-wise passes. It sums in another order, so runs
-#   are not bit-identical to the eager pass; the check below shows what that does to AP.
 
 # %% tags=["hide-input"]
 step_bench = performance.read_benchmark("bench_step")
