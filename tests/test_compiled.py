@@ -64,6 +64,40 @@ def test_compiled_loss_matches_the_reference(method, options, dtype):
 
 
 @needs_compiler
+def test_two_maps_come_from_one_pass_and_equal_one_map_passes(monkeypatch):
+    """KAL with its terms rescaled per batch needs each term's derivative map: one pass makes both, with the
+    values of one pass per map (bit for bit under FWAHR, the ablation's case), and the loss is the reference's."""
+    calls = []
+    build = compiled_module._compiled
+
+    def counting(options, *args):
+        kernel = build(options, *args)
+        return lambda *inputs: (calls.append(dict(options)["maps"]), kernel(*inputs))[1]
+
+    counting.cache_info = build.cache_info  # the kernels' names count the cached ones
+    monkeypatch.setattr(compiled_module, "_compiled", counting)
+    pred, target, weight, lam = _inputs(torch.float32)
+    loss = build_loss("fowkal", term_normalisation="batch")
+    got = _value_and_grads(loss, pred, target, weight, lam)
+    assert calls == [2] and compiled_module.KERNEL_USED["last"] == "compiled"  # one pass, both maps
+    reference = _value_and_grads(build_loss("fowkal", reference=True, term_normalisation="batch"),
+                                 pred, target, weight, lam)
+    torch.testing.assert_close(got[0], reference[0], rtol=2e-5, atol=0)
+    torch.testing.assert_close(got[1], reference[1], rtol=0, atol=float(reference[1].abs().max()) * 2e-4)
+    # the two maps of one pass against one pass per map
+    q, p = pred.reshape(-1, 30), target.reshape(-1, 30)
+    plan = loss._plan
+    _, both = compiled_module.run_pixel_kernel(q, p, plan, pred.shape, 2, None)
+    singles = []
+    for slot in range(2):
+        rows = torch.arange(q.shape[0]) % 133
+        mix = tuple((plan.slot_terms[slot] == t).float()[rows].unsqueeze(1) for t in range(2))
+        _, one = compiled_module.run_pixel_kernel(q, p, plan, pred.shape, 1, mix)
+        singles += one
+    assert len(both) == 2 and all(torch.equal(a, b) for a, b in zip(both, singles))
+
+
+@needs_compiler
 def test_compiled_loss_is_deterministic_and_off_switch_gives_the_eager_bits(monkeypatch):
     pred, target, weight, lam = _inputs(torch.float32, seed=1)
     loss = build_loss("fowkal")

@@ -21,6 +21,7 @@ Summation order differs from the eager pass, so values agree to rounding, not bi
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import types
@@ -57,16 +58,18 @@ def compiled_kernel_available(device: torch.device | str = "cpu") -> bool:
 
 
 def _pixel_function(*, weighting: str, reading: str, detach_weight: bool, clamp_target: bool, gamma: float,
-                    tau: float, alpha: float, omega: float, epsilon: float, theta: float, want_map: bool):
+                    tau: float, alpha: float, omega: float, epsilon: float, theta: float, maps: int):
     """The per-pixel work for one set of options, as a function of ``[N, HW]`` tensors (compiled by the caller).
 
     ``fn(q, p, use_awing, use_mse, a, c)`` → ``(Σ W·AWing/ω, Σ W·(p̂ − p)², map)``: sums per row (``[N]``,
-    zero where ``use_*`` is 0) and, with ``want_map``, ``a·d(W·AWing/ω)/dp̂ + c·d(W·(p̂ − p)²)/dp̂ / 2``.
+    zero where ``use_*`` is 0) and, with ``maps=1``, ``a·d(W·AWing/ω)/dp̂ + c·d(W·(p̂ − p)²)/dp̂ / 2`` (else
+    None). With ``maps=2``, ``fn(q, p, use_awing, use_mse, a0, c0, a1, c1)`` → ``(…, map0, map1)``: two
+    blends from one pass over the pixels (the separate terms' maps, which KAL needs when it rescales its terms).
     """
     del omega  # the kernel works with AWing/ω, as the eager pass (the caller scales the [B, K] sums)
     threshold = 2.0 ** (-1.0 / gamma)  # a Python float: the reference's exact comparison
 
-    def fn(q: Tensor, p: Tensor, use_awing: Tensor, use_mse: Tensor, a: Tensor, c: Tensor):
+    def fn(q: Tensor, p: Tensor, use_awing: Tensor, use_mse: Tensor, *mixes: Tensor):
         d = q - p
         delta = d.abs()
         dc = delta.clamp(max=theta)
@@ -94,16 +97,19 @@ def _pixel_function(*, weighting: str, reading: str, detach_weight: bool, clamp_
                     dweight = torch.where(wahr_here, dweight, torch.zeros_like(q))
             s_awing, s_mse = (weight * value).sum(1), (weight * d2).sum(1)
         s_awing, s_mse = s_awing * use_awing, s_mse * use_mse
-        if not want_map:
+        if not maps:
             return s_awing, s_mse, None
         slope_signed = torch.copysign(slope, d)
-        if weighting == "none":
-            grad_map = a * slope_signed + c * d
-        else:
+
+        def blend(a: Tensor, c: Tensor) -> Tensor:
+            if weighting == "none":
+                return a * slope_signed + c * d
             grad_map = weight * (a * slope_signed + c * d)
             if not detach_weight:
                 grad_map = grad_map + dweight * (a * value + c * (0.5 * d2))
-        return s_awing, s_mse, grad_map
+            return grad_map
+
+        return (s_awing, s_mse) + tuple(blend(mixes[2 * m], mixes[2 * m + 1]) for m in range(maps))
 
     return fn
 
@@ -129,11 +135,11 @@ def worth_compiling(plan) -> bool:
     return plan.weighting != "none" or any("awing" in terms for terms, _ in plan.groups)
 
 
-def _options(plan, want_map: bool) -> tuple:
+def _options(plan, maps: int) -> tuple:
     return tuple(sorted(dict(weighting=plan.weighting, reading=plan.reading, detach_weight=plan.detach_weight,
                              clamp_target=plan.clamp_target, gamma=float(plan.gamma), tau=float(plan.tau),
                              alpha=float(plan.alpha), omega=float(plan.omega), epsilon=float(plan.epsilon),
-                             theta=float(plan.theta), want_map=want_map).items()))
+                             theta=float(plan.theta), maps=maps).items()))
 
 
 def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
@@ -144,8 +150,7 @@ def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
                                                                                              torch.float64):
         return None
     batch, num_kpts = shape[:2]
-    options = _options(plan, num_maps > 0)
-    if options in _FAILED:
+    if num_maps > 2:  # a keypoint has at most the two terms, so two slots; anything else: the eager pass
         return None
     rows = torch.arange(batch * num_kpts, device=q.device) % num_kpts
     # per keypoint: does it use each term (plan.slot_terms: slot -> index into TERMS, len(TERMS) = none)
@@ -158,16 +163,15 @@ def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
                  for s in range(num_maps)]
     if not mixes:
         mixes = [(q.new_zeros(q.shape[0], 1), q.new_zeros(q.shape[0], 1))]
+    options = _options(plan, len(mixes) if num_maps else 0)
+    if options in _FAILED:
+        return None
     kernel = _compiled(options, tuple(q.shape), q.dtype, q.device.type)
-    sums, maps = None, []
     try:
-        with torch.no_grad():
-            for a, c in mixes:
-                s_awing, s_mse, grad_map = kernel(q, p, uses[0][:, 0], uses[1][:, 0], a, c)
-                if sums is None:
-                    sums = {"awing": s_awing, "mse": s_mse}
-                if num_maps:
-                    maps.append(grad_map)
+        with torch.no_grad():  # one pass over the pixels, however many maps
+            s_awing, s_mse, *maps = kernel(q, p, uses[0][:, 0], uses[1][:, 0], *itertools.chain(*mixes))
+        sums = {"awing": s_awing, "mse": s_mse}
+        maps = [m for m in maps if m is not None]
     except Exception as err:  # noqa: BLE001 - any compiler failure: the eager pass serves instead
         _FAILED.add(options)
         warnings.warn(f"fowkal: the compiled loss kernel failed ({type(err).__name__}: {err}); "
