@@ -8,7 +8,10 @@ commit (``--baseline``, extracted with ``git archive`` into a temporary folder).
 methods, the model and optimiser of the CPU profile (``fowkal.configs``, as ``fowkal.train`` does), and one
 data loader of the profile (its workers, its pipeline) that feeds every method in turn. The main process
 alternates blocks of steps between the two workers (rotating which goes first), so both see the same
-machine load; the first block of each is a warm-up (worker start, compilation) and is not kept.
+machine load; the first block of each is a warm-up (worker start, compilation) and is not kept. In each
+round both workers run the baseline's methods (MSE and FoWKAL) in the same rotation: the × baseline ratios
+compare those (rows ``current, paired``). Then the current worker runs every method in one rotation: the
+× MSE ratios compare those.
 
 A step is what MMEngine's training loop does per iteration: the next batch from the loader, ``train_step``
 (data preprocessor, forward, loss, backward, Adam), the logged scalars read out, and the KAF logging hook.
@@ -48,6 +51,8 @@ BASELINE_METHODS = ("mse", "fowkal")
 #: The commit the speed targets are measured against (the step as it was before the fast data pipeline and
 #: the compiled loss kernel).
 BASELINE = "730f012"
+#: The rows of the current code timed in the same rotation as the baseline's (the × baseline ratios).
+PAIRED = "current, paired"
 PARTS = ("data_wait", "preprocess", "backbone", "heatmap_head", "kaf_head", "loss", "accuracy", "backward",
          "optimizer", "hooks")
 STEP_TARGET, MSE_TARGET, MSE_GOAL = 1.05, 0.67, 0.5
@@ -69,7 +74,8 @@ class _Timers:
 
 
 def _worker(tree: Path, methods: list[str], data_root: str) -> None:
-    """Serve ``run K`` commands on stdin: K steps of every method (rotating), answered as one JSON line."""
+    """Serve ``run K [m1,m2,...]`` commands on stdin: K steps of every method (or of those named), rotating,
+    answered as one JSON line."""
     # the answers keep the real stdout; everything else printed (xtcocotools, MMEngine) goes to stderr
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -142,8 +148,9 @@ def _worker(tree: Path, methods: list[str], data_root: str) -> None:
             answer(_pipeline_cpu(loader.dataset, int(command[1])))
             continue
         steps, rows = int(command[1]), []
+        chosen = command[2].split(",") if len(command) > 2 else None
         for _ in range(steps):
-            for name in order:
+            for name in (order if chosen is None else [m for m in order if m in chosen]):
                 case = cases[name]
                 timers.now = {}
                 start = time.perf_counter()
@@ -263,8 +270,9 @@ def summarise(samples: dict, methods, baseline_methods) -> dict:
     # a candidate against the same method as adopted, same run
     candidates = {m: step[("current", m)] / step[("current", m.partition("+")[0])] for m in methods
                   if "+" in m and ("current", m) in step and ("current", m.partition("+")[0]) in step}
-    versus_baseline = {m: step[("current", m)] / step[("baseline", m)] for m in baseline_methods
-                       if ("baseline", m) in step and ("current", m) in step}
+    paired = {m: step.get((PAIRED, m), step.get(("current", m))) for m in baseline_methods}
+    versus_baseline = {m: paired[m] / step[("baseline", m)] for m in baseline_methods
+                       if ("baseline", m) in step and paired[m] is not None}
     return dict(rows=rows, ratio_to_mse=per_method, ratio_to_baseline=versus_baseline, candidates=candidates,
                 targets=dict(every_method_at_most_mse_times=STEP_TARGET, mse_at_most_baseline_times=MSE_TARGET,
                              mse_goal_baseline_times=MSE_GOAL,
@@ -280,9 +288,10 @@ def markdown(result: dict) -> str:
              f"{result['settings']['load_average_before'][0]:.1f} -> "
              f"{result['settings']['load_average_after'][0]:.1f}", "",
              "| method | code | ms | × MSE (same code) | × baseline |", "|---|---|---:|---:|---:|"]
+    paired_code = PAIRED if any(r["code"] == PAIRED for r in s["rows"]) else "current"
     for r in s["rows"]:
         ratio = s["ratio_to_mse"].get(r["method"]) if r["code"] == "current" else None
-        base = s["ratio_to_baseline"].get(r["method"]) if r["code"] == "current" else None
+        base = s["ratio_to_baseline"].get(r["method"]) if r["code"] == paired_code else None
         lines.append(f"| {r['method']} | {r['code']} | {1e3 * r['median_step_s']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}'} | {'' if base is None else f'{base:.2f}'} |")
     if s.get("candidates"):
@@ -316,10 +325,19 @@ def run(args) -> dict:
         try:
             for w in workers:  # warm-up block: worker start, first batches, compilation
                 w.ask(f"run {args.steps}")
+            # × baseline: both workers run the same methods in the same rotation, blocks alternating. × MSE:
+            # every method in one rotation of the current worker. (A current block of 13 methods against a
+            # baseline block of 2 made the loader's wait differ between the two and the ratio drift.)
+            paired = ",".join(args.baseline_methods)
+            rotation = set(args.methods) != set(args.baseline_methods)  # else the paired rows are the rotation
             for block in range(args.rounds):
                 for w in (workers if block % 2 == 0 else workers[::-1]):
-                    for row in w.ask(f"run {args.steps}"):
-                        samples.setdefault((w.label, row["method"]), []).append(row)
+                    code = PAIRED if w.label == "current" and rotation else w.label
+                    for row in w.ask(f"run {args.steps} {paired}"):
+                        samples.setdefault((code, row["method"]), []).append(row)
+                if rotation:
+                    for row in workers[0].ask(f"run {args.steps}"):
+                        samples.setdefault(("current", row["method"]), []).append(row)
                 print(f"[bench_step] block {block + 1}/{args.rounds} done", file=sys.stderr, flush=True)
             pipeline = {w.label: w.ask(f"pipeline {args.pipeline_samples}") for w in workers}
         finally:

@@ -39,7 +39,7 @@ def test_tables_and_targets_follow_the_numbers(tmp_path):
     assert found["every method's step, × MSE (worst)"]["method"] == "fowkal"
     assert found["every method's step, × MSE (worst)"]["met"] is False
     assert found["MSE's step, × baseline"]["met"] is True
-    assert "| fowkal | 330 | 1.10 ▲ | 640 | 0.52 |" in step_speed.step_markdown(result)
+    assert "| fowkal | 330 | 1.10 ▲ | 330 | 640 | 0.52 |" in step_speed.step_markdown(result)
     result["summary"]["candidates"] = {"mse+channels_last": 0.93}
     assert "`mse+channels_last` 0.93" in step_speed.step_markdown(result)
     assert "| **whole step** |" in step_speed.profile_markdown(result)
@@ -51,6 +51,34 @@ def test_tables_and_targets_follow_the_numbers(tmp_path):
         step_speed.load(path)
     with pytest.raises(FileNotFoundError, match="bench_step.py"):
         step_speed.load(tmp_path / "missing.json")
+
+
+def test_baseline_ratios_compare_the_steps_run_in_the_baselines_rotation():
+    """The benchmark times MSE and FoWKAL twice in the current code: beside the baseline, in its rotation of two
+    methods (× baseline), and in the rotation of every method (× MSE). Each ratio reads its own rows."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_step
+
+    def rows(ms):
+        return [dict(step_s=ms * 1e-3, parts={part: 0.0 for part in bench_step.PARTS})] * 3
+
+    samples = {("current", "mse"): rows(400.0), ("current", "fowkal"): rows(480.0), ("current", "kal"): rows(420.0),
+               (bench_step.PAIRED, "mse"): rows(300.0), (bench_step.PAIRED, "fowkal"): rows(360.0),
+               ("baseline", "mse"): rows(450.0), ("baseline", "fowkal"): rows(600.0)}
+    summary = bench_step.summarise(samples, ["mse", "fowkal", "kal"], ["mse", "fowkal"])
+    assert summary["ratio_to_mse"] == pytest.approx({"mse": 1.0, "fowkal": 1.2, "kal": 1.05})
+    assert summary["ratio_to_baseline"] == pytest.approx({"mse": 300 / 450, "fowkal": 360 / 600})
+    assert summary["targets"]["mse_met"] is True
+    result = {"summary": summary, "pipeline": {"current": {"cpu_s_per_batch32": 0.1},
+                                               "baseline": {"cpu_s_per_batch32": 0.2}}}
+    table = step_speed.step_markdown(result)
+    assert "| mse | 400 | 1.00 | 300 | 450 | 0.67 |" in table and "| kal | 420 | 1.05 |  |  |  |" in table
+    assert step_speed.PAIRED == bench_step.PAIRED
+    profile = step_speed.profile_markdown(result)
+    assert "mse (current, paired)" in profile and "| 200 | 200 | 100 | 100 | 100 | 100 |" in profile
+    printed = bench_step.markdown(dict(summary=summary, settings=dict(rounds=4, steps=6, load_average_before=[0.1],
+                                                                      load_average_after=[0.2]), pipeline={}))
+    assert "| mse | current, paired | 300 |  | 0.67 |" in printed and "| mse | current | 400 | 1.00 |  |" in printed
 
 
 def test_run_phases_split_training_from_the_rest():
