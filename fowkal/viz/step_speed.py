@@ -12,7 +12,7 @@ def step_profile_figure(result: dict):
     use_style()
     rows = profile_rows(result)
     colors = dict(zip(PART_LABELS, CURVE_COLORS * 2))
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN, 0.55 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN, 0.55 * len(rows) + 1.6), layout="constrained")
     labels = [f"{r['method']} ({r['code']})" for r in rows]
     for i, row in enumerate(rows):
         left = 0.0
@@ -25,8 +25,7 @@ def step_profile_figure(result: dict):
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
     ax.set_xlabel("ms per training step (median; | = the whole step)")
-    ax.legend(ncol=3, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
-    fig.tight_layout()
+    fig.legend(ncol=3, fontsize="small", loc="outside lower center", frameon=False)
     return fig
 
 
