@@ -67,7 +67,10 @@ else:
 # loader, whose two workers share the two cores with the model; `train_step`; the logged scalars; the KAF
 # hook) in two worker processes side by side: this code, and the *baseline*, a pinned commit the script
 # extracts, alternating blocks of steps so both see the same machine. Every method of the ablation runs in
-# the current worker, MSE and FoWKAL in the baseline one; each part of the step is timed on its own.
+# the current worker, MSE and FoWKAL in the baseline one; each part of the step is timed on its own. The
+# × baseline ratios compare MSE and FoWKAL run by both workers in the same rotation (the rows "beside the
+# baseline"). Inside the current worker's rotation of every method, the loader waits differently than in
+# the baseline's rotation of two, and the ratio would compare unlike steps.
 # What changed, and why each is kept:
 #
 # - **The data pipeline** (`fowkal.mmpose.data`): twins of three MMPose pieces with the same outputs, bit for
