@@ -11,7 +11,8 @@ def step_profile_figure(result: dict):
 
     use_style()
     rows = profile_rows(result)
-    colors = dict(zip(PART_LABELS, CURVE_COLORS * 2))
+    # one colour per part: the curve palette and three more of the same colour-blind-safe set
+    colors = dict(zip(PART_LABELS, CURVE_COLORS + ("#56B4E9", "#ECE133", "#FBAFE4")))
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN, 0.55 * len(rows) + 1.6), layout="constrained")
     labels = [f"{r['method']} ({r['code']})" for r in rows]
     for i, row in enumerate(rows):
