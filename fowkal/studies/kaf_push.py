@@ -140,4 +140,3 @@ def push_from_work_dir(record_folder, record: dict, work_dir, *, label: str, bat
 
 
 __all__ = ["PUSH_FILE", "DEFAULT_BATCHES", "barrier_equilibrium", "measure_push", "write_push", "push_from_work_dir"]
-
