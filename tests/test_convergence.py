@@ -93,6 +93,40 @@ def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch
     assert calls[0][2]["cfg_options"] == "" and calls[0][2]["method"] == "mse"
 
 
+def test_the_length_check_trains_the_long_schedule_into_its_own_folder(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(folder, work_dir, *, notebook, label, parameters, log):
+        calls.append((Path(folder).as_posix(), Path(work_dir).name, parameters["schedule"]))
+        return 1
+
+    monkeypatch.setattr(convergence, "run_train_notebook", fake_run)
+    assert convergence.run_length_check(log=lambda m: None) == len(convergence.LENGTH_CHECK_RUNS)
+    name = convergence.LENGTH_CHECK_RUNS[0][0]
+    long_epochs = convergence.SCHEDULES["long"][0]
+    assert long_epochs > convergence.PLATEAU_EPOCHS
+    assert calls[0] == (f"{convergence.LONG_FOLDER}/{name}/seed0", f"{name}-e{long_epochs}-seed0", "long")
+    with pytest.raises(ValueError, match="'quick' is not a named long schedule"):
+        convergence.run_converged(schedule="quick", log=lambda m: None)
+
+
+def test_length_check_compares_the_final_ap_of_the_same_run_at_both_lengths(tmp_path):
+    short = dict(_record({20: 60.0, 40: 70.0}, 40, method="heuristic_fwahr"))
+    long = dict(_record({20: 60.0, 40: 70.5, 60: 72.0}, 60, method="heuristic_fwahr"))
+    _write(tmp_path / convergence.ABLATION_FOLDER / "heuristic_fwahr" / "seed0", short)
+    _write(tmp_path / convergence.LONG_ABLATION_FOLDER / "heuristic_fwahr" / "seed0", long)
+    _write(tmp_path / convergence.LONG_ABLATION_FOLDER / "mse" / "seed0", _record({20: 1.0, 60: 2.0}, 60))
+    rows = convergence.length_check(convergence.converged_records(tmp_path), convergence.load_long_records(tmp_path))
+    assert len(rows) == 1 and rows[0]["name"] == "heuristic_fwahr" and rows[0]["epochs"] == (40, 60)
+    assert rows[0]["change"]["wholebody"] == pytest.approx(2.0) and not rows[0]["flat"]
+    assert "| heuristic_fwahr (seed 0) | wholebody | 70.0 (40 ep.) | 72.0 (60 ep.) | +2.0 | no |" in \
+        convergence.length_markdown(rows)
+    settled = dict(long, curve=long["curve"][:2] + [dict(long["curve"][2], AP={k: 0.705 for k in RESULT_KEYS})])
+    assert convergence.length_check([dict(short, seed=0)], [dict(settled, seed=0)])[0]["flat"]
+    with pytest.raises(ValueError, match="the long record trained 40 epochs"):
+        convergence.length_check([dict(short, seed=0)], [dict(short, seed=0)])
+
+
 def test_converged_records_are_named_after_their_folders_and_the_plateau_is_their_seed_0(tmp_path):
     for name, seed in (("mse", 0), ("mse", 1), ("fowkal_normalised", 0), ("awing", 0)):
         record = dict(_record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name), seed=seed)

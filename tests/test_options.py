@@ -99,7 +99,7 @@ def test_stored_options_missing_an_option_take_its_default_and_unknown_ones_are_
     (dict(cfg_options={"seed": 3}), ValueError, r"option 'cfg_options' sets \['seed'\]"),
     (dict(cfg_options={"a..b": 3}), ValueError, "malformed key"),
     (dict(cfg_options="a.b=1"), TypeError, "option 'cfg_options' must be a dict"),
-    (dict(schedule="long"), ValueError, "option 'schedule' is 'long'; valid: quick, converged"),
+    (dict(schedule="longest"), ValueError, "option 'schedule' is 'longest'; valid: quick, converged, long"),
     (dict(schedule="converged", epochs=12), ValueError, "option 'epochs' is 12 but schedule 'converged' sets 40"),
     (dict(schedule="converged", val_interval=1), ValueError, "option 'val_interval' is 1 but schedule 'converged'"),
     (dict(schedule="converged", profile="paper", from_scratch=True), ValueError,

@@ -46,6 +46,12 @@ CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r
 CONVERGED_SEEDS = (0, 1, 2)
 #: How many seeds the plateau runs get before the other methods' runs start.
 EARLY_SEEDS = 2
+#: The length check: the long run whose full-rate phase still climbed most at the converged schedule, trained
+#: again at the 'long' schedule (1.5x as many epochs, same seed), into :data:`LONG_FOLDER`. If its final AP
+#: moves by less than :data:`FLAT_AP`, a longer schedule would not change the verdicts' models much.
+LENGTH_CHECK_RUNS = (("heuristic_fwahr", "heuristic_fwahr", {}),)
+LONG_ABLATION_FOLDER = "convergence/long"
+LONG_FOLDER = f"results/{LONG_ABLATION_FOLDER}"
 
 
 def training_order(runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, *, early=PLATEAU_RUNS,
@@ -66,15 +72,19 @@ def training_order(runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, *, early=PLATEAU_
 
 
 def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER, work_root="work_dirs/convergence",
-                  notebook="notebooks/train.ipynb", data_root: str = "", log=print) -> int:
+                  notebook="notebooks/train.ipynb", data_root: str = "", schedule: str = "converged",
+                  log=print) -> int:
     """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, at the cpu
-    profile's ``converged`` schedule, one at a time, in :func:`training_order`; returns how many ran."""
+    profile's ``schedule``, one at a time, in :func:`training_order`; returns how many ran."""
     import json
 
-    epochs = SCHEDULES["converged"][0]
+    if schedule not in SCHEDULES or SCHEDULES[schedule][0] is None:
+        raise ValueError(f"schedule {schedule!r} is not a named long schedule; choose from "
+                         f"{sorted(k for k, v in SCHEDULES.items() if v[0] is not None)}")
+    epochs = SCHEDULES[schedule][0]
     ran = 0
     for (name, method, overrides), seed in training_order(runs, seeds):
-        parameters = dict(method=method, seed=seed, profile="cpu", schedule="converged", data_root=data_root,
+        parameters = dict(method=method, seed=seed, profile="cpu", schedule=schedule, data_root=data_root,
                           cfg_options=json.dumps(overrides) if overrides else "")
         ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
                                   notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs", log=log,
@@ -85,6 +95,54 @@ def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER,
 def run_plateau(*, log=print, **kwargs) -> int:
     """The plateau search: :data:`PLATEAU_RUNS` at seed :data:`PLATEAU_SEED` (:func:`run_converged`)."""
     return run_converged(runs=PLATEAU_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
+
+
+def run_length_check(*, log=print, **kwargs) -> int:
+    """The length check: :data:`LENGTH_CHECK_RUNS` at seed :data:`PLATEAU_SEED` and the ``long`` schedule,
+    into :data:`LONG_FOLDER` (:func:`run_converged`)."""
+    return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), out_dir=LONG_FOLDER, schedule="long",
+                         log=log, **kwargs)
+
+
+def length_check(converged: list[dict], long: list[dict]) -> list[dict]:
+    """Each (name, seed) trained at both schedules: its final AP per part at each (points), the long minus the
+    converged, and whether every part moved less than :data:`FLAT_AP`. Records are named by folder
+    (:func:`converged_records`); those of one schedule only are left out."""
+    rows = []
+    short = {(r["method"], r["seed"]): r for r in converged}
+    for r in sorted(long, key=lambda r: (r["method"], r["seed"])):
+        other = short.get((r["method"], r["seed"]))
+        if other is None:
+            continue
+        if not (r.get("curve") and other.get("curve")):
+            raise ValueError(f"run records of {r['method']!r} seed {r['seed']} lack a learning curve")
+        epochs = (int(other["schedule"]["epochs"]), int(r["schedule"]["epochs"]))
+        if epochs[1] <= epochs[0]:
+            raise ValueError(f"{r['method']!r} seed {r['seed']}: the long record trained {epochs[1]} epochs, "
+                             f"the converged one {epochs[0]}")
+        finals = [{part: 100.0 * float(ap) for part, ap in rec["curve"][-1]["AP"].items()} for rec in (other, r)]
+        change = {part: finals[1][part] - finals[0][part] for part in finals[0]}
+        rows.append(dict(name=r["method"], seed=r["seed"], epochs=epochs, converged=finals[0], long=finals[1],
+                         change=change, flat=all(abs(v) < FLAT_AP for v in change.values()),
+                         long_plateau=plateau(r, name=r["method"]).as_dict()))
+    return rows
+
+
+def load_long_records(results_dir=None) -> list[dict]:
+    """The length check's records (:data:`LONG_FOLDER`), named by folder; [] where none is there yet."""
+    return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / LONG_ABLATION_FOLDER)
+
+
+def length_markdown(rows: list[dict]) -> str:
+    """One row per (run, part) of :func:`length_check`: final AP at both schedules and the change."""
+    lines = ["| run | part | final AP, converged | final AP, long | change | < {:g} AP |".format(FLAT_AP),
+             "|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        short, long = row["epochs"]
+        for part, change in row["change"].items():
+            lines.append(f"| {row['name']} (seed {row['seed']}) | {part} | {row['converged'][part]:.1f} ({short} ep.) "
+                         f"| {row['long'][part]:.1f} ({long} ep.) | {change:+.1f} | {'yes' if abs(change) < FLAT_AP else 'no'} |")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
