@@ -103,6 +103,9 @@ def _worker(tree: Path, methods: list[str], data_root: str) -> None:
     with contextlib.suppress(ImportError):
         from fowkal.runs.malloc import retain_freed_memory
         retain_freed_memory()  # as fowkal.train does, before any large tensor
+    with contextlib.suppress(ImportError):
+        from fowkal.runs.ipc import share_tensors_by_name
+        share_tensors_by_name()  # as fowkal.train does, before the loader starts its workers
     init_default_scope("mmpose")
     timers = _Timers()
     cases, loader = {}, None

@@ -90,7 +90,9 @@ def test_cpu_profile_keeps_the_pipeline_at_a_smaller_scale(sample):
     # the paper's pipeline, piece by piece, where the cpu profile uses a twin of MMPose's piece
     assert [TWINS.get(t.type, t.type) for t in cpu.train_pipeline] == [t.type for t in paper.train_pipeline]
     assert [TWINS.get(t.type, t.type) for t in cpu.val_pipeline] == [t.type for t in paper.val_pipeline]
-    assert TWINS[cpu.train_dataloader.dataset.type] == paper.train_dataloader.dataset.type
+    # both train on the dataset twin, whose samples SeededSampler seeds (resumed runs draw the same samples)
+    assert cpu.train_dataloader.dataset.type == paper.train_dataloader.dataset.type == "FastCocoWholeBodyDataset"
+    assert cpu.train_dataloader.sampler.type == paper.train_dataloader.sampler.type == "SeededSampler"
     assert cpu.model.test_cfg == paper.model.test_cfg
     assert cpu.model.backbone.extra.stage4.num_channels[0] == cpu.model.head.in_channels
 

@@ -8,6 +8,7 @@ import pytest
 from fowkal.losses import METHODS
 from fowkal.runs.metrics import RESULT_KEYS
 from pathlib import Path
+from pathlib import Path as PathLike
 
 from fowkal.studies import convergence
 
@@ -46,7 +47,8 @@ def test_plateau_refuses_what_has_no_curve_and_unknown_parts():
 
 def test_load_plateaus_names_runs_after_their_folders(tmp_path):
     for name in ("mse", "fowkal_normalised"):
-        _write(tmp_path / name / "seed0", _record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name))
+        _write(tmp_path / convergence.PLATEAU_ABLATION_FOLDER / name / "seed0",
+               _record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name))
     assert sorted(p.name for p in convergence.load_plateaus(tmp_path)) == ["fowkal_normalised", "mse"]
     assert convergence.load_plateaus(tmp_path / "absent") == []
 
@@ -133,8 +135,13 @@ def test_converged_records_are_named_after_their_folders_and_the_plateau_is_thei
         _write(tmp_path / convergence.ABLATION_FOLDER / name / f"seed{seed}", record)
     named = sorted((r["method"], r["seed"]) for r in convergence.converged_records(tmp_path))
     assert named == [("awing", 0), ("fowkal_normalised", 0), ("mse", 0), ("mse", 1)]
-    records, names = convergence.load_plateau_records(tmp_path / convergence.ABLATION_FOLDER)
+    records, names = convergence.load_plateau_records(tmp_path)
     assert names == ["mse", "fowkal_normalised"]  # the plateau runs' order; awing and seed 1 are not long runs
+    # the plateau search's own record comes first; the ablation's seed 0 fills in the runs it lacks
+    _write(tmp_path / convergence.PLATEAU_ABLATION_FOLDER / "mse" / "seed0", _record({4: 21.0, 8: 31.0}, 8))
+    records, names = convergence.load_plateau_records(tmp_path)
+    assert names == ["mse", "fowkal_normalised"] and records[0]["curve"][0]["AP"]["wholebody"] == 0.21
+    assert PathLike(records[1]["_path"]).parts[-4] == "ablation"
     assert convergence.converged_records(tmp_path / "absent") == []
 
 

@@ -63,13 +63,21 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
         if where.parts[0] == "cpu":
             assert where.parts[1] == record["method"], where
             ablation.setdefault(record["seed"], set()).add(record["method"])
-        if where.parts[:2] == ("convergence", "ablation"):  # at the converged schedule, named as the table names it
+        if where.parts[:2] in (("convergence", "ablation"), ("convergence", "plateau")):
+            # at the converged schedule, named as the table names it
             from fowkal.configs.arguments import SCHEDULES
             from fowkal.studies.convergence import CONVERGED_RUNS
 
             method = {name: method for name, method, _ in CONVERGED_RUNS}[where.parts[2]]
             assert record["method"] == method and record["schedule"]["epochs"] == SCHEDULES["converged"][0], where
             assert record["config"]["args"]["val_interval"] == SCHEDULES["converged"][1], where
+            # one sampler throughout the ablation: every sample seeded, so seeds pair runs exactly
+            sampler = (record["config"].get("differences") or {}).get("train_dataloader.sampler.type")
+            assert (sampler is None) == (where.parts[1] == "ablation"), where
+        if where.parts[:2] == ("convergence", "long"):
+            from fowkal.configs.arguments import SCHEDULES
+
+            assert record["schedule"]["epochs"] == SCHEDULES["long"][0], where
     # seed-major, as the ablation runs: the seeds from 0 without a gap, every method at all but the last
     seeds = sorted(ablation)
     assert seeds == list(range(len(seeds)))
@@ -218,6 +226,14 @@ def test_a_record_block_regenerates_its_config(tmp_path, config_parts):
     # a file argument is an option of its own, the rest config overrides
     assert parsed.gt_boxes is True and dict(parsed.cfg_options) == {"model.head.loss.reg_weight": 0.5}
     assert Path(parsed.data_root) == root.resolve()
+    # a run made before SeededSampler: the recorded sampler regenerates its config and is on its command line
+    old = dict(record, config=dict(record["config"], differences={"train_dataloader.sampler.type": "DefaultSampler"}))
+    assert runconfig.regenerate_config(old).train_dataloader.sampler.type == "DefaultSampler"
+    assert runconfig.regenerated_sha256(old) != record["config"]["sha256"]
+    parsed = build_parser().parse_args(shlex.split(runconfig.train_command(old).replace("${FOWKAL_DATA_ROOT:-data}",
+                                                                                          "data"))[3:])
+    assert dict(parsed.cfg_options) == {"model.head.loss.reg_weight": 0.5,
+                                        "train_dataloader.sampler.type": "DefaultSampler"}
 
 
 def test_regenerating_refuses_what_it_cannot_do(tmp_path):

@@ -211,27 +211,32 @@ def test_two_cpu_processes_end_with_identical_weights(bench, tmp_path):
 
 # --------------------------------------------------------------------------- kill and resume
 RESUMABLE = dict(method="fowkal", seed=2, epochs=2, batch_size=2, max_iters=4, gt_boxes=True,
-                 deterministic=True, quiet=True, **SINGLE_PROCESS_LOADING)
+                 deterministic=True, quiet=True)
+#: The training loader as the profiles run it: a worker that lives through the epochs (its random stream too).
+WORKER_LOADING = dict(SINGLE_PROCESS_LOADING, **{"train_dataloader.num_workers": 1,
+                                                "train_dataloader.persistent_workers": True})
 
 
-def _cli_train(work_dir, bench, *extra) -> list:
+def _cli_train(work_dir, bench, loading, *extra) -> list:
     """``python -m fowkal train`` with the RESUMABLE settings, logging every iteration."""
     return [sys.executable, "-m", "fowkal", "train", "--method", "fowkal", "--data-root", str(bench),
             "--work-dir", str(work_dir), "--seed", "2", "--epochs", "2", "--batch-size", "2",
             "--max-iters", "4", "--gt-boxes", "--deterministic", "--quiet", "--cfg-options",
-            *(f"{k}={json.dumps(v)}" for k, v in SINGLE_PROCESS_LOADING.items()),
+            *(f"{k}={json.dumps(v)}" for k, v in loading.items()),
             "default_hooks.logger.interval=1", *extra]
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_where_an_uninterrupted_run_ends(bench, tmp_path):
-    """Tolerance: none. Same seed, single-process loading, deterministic algorithms: the resumed
-    run's final weights, per-epoch losses, λ log and predictions equal the uninterrupted run's."""
-    fowkal.train(data_root=bench, work_dir=tmp_path / "reference", **RESUMABLE)  # in this process
+@pytest.mark.parametrize("loading", [SINGLE_PROCESS_LOADING, WORKER_LOADING], ids=["in-process", "worker"])
+def test_a_killed_run_resumes_to_where_an_uninterrupted_run_ends(bench, tmp_path, loading):
+    """Tolerance: none. Same seed, deterministic algorithms, samples loaded in the process or by a persistent
+    worker (whose random stream a resumed run restarts): the resumed run's final weights, per-epoch losses,
+    λ log and predictions equal the uninterrupted run's."""
+    fowkal.train(data_root=bench, work_dir=tmp_path / "reference", **RESUMABLE, **loading)  # in this process
 
     killed_dir, log = tmp_path / "killed", tmp_path / "killed.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(_cli_train(killed_dir, bench), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(_cli_train(killed_dir, bench, loading), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     try:
         while "Epoch(train) [2][1/4]" not in log.read_text():  # first iteration of epoch 2 done
@@ -246,7 +251,7 @@ def test_a_killed_run_resumes_to_where_an_uninterrupted_run_ends(bench, tmp_path
     assert not (killed_dir / "epoch_2.pth").exists(), "killed too late: epoch 2 was complete"
     assert not (killed_dir / run_record.RECORD_NAME).exists()
 
-    resumed = subprocess.run(_cli_train(killed_dir, bench, "--resume"), capture_output=True, text=True)
+    resumed = subprocess.run(_cli_train(killed_dir, bench, loading, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     ref, res = run_record.load(tmp_path / "reference"), run_record.load(killed_dir)

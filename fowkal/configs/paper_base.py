@@ -33,6 +33,9 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
-train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
+# every sample augmented from (seed, epoch, position): a resumed run draws what it would have drawn
+# uninterrupted, and every method trained with one seed sees the same samples (fowkal.mmpose.data)
+train_dataloader = dict(batch_size=32, sampler=dict(type='SeededSampler', shuffle=True),
+                        dataset=dict(type='FastCocoWholeBodyDataset', pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32)
 test_dataloader = val_dataloader

@@ -22,7 +22,8 @@ HeatmapHead's constructor, ``forward`` and the ``gt_fields.heatmaps`` /
 
 It also registers the hooks of a fowkal training run (:mod:`fowkal.mmpose.hooks`) and faster twins of
 three MMPose data-pipeline pieces with identical outputs (:mod:`fowkal.mmpose.data`: ``FastCocoWholeBodyDataset``,
-``FastRandomBBoxTransform``, ``FastMSRAHeatmap``), which the CPU profile uses.
+``FastRandomBBoxTransform``, ``FastMSRAHeatmap``), which the CPU profile uses, and ``SeededSampler``, which
+seeds every training sample from (seed, epoch, position) so that a resumed run draws the same samples.
 """
 from __future__ import annotations
 

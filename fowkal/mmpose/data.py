@@ -25,9 +25,12 @@ with ``custom_imports = dict(imports=['fowkal.mmpose'])`` and use the names in a
 from __future__ import annotations
 
 import functools
+import random
 
 import numpy as np
 import scipy.special as sc
+from mmengine.dataset import DefaultSampler
+from mmengine.registry import DATA_SAMPLERS
 from mmpose.codecs import MSRAHeatmap
 from mmpose.datasets import CocoWholeBodyDataset
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
@@ -61,6 +64,14 @@ class FastCocoWholeBodyDataset(CocoWholeBodyDataset):
     ``CocoWholeBodyDataset``.
     """
 
+    #: Reads the random state a :class:`SampleIndex` carries (what :class:`SeededSampler` checks for).
+    seeds_samples = True
+
+    def __getitem__(self, idx: int) -> dict:
+        if isinstance(idx, SampleIndex):
+            seed_sample(idx.key)
+        return super().__getitem__(idx)
+
     def get_data_info(self, idx: int) -> dict:
         # mmengine's BaseDataset sample (skipping BaseCocoStyleDataset's copies), then the metadata by reference
         data_info = super(BaseCocoStyleDataset, self).get_data_info(idx)
@@ -76,6 +87,51 @@ class FastCocoWholeBodyDataset(CocoWholeBodyDataset):
         if isinstance(metainfo.get("flip_indices"), list):
             metainfo["flip_indices"] = SharedList(metainfo["flip_indices"])
         return metainfo
+
+
+class SampleIndex(int):
+    """A dataset index that carries the random state its sample is augmented with: ``key`` is
+    ``(seed, epoch, position)``, the position being the index's place in the epoch's order (all ranks)."""
+
+    def __new__(cls, index: int, key: tuple):
+        obj = super().__new__(cls, index)
+        obj.key = tuple(int(k) for k in key)
+        return obj
+
+    def __reduce__(self):  # to the loader's workers with its key
+        return SampleIndex, (int(self), self.key)
+
+
+def seed_sample(key: tuple) -> None:
+    """Seed the generators MMPose's transforms draw from (NumPy's and Python's global ones) from ``key``."""
+    state = np.random.SeedSequence([int(k) for k in key]).generate_state(4)
+    np.random.seed(state)
+    random.seed(int(state[0]) << 32 | int(state[1]))
+
+
+@DATA_SAMPLERS.register_module()
+class SeededSampler(DefaultSampler):
+    """MMEngine's ``DefaultSampler`` whose indices carry their sample's random state (:class:`SampleIndex`).
+
+    With ``DefaultSampler`` the augmentations come from each loader worker's generators, seeded once when the
+    worker starts: a run resumed at epoch N restarts that stream and draws other augmentations from epoch N
+    on than the same run uninterrupted (and than another method trained with the same seed but stopped
+    elsewhere). Here every sample is augmented from ``(seed, epoch, position)``: the same samples whether or
+    where a run was interrupted, and whatever the number of processes or workers. The dataset must seed
+    from the index (``seeds_samples``: :class:`FastCocoWholeBodyDataset`); others are refused. Arguments as
+    ``DefaultSampler``.
+    """
+
+    def __init__(self, dataset, *args, **kwargs):
+        if not getattr(dataset, "seeds_samples", False):
+            raise TypeError(f"SeededSampler needs a dataset that seeds each sample from its index "
+                            f"(FastCocoWholeBodyDataset); got {type(dataset).__name__}")
+        super().__init__(dataset, *args, **kwargs)
+
+    def __iter__(self):
+        # DefaultSampler yields every world_size-th index of the epoch's order, from this rank's place
+        for j, index in enumerate(super().__iter__()):
+            yield SampleIndex(index, (self.seed, self.epoch, self.rank + j * self.world_size))
 
 
 @TRANSFORMS.register_module()
@@ -179,4 +235,4 @@ def unbiased_gaussian_heatmaps(heatmap_size, keypoints: np.ndarray, keypoints_vi
 
 
 __all__ = ["FastCocoWholeBodyDataset", "FastRandomBBoxTransform", "FastMSRAHeatmap", "unbiased_gaussian_heatmaps",
-           "SHARED_METAINFO_KEYS", "SharedList"]
+           "SHARED_METAINFO_KEYS", "SharedList", "SampleIndex", "SeededSampler", "seed_sample"]

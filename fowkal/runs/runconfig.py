@@ -18,7 +18,8 @@ A record's ``config`` block::
     overrides    train()'s keyword overrides: dotted config keys and build_config's file arguments
     run          prepare_config's options: device, launcher, world_size, max_iters, deterministic
     differences  (only where the code now builds the config differently, e.g. records migrated from
-                 schema 1, or made before the CPU profile used fowkal.mmpose.data's pipeline twins)
+                 schema 1, made before the CPU profile used fowkal.mmpose.data's pipeline twins, or before
+                 training used its SeededSampler: those trained with MMEngine's DefaultSampler)
                  dotted keys whose value in the run differs from what the code regenerates, with the
                  value the run had
     sha256       fowkal.runs.record.config_sha256 of the config the run trained with
@@ -36,6 +37,9 @@ from . import record as run_record
 ARGS = ("epochs", "batch_size", "gpus", "nnodes", "pretrained", "from_scratch", "val_interval")
 #: Overrides that are build_config's file arguments (options of their own on the command line).
 FILE_ARGS = ("ann_train", "ann_val", "det_file", "gt_boxes", "img_train", "img_val")
+#: Keys of a record's ``differences`` that change what the run computes, so its command line sets them: runs
+#: made before :class:`fowkal.mmpose.data.SeededSampler` drew their augmentations from the workers' streams.
+NUMERIC_DIFFERENCES = ("train_dataloader.sampler.type",)
 #: prepare_config's options a record keeps in ``config.run``.
 RUN_OPTIONS = ("device", "launcher", "world_size", "max_iters", "deterministic")
 
@@ -214,6 +218,8 @@ def train_command(record: dict) -> str:
     if run.get("deterministic"):
         cmd.append("--deterministic")
     overrides = dict(config["overrides"])
+    # of the recorded differences, the sampler changes what the run draws (the others are identical twins)
+    overrides.update({k: v for k, v in (config.get("differences") or {}).items() if k in NUMERIC_DIFFERENCES})
     for name in FILE_ARGS:  # options of their own
         value = overrides.pop(name, None)
         if value is True:

@@ -210,10 +210,13 @@ def _train_here(cfg, options: TrainOptions, *, started: float) -> dict:
     from ..mmpose.hooks import KAFLoggingHook
     from .checkpoints import trusted_checkpoints
     from .curve import LearningCurveHook
+    from .ipc import share_tensors_by_name
     from .malloc import retain_freed_memory
 
     # before any large tensor: 64x48 heatmap batches (52 MiB) would page-fault at every step otherwise
     retained = retain_freed_memory()
+    # before the loaders start their workers: a batch's few hundred tensors without a socket round trip each
+    share_tensors_by_name()
     launcher, device = options.launcher, options.device
     if launcher == "pytorch" and device == "cpu" and not torch_dist.is_initialized():
         torch_dist.init_process_group("gloo")  # MMEngine's init_dist would call torch.cuda.set_device

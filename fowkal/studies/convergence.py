@@ -6,10 +6,12 @@ MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best
 :data:`PLATEAU_EPOCHS` epochs, the learning-rate steps at the paper's 81 % and 95 % of the schedule,
 validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`); :func:`plateau` reads one
 record's curve. The cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) was
-chosen from those curves and is the same schedule, so the long runs are also seed 0 of the converged
-ablation: :func:`run_converged` trains :data:`CONVERGED_RUNS` (every method and the best variant) at
-:data:`CONVERGED_SEEDS` in the order :func:`training_order` gives (the plateau runs at two seeds first, so
-the seed-to-seed spread of their claims is known early), into one folder, :data:`FOLDER`. A run that has a
+chosen from those curves (:data:`PLATEAU_FOLDER`), and :func:`run_length_check` checks it by training the run
+still climbing most 1.5x as long (:func:`length_check`). :func:`run_converged` trains :data:`CONVERGED_RUNS`
+(every method and the best variant) at :data:`CONVERGED_SEEDS` in the order :func:`training_order` gives
+(the plateau runs at two seeds first, so the seed-to-seed spread of their claims is known early), into one
+folder, :data:`FOLDER`, every sample seeded from (seed, epoch, position), so a run resumed anywhere trains
+what it would have trained uninterrupted and the methods of one seed see the same samples. A run that has a
 record is skipped and a killed one resumes from its checkpoint.
 """
 from __future__ import annotations
@@ -28,8 +30,13 @@ from .records import run_records
 REPO = Path(__file__).resolve().parents[2]
 #: Where the converged ablation's records are committed, under results/ (``<name>/seed<N>/``).
 ABLATION_FOLDER = "convergence/ablation"
-#: The same folder from the repository root; the long runs of the plateau search are its seed-0 records.
+#: The same folder from the repository root.
 FOLDER = f"results/{ABLATION_FOLDER}"
+#: The plateau search's records, under results/: the long runs the converged schedule was chosen from, trained
+#: with MMEngine's DefaultSampler (augmentations from each loader worker's stream) before training seeded
+#: every sample (:class:`fowkal.mmpose.data.SeededSampler`). The ablation trains its own seed 0.
+PLATEAU_ABLATION_FOLDER = "convergence/plateau"
+PLATEAU_FOLDER = f"results/{PLATEAU_ABLATION_FOLDER}"
 PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL = SCHEDULES["converged"]
 PLATEAU_SEED = 0
 #: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
@@ -233,14 +240,19 @@ def loss_table(records: list[dict], names: list[str] | None = None):
     return pd.DataFrame(rows, columns=["name", "seed", "epoch", "iter", "loss"])
 
 
-def load_plateau_records(out_dir=None) -> tuple[list[dict], list[str]]:
-    """The long runs' records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`) under ``out_dir`` (default:
-    :data:`FOLDER`) and their names; those not trained yet are left out."""
-    out_dir = Path(out_dir) if out_dir is not None else REPO / FOLDER
-    records = [r for r in _named_records(out_dir) if r["seed"] == PLATEAU_SEED
-               and r["method"] in {name for name, _, _ in PLATEAU_RUNS}]
+def load_plateau_records(results_dir=None) -> tuple[list[dict], list[str]]:
+    """The long runs' records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`) and their names, from
+    ``results_dir`` (default: the repository's ``results/``): the plateau search's (:data:`PLATEAU_FOLDER`),
+    and for a run it lacks, seed 0 of the converged ablation (:data:`FOLDER`); those not trained yet are
+    left out."""
+    root = Path(results_dir) if results_dir is not None else REPO / "results"
     order = [name for name, _, _ in PLATEAU_RUNS]
-    records.sort(key=lambda r: order.index(r["method"]))
+    found = {}
+    for folder in (PLATEAU_ABLATION_FOLDER, ABLATION_FOLDER):
+        for r in _named_records(root / folder):
+            if r["seed"] == PLATEAU_SEED and r["method"] in order:
+                found.setdefault(r["method"], r)
+    records = sorted(found.values(), key=lambda r: order.index(r["method"]))
     return records, [r["method"] for r in records]
 
 
@@ -251,10 +263,10 @@ def _named_records(folder: Path) -> list[dict]:
     return [dict(r, method=Path(r["_path"]).parent.parent.name) for r in run_records(folder)[0]]
 
 
-def load_plateaus(out_dir=None, *, part: str = "wholebody") -> list[Plateau]:
-    """:func:`plateau` of every record under ``out_dir`` (default: the repository's :data:`FOLDER`), named
-    after its folder (``fowkal_normalised``); [] where none is there yet."""
-    records, names = load_plateau_records(out_dir)
+def load_plateaus(results_dir=None, *, part: str = "wholebody") -> list[Plateau]:
+    """:func:`plateau` of every long run's record (:func:`load_plateau_records`), named after its folder
+    (``fowkal_normalised``); [] where none is there yet."""
+    records, names = load_plateau_records(results_dir)
     return [plateau(r, name=name, part=part) for r, name in zip(records, names)]
 
 
@@ -444,6 +456,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
+__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
+           "LENGTH_CHECK_RUNS", "run_length_check", "length_check", "length_markdown", "load_long_records", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
