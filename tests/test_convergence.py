@@ -145,6 +145,16 @@ def test_converged_records_are_named_after_their_folders_and_the_plateau_is_thei
     assert convergence.converged_records(tmp_path / "absent") == []
 
 
+def test_trained_records_are_the_ablations_then_the_plateau_searchs_it_lacks(tmp_path):
+    for folder, name, seed, ap in ((convergence.ABLATION_FOLDER, "mse", 0, 30.0),
+                                   (convergence.PLATEAU_ABLATION_FOLDER, "mse", 0, 31.0),
+                                   (convergence.PLATEAU_ABLATION_FOLDER, "kal", 0, 32.0)):
+        _write(tmp_path / folder / name / f"seed{seed}", dict(_record({4: ap, 8: ap}, 8, method=name), seed=seed))
+    trained = {(r["method"], r["seed"]): r["curve"][0]["AP"]["wholebody"] for r in convergence.trained_records(tmp_path)}
+    assert trained == {("mse", 0): 0.30, ("kal", 0): 0.32}  # the ablation's own mse, the plateau's kal
+    assert [r["method"] for r in convergence.converged_records(tmp_path)] == ["mse"]
+
+
 def test_curve_and_loss_tables_are_long_and_leave_out_records_without_curves():
     a = dict(_record({4: 20.0, 8: 30.0}, 8), seed=0, loss_curve=[{"epoch": 1, "iter": 20, "iters": 20, "loss": 0.5}])
     old = {"method": "mse", "seed": 1, "schedule": {"epochs": 3}}  # made before records carried curves

@@ -293,6 +293,17 @@ def converged_records(results_dir=None) -> list[dict]:
     return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER)
 
 
+def trained_records(results_dir=None) -> list[dict]:
+    """Every record trained at the converged schedule: the ablation's (:func:`converged_records`), and the
+    plateau search's (:data:`PLATEAU_FOLDER`) for a (name, seed) the ablation lacks. Same schedule, so the
+    same kind of trained model for figures and per-run summaries; not for paired comparisons, which need
+    the ablation's one sampler (the plateau runs' augmentations came from the workers' streams)."""
+    root = Path(results_dir) if results_dir is not None else REPO / "results"
+    ablation = converged_records(root)
+    have = {(r["method"], r["seed"]) for r in ablation}
+    return ablation + [r for r in _named_records(root / PLATEAU_ABLATION_FOLDER) if (r["method"], r["seed"]) not in have]
+
+
 def converged_complete(converged: list[dict], seeds: int = len(CONVERGED_SEEDS)) -> bool:
     """Whether every method of the ablation (:data:`fowkal.losses.METHODS`) has at least ``seeds`` common seeds
     in the converged records."""
@@ -456,7 +467,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
+__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
            "LENGTH_CHECK_RUNS", "run_length_check", "length_check", "length_markdown", "load_long_records", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
