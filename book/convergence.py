@@ -54,8 +54,8 @@ if plateau_records:
                                       steps=lr_steps(convergence.PLATEAU_EPOCHS)), "plateau_curves")
 else:
     pages.show(pages.missing(
-        "No long runs yet", "Neither `results/convergence/plateau/` nor the ablation holds a seed-0 record of them. Make them (one after "
-        "the other, resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from "
+        "No long runs yet", "Neither `results/convergence/plateau/` nor the ablation holds a seed-0 record of them. "
+        "Make them (one after the other, resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from "
         "fowkal.studies.convergence import run_plateau; run_plateau()'\n```", kind="note"))
 
 # %% [markdown]
