@@ -67,10 +67,11 @@ else:
 # still change the trained models, so the run that climbed most is trained again from the same seed (same
 # initial weights, same batches) for 1.5x as many epochs, the `long` schedule (60 epochs, steps after epochs
 # 49 and 57; `fowkal.studies.convergence.run_length_check`), and its final AP is compared with the 40-epoch
-# run's, part by part. One seed: a difference of about a point is within what a change of seed moves. Both
-# runs drew their augmentations from the loader workers' streams (MMEngine's `DefaultSampler`), and the
-# 40-epoch one was resumed several times, which restarts those streams: after epoch 3 the two saw different
-# augmentations of the same samples, so the difference also holds that noise.
+# run's, part by part. It is one pair of runs, and not an exact one: both drew their augmentations from the
+# loader workers' streams (MMEngine's `DefaultSampler`), and the 40-epoch run was resumed several times,
+# which restarts those streams, so after epoch 3 the two saw different augmentations of the same samples.
+# The difference therefore also holds what other augmentations move, which one pair cannot measure; a
+# small difference says the longer schedule does not help much, not that it does not help at all.
 
 # %% tags=["hide-input"]
 results = pages.runs_dir().parent
