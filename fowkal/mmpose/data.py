@@ -21,6 +21,10 @@ on the CPU profile (top-down crops at 128x96, 133 heatmaps at 64x48), and each h
 
 ``tests/test_fast_data.py`` checks each against MMPose's own on the embedded benchmark. Register them
 with ``custom_imports = dict(imports=['fowkal.mmpose'])`` and use the names in a config.
+
+:class:`SeededSampler` (with :class:`FastCocoWholeBodyDataset`) changes what is drawn, not how fast: every
+training sample is augmented from its own ``(seed, epoch, position)``, so a resumed run, and every method
+trained with one seed, sees the same samples (``tests/test_seeded_sampler.py``).
 """
 from __future__ import annotations
 
