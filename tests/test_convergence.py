@@ -10,6 +10,7 @@ from fowkal.runs.metrics import RESULT_KEYS
 from pathlib import Path
 from pathlib import Path as PathLike
 
+from fowkal.configs.arguments import SCHEDULES
 from fowkal.studies import convergence
 
 
@@ -89,27 +90,33 @@ def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch
     runs = (("mse", "mse", {}), ("fowkal_normalised", "fowkal", {"model.head.loss.term_normalisation": "batch"}))
     assert convergence.run_converged(runs=runs, seeds=(0, 1), out_dir=tmp_path, log=lambda m: None) == 4
     assert [c[0] for c in calls] == ["mse/seed0", "fowkal_normalised/seed0", "mse/seed1", "fowkal_normalised/seed1"]
-    assert calls[1][1] == "fowkal_normalised-e40-seed0"
+    assert calls[1][1] == f"fowkal_normalised-e{SCHEDULES['converged'][0]}-seed0"
     assert all(c[2]["schedule"] == "converged" and c[2]["profile"] == "cpu" for c in calls)
     assert json.loads(calls[1][2]["cfg_options"]) == {"model.head.loss.term_normalisation": "batch"}
     assert calls[0][2]["cfg_options"] == "" and calls[0][2]["method"] == "mse"
 
 
-def test_the_length_check_trains_the_long_schedule_into_its_own_folder(monkeypatch, tmp_path):
+def test_the_plateau_search_and_the_length_check_train_into_their_own_folders(monkeypatch, tmp_path):
     calls = []
 
     def fake_run(folder, work_dir, *, notebook, label, parameters, log):
-        calls.append((Path(folder).as_posix(), Path(work_dir).name, parameters["schedule"]))
+        calls.append((Path(folder).as_posix(), Path(work_dir).as_posix(), {k: parameters.get(k) for k in
+                                                                          ("schedule", "epochs", "val_interval")}))
         return 1
 
     monkeypatch.setattr(convergence, "run_train_notebook", fake_run)
     assert convergence.run_length_check(log=lambda m: None) == len(convergence.LENGTH_CHECK_RUNS)
     name = convergence.LENGTH_CHECK_RUNS[0][0]
-    long_epochs = convergence.SCHEDULES["long"][0]
-    assert long_epochs > convergence.PLATEAU_EPOCHS
-    assert calls[0] == (f"{convergence.LONG_FOLDER}/{name}/seed0", f"{name}-e{long_epochs}-seed0", "long")
-    with pytest.raises(ValueError, match="'quick' is not a named long schedule"):
-        convergence.run_converged(schedule="quick", log=lambda m: None)
+    epochs = SCHEDULES["converged"][0]
+    assert epochs >= 1.5 * convergence.PLATEAU_EPOCHS
+    assert calls[0] == (f"{convergence.LONG_FOLDER}/{name}/seed0", f"work_dirs/convergence/long/{name}-e{epochs}-seed0",
+                        {"schedule": "converged", "epochs": None, "val_interval": None})
+    calls.clear()
+    assert convergence.run_plateau(log=lambda m: None) == len(convergence.PLATEAU_RUNS)
+    assert calls[0] == (f"{convergence.PLATEAU_FOLDER}/mse/seed0", "work_dirs/convergence/plateau/mse-e40-seed0",
+                        {"schedule": None, "epochs": 40, "val_interval": 4})
+    with pytest.raises(ValueError, match="give both epochs and val_interval or neither"):
+        convergence.run_converged(epochs=12, log=lambda m: None)
 
 
 def test_length_check_compares_the_final_ap_of_the_same_run_at_both_lengths(tmp_path):
@@ -129,19 +136,16 @@ def test_length_check_compares_the_final_ap_of_the_same_run_at_both_lengths(tmp_
         convergence.length_check([dict(short, seed=0)], [dict(short, seed=0)])
 
 
-def test_converged_records_are_named_after_their_folders_and_the_plateau_is_their_seed_0(tmp_path):
-    for name, seed in (("mse", 0), ("mse", 1), ("fowkal_normalised", 0), ("awing", 0)):
-        record = dict(_record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name), seed=seed)
-        _write(tmp_path / convergence.ABLATION_FOLDER / name / f"seed{seed}", record)
+def test_converged_and_plateau_records_are_named_after_their_folders(tmp_path):
+    for folder in (convergence.ABLATION_FOLDER, convergence.PLATEAU_ABLATION_FOLDER):
+        for name, seed in (("mse", 0), ("mse", 1), ("fowkal_normalised", 0), ("awing", 0)):
+            record = dict(_record({4: 20.0, 8: 30.0}, 8, method="fowkal" if "fowkal" in name else name), seed=seed)
+            _write(tmp_path / folder / name / f"seed{seed}", record)
     named = sorted((r["method"], r["seed"]) for r in convergence.converged_records(tmp_path))
     assert named == [("awing", 0), ("fowkal_normalised", 0), ("mse", 0), ("mse", 1)]
     records, names = convergence.load_plateau_records(tmp_path)
     assert names == ["mse", "fowkal_normalised"]  # the plateau runs' order; awing and seed 1 are not long runs
-    # the plateau search's own record comes first; the ablation's seed 0 fills in the runs it lacks
-    _write(tmp_path / convergence.PLATEAU_ABLATION_FOLDER / "mse" / "seed0", _record({4: 21.0, 8: 31.0}, 8))
-    records, names = convergence.load_plateau_records(tmp_path)
-    assert names == ["mse", "fowkal_normalised"] and records[0]["curve"][0]["AP"]["wholebody"] == 0.21
-    assert PathLike(records[1]["_path"]).parts[-4] == "ablation"
+    assert all(PathLike(r["_path"]).parts[-4] == "plateau" for r in records)
     assert convergence.converged_records(tmp_path / "absent") == []
 
 
@@ -257,7 +261,7 @@ def test_the_converged_records_lead_once_every_method_has_the_seeds():
     assert not convergence.converged_complete(converged)  # one method lacks seed 2
     converged.append(_ap_record("kal", 2, 0.6))
     records, schedule = convergence.leading_records(quick, converged)
-    assert "40 epochs" in schedule and len(records) == 3 * len(METHODS)  # the best variant is not a table row
+    assert f"{SCHEDULES['converged'][0]} epochs" in schedule and len(records) == 3 * len(METHODS)  # the best variant is not a table row
 
 
 def test_seeds_to_decide_follows_the_t_interval_at_holms_strictest_level():

@@ -68,16 +68,20 @@ def test_the_committed_records_are_64x48_from_clean_trees_and_seed_major():
             from fowkal.configs.arguments import SCHEDULES
             from fowkal.studies.convergence import CONVERGED_RUNS
 
+            from fowkal.studies.convergence import PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL
+
             method = {name: method for name, method, _ in CONVERGED_RUNS}[where.parts[2]]
-            assert record["method"] == method and record["schedule"]["epochs"] == SCHEDULES["converged"][0], where
-            assert record["config"]["args"]["val_interval"] == SCHEDULES["converged"][1], where
+            epochs, val_interval = SCHEDULES["converged"] if where.parts[1] == "ablation" else \
+                (PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL)
+            assert record["method"] == method and record["schedule"]["epochs"] == epochs, where
+            assert record["config"]["args"]["val_interval"] == val_interval, where
             # one sampler throughout the ablation: every sample seeded, so seeds pair runs exactly
             sampler = (record["config"].get("differences") or {}).get("train_dataloader.sampler.type")
             assert (sampler is None) == (where.parts[1] == "ablation"), where
         if where.parts[:2] == ("convergence", "long"):
             from fowkal.configs.arguments import SCHEDULES
 
-            assert record["schedule"]["epochs"] == SCHEDULES["long"][0], where
+            assert record["schedule"]["epochs"] == SCHEDULES["converged"][0], where
     # seed-major, as the ablation runs: the seeds from 0 without a gap, every method at all but the last
     seeds = sorted(ablation)
     assert seeds == list(range(len(seeds)))

@@ -88,11 +88,9 @@ class TrainOptions:
     work_dir: str | None = _option(None, "output folder (default: work_dirs/<profile>/<method>-seed<seed>)",
                                    path=True, config=True)
     # the schedule and the model
-    schedule: str = _option("quick", "the cpu profile's named schedule: quick (its 3 epochs), converged "
+    schedule: str = _option("quick", "the cpu profile's named schedule: quick (its 3 epochs) or converged "
                             f"({SCHEDULES['converged'][0]} epochs, validated every {SCHEDULES['converged'][1]}: long "
-                            "enough for the learning curves to level off) or long "
-                            f"({SCHEDULES['long'][0]} epochs: does a longer schedule still move the final AP?); "
-                            "it sets epochs and val_interval, and "
+                            "enough for the learning curves to level off); it sets epochs and val_interval, and "
                             "work dirs go to work_dirs/cpu-<schedule>/",
                             choices=tuple(SCHEDULES))
     epochs: int | None = _option(None, "training epochs (default: the profile's); the LR steps stay at the "

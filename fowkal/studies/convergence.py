@@ -5,9 +5,9 @@ The ablation's quick profile stops after 3 epochs, far from trained models. :dat
 MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best variant (seed 0) for
 :data:`PLATEAU_EPOCHS` epochs, the learning-rate steps at the paper's 81 % and 95 % of the schedule,
 validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`); :func:`plateau` reads one
-record's curve. The cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) was
-chosen from those curves (:data:`PLATEAU_FOLDER`), and :func:`run_length_check` checks it by training the run
-still climbing most 1.5x as long (:func:`length_check`). :func:`run_converged` trains :data:`CONVERGED_RUNS`
+record's curve. None was flat over its last third, so :func:`run_length_check` trained the run still
+climbing most 1.5x as long (:func:`length_check`); body, foot and face AP still rose by 1.2-2.5 points,
+so the cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) is that longer one. :func:`run_converged` trains :data:`CONVERGED_RUNS`
 (every method and the best variant) at :data:`CONVERGED_SEEDS` in the order :func:`training_order` gives
 (the plateau runs at two seeds first, so the seed-to-seed spread of their claims is known early), into one
 folder, :data:`FOLDER`, every sample seeded from (seed, epoch, position), so a run resumed anywhere trains
@@ -37,7 +37,8 @@ FOLDER = f"results/{ABLATION_FOLDER}"
 #: every sample (:class:`fowkal.mmpose.data.SeededSampler`). The ablation trains its own seed 0.
 PLATEAU_ABLATION_FOLDER = "convergence/plateau"
 PLATEAU_FOLDER = f"results/{PLATEAU_ABLATION_FOLDER}"
-PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL = SCHEDULES["converged"]
+#: The plateau search's schedule (epochs, validate every): the steps after epochs 32 and 38.
+PLATEAU_EPOCHS, PLATEAU_VAL_INTERVAL = 40, 4
 PLATEAU_SEED = 0
 #: A curve is flat when its whole-body AP moved less than this (AP points) over the last third of the run.
 FLAT_AP = 1.0
@@ -46,16 +47,16 @@ FLAT_AP = 1.0
 PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {}),
                 ("heuristic_fwahr", "heuristic_fwahr", {}), ("kal_lambda0", "kal_lambda0", {}),
                 (variant_method(BEST_VARIANT), "fowkal", KAF_VARIANTS[BEST_VARIANT]))
-#: The converged ablation: the plateau runs first (their seed 0 is the plateau search), then every other
-#: method of the ablation (Tables 2-3 and the three controls).
+#: The converged ablation: the plateau runs first, then every other method of the ablation (Tables 2-3 and the
+#: three controls).
 CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r[0] for r in PLATEAU_RUNS})
 #: Its seeds (:func:`training_order` says in which order they are trained).
 CONVERGED_SEEDS = (0, 1, 2)
 #: How many seeds the plateau runs get before the other methods' runs start.
 EARLY_SEEDS = 2
-#: The length check: the long run whose full-rate phase still climbed most at the converged schedule, trained
-#: again at the 'long' schedule (1.5x as many epochs, same seed), into :data:`LONG_FOLDER`. If its final AP
-#: moves by less than :data:`FLAT_AP`, a longer schedule would not change the verdicts' models much.
+#: The length check: the plateau run whose full-rate phase still climbed most, trained again (same seed, same
+#: sampler) 1.5x as long, at the converged schedule, into :data:`LONG_FOLDER`. Its final AP moved by
+#: :data:`FLAT_AP` or more on body, foot and face, so the converged schedule is the longer one.
 LENGTH_CHECK_RUNS = (("heuristic_fwahr", "heuristic_fwahr", {}),)
 LONG_ABLATION_FOLDER = "convergence/long"
 LONG_FOLDER = f"results/{LONG_ABLATION_FOLDER}"
@@ -78,21 +79,23 @@ def training_order(runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, *, early=PLATEAU_
             + [(r, s) for s in rest for r in runs])
 
 
-def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER, work_root="work_dirs/convergence",
-                  notebook="notebooks/train.ipynb", data_root: str = "", schedule: str = "converged",
-                  log=print) -> int:
-    """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, at the cpu
-    profile's ``schedule``, one at a time, in :func:`training_order`; returns how many ran."""
+def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER,
+                  work_root="work_dirs/convergence/ablation", notebook="notebooks/train.ipynb", data_root: str = "",
+                  epochs: int | None = None, val_interval: int | None = None, log=print) -> int:
+    """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, one at a time, in
+    :func:`training_order`, at the cpu profile's ``converged`` schedule (or ``epochs`` validated every
+    ``val_interval``, both given); returns how many ran."""
     import json
 
-    if schedule not in SCHEDULES or SCHEDULES[schedule][0] is None:
-        raise ValueError(f"schedule {schedule!r} is not a named long schedule; choose from "
-                         f"{sorted(k for k, v in SCHEDULES.items() if v[0] is not None)}")
-    epochs = SCHEDULES[schedule][0]
+    if (epochs is None) != (val_interval is None):
+        raise ValueError(f"give both epochs and val_interval or neither, got epochs={epochs!r}, "
+                         f"val_interval={val_interval!r}")
+    schedule = dict(schedule="converged") if epochs is None else dict(epochs=int(epochs), val_interval=int(val_interval))
+    epochs = SCHEDULES["converged"][0] if epochs is None else int(epochs)
     ran = 0
     for (name, method, overrides), seed in training_order(runs, seeds):
-        parameters = dict(method=method, seed=seed, profile="cpu", schedule=schedule, data_root=data_root,
-                          cfg_options=json.dumps(overrides) if overrides else "")
+        parameters = dict(method=method, seed=seed, profile="cpu", data_root=data_root,
+                          cfg_options=json.dumps(overrides) if overrides else "", **schedule)
         ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
                                   notebook=notebook, label=f"{name} seed {seed}, {epochs} epochs", log=log,
                                   parameters=parameters)
@@ -100,15 +103,18 @@ def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER,
 
 
 def run_plateau(*, log=print, **kwargs) -> int:
-    """The plateau search: :data:`PLATEAU_RUNS` at seed :data:`PLATEAU_SEED` (:func:`run_converged`)."""
-    return run_converged(runs=PLATEAU_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
+    """The plateau search: :data:`PLATEAU_RUNS` at seed :data:`PLATEAU_SEED`, :data:`PLATEAU_EPOCHS` epochs,
+    into :data:`PLATEAU_FOLDER` (:func:`run_converged`)."""
+    kwargs = dict(dict(out_dir=PLATEAU_FOLDER, work_root="work_dirs/convergence/plateau"), **kwargs)
+    return run_converged(runs=PLATEAU_RUNS, seeds=(PLATEAU_SEED,), epochs=PLATEAU_EPOCHS,
+                         val_interval=PLATEAU_VAL_INTERVAL, log=log, **kwargs)
 
 
 def run_length_check(*, log=print, **kwargs) -> int:
-    """The length check: :data:`LENGTH_CHECK_RUNS` at seed :data:`PLATEAU_SEED` and the ``long`` schedule,
-    into :data:`LONG_FOLDER` (:func:`run_converged`)."""
-    return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), out_dir=LONG_FOLDER, schedule="long",
-                         log=log, **kwargs)
+    """The length check: :data:`LENGTH_CHECK_RUNS` at seed :data:`PLATEAU_SEED` and the converged schedule, into
+    :data:`LONG_FOLDER` (:func:`run_converged`)."""
+    kwargs = dict(dict(out_dir=LONG_FOLDER, work_root="work_dirs/convergence/long"), **kwargs)
+    return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
 
 
 def length_check(converged: list[dict], long: list[dict]) -> list[dict]:
@@ -241,18 +247,14 @@ def loss_table(records: list[dict], names: list[str] | None = None):
 
 
 def load_plateau_records(results_dir=None) -> tuple[list[dict], list[str]]:
-    """The long runs' records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`) and their names, from
-    ``results_dir`` (default: the repository's ``results/``): the plateau search's (:data:`PLATEAU_FOLDER`),
-    and for a run it lacks, seed 0 of the converged ablation (:data:`FOLDER`); those not trained yet are
-    left out."""
+    """The plateau search's records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`, :data:`PLATEAU_FOLDER` under
+    ``results_dir``, default: the repository's ``results/``) and their names, in the plan's order; those not
+    trained are left out."""
     root = Path(results_dir) if results_dir is not None else REPO / "results"
     order = [name for name, _, _ in PLATEAU_RUNS]
-    found = {}
-    for folder in (PLATEAU_ABLATION_FOLDER, ABLATION_FOLDER):
-        for r in _named_records(root / folder):
-            if r["seed"] == PLATEAU_SEED and r["method"] in order:
-                found.setdefault(r["method"], r)
-    records = sorted(found.values(), key=lambda r: order.index(r["method"]))
+    records = [r for r in _named_records(root / PLATEAU_ABLATION_FOLDER) if r["seed"] == PLATEAU_SEED
+               and r["method"] in order]
+    records.sort(key=lambda r: order.index(r["method"]))
     return records, [r["method"] for r in records]
 
 
@@ -446,7 +448,7 @@ def kaf_schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs",
     return "\n".join(lines)
 
 
-def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence", batches: int | None = None,
+def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence/ablation", batches: int | None = None,
                              log=print) -> list[Path]:
     """Write ``kaf_push.json`` (:mod:`fowkal.studies.kaf_push`) beside every KAL-family record of the
     converged ablation that lacks one and whose final checkpoint is still in its work dir (the work dirs of
