@@ -89,10 +89,15 @@ else:
 #   computes in microcode, and its backward took ~1.7x as long as under WAHR. Entries below 2^-100 are set to
 #   0 in place; they lie far below half a unit in the last place of the sums they enter, and the parameter
 #   gradients stay bit for bit the same (a test checks it on DARK targets; the check below trains FoWKAL).
+# - **Batches handed over by shared-memory name** (`fowkal.runs.ipc`): PyTorch's default on Linux sends each
+#   tensor of a batch from the loader's worker as a file descriptor, one socket round trip per tensor, and a
+#   pose batch holds a few hundred (each sample's image, heatmaps, weights and visibilities). Training sets
+#   the `file_system` strategy instead: the same tensors, named by their shared-memory file. The loader's wait
+#   is the part of the step it shortens.
 #
 # Measured and not adopted (the candidate rows): channels-last convolutions. They are faster on this CPU, but
 # they change the convolutions' arithmetic, and a run pairs only with runs made with the same arithmetic: the
-# converged ablation's first runs were made without them.
+# converged ablation's runs are made without them.
 
 # %% tags=["hide-input"]
 step_bench = performance.read_benchmark("bench_step")
