@@ -55,7 +55,7 @@ if plateau_records:
                                       steps=lr_steps(convergence.PLATEAU_EPOCHS)), "plateau_curves")
 else:
     pages.show(pages.missing(
-        "No long runs yet", "Neither `results/convergence/plateau/` nor the ablation holds a seed-0 record of them. "
+        "No long runs yet", "`results/convergence/plateau/` holds no seed-0 record of them. "
         "Make them (one after the other, resumable; 6-8 hours on two cores):\n\n```bash\n.venv/bin/python -c 'from "
         "fowkal.studies.convergence import run_plateau; run_plateau()'\n```", kind="note"))
 
@@ -84,7 +84,7 @@ if length_rows:
         short, long = row["epochs"]
         moved_most = max(row["change"], key=lambda part: abs(row["change"][part]))
         pages.show(f"Trained {long} instead of {short} epochs, {row['name']}'s final whole-body AP moved by "
-                   f"**{row['change']['wholebody']:+.1f}** ({row['converged']['wholebody']:.1f} → "
+                   f"**{row['change']['wholebody']:+.1f}** ({row['short']['wholebody']:.1f} → "
                    f"{row['long']['wholebody']:.1f}); the part that moved most, {moved_most}, by "
                    f"{row['change'][moved_most]:+.1f}. "
                    + ("Every part moved less than 1 AP." if row["flat"] else "Not every part moved less than 1 AP."))

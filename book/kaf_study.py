@@ -97,16 +97,19 @@ pages.show(kaf_report.collapse_text(runs) if paper_runs else
 # ### Trained longer
 #
 # The study's runs stop after 3 epochs, as the quick ablation does; a collapse cut short, or a face that
-# leads only early, would read differently on trained models. The KAL-family runs trained at the converged
-# schedule ({doc}`convergence`: the ablation's, and the plateau search's where the ablation has not trained
-# that seed yet; default noise) are summarised beside the study's 3-epoch runs of
+# leads only early, would read differently on trained models. The KAL-family runs of the ablation at the
+# converged schedule ({doc}`convergence`; default noise), or of the 40-epoch plateau search until the ablation
+# has trained its runs (the column names the length), are summarised beside the study's 3-epoch runs of
 # the same settings, by the same measures: the share of keypoints with λ < 0.05 at the end and the λ state
 # (the verdict's rule below), the final λ per part, how often the face's λ is the highest, and ρ(λ, push)
 # where the push was measured on the final model.
 
 # %% tags=["hide-input"]
-converged_kaf = convergence.kaf_runs(convergence.trained_records(study.root))
-pages.show(pages.wide_table(convergence.kaf_schedule_markdown(convergence.kaf_at_both_schedules(runs, converged_kaf)))
+trained = convergence.trained_records(study.root)
+converged_kaf = convergence.kaf_runs(trained)
+trained_label = " / ".join(sorted({f"{r['schedule']['epochs']} epochs" for r in trained}))
+pages.show(pages.wide_table(convergence.kaf_schedule_markdown(convergence.kaf_at_both_schedules(runs, converged_kaf),
+                                                              converged_label=trained_label))
            if converged_kaf else pages.missing("No converged KAL-family run yet", "`results/convergence/` "
                                                "holds no KAL, FoWKAL or KAL + WAHR record.", kind="note"))
 

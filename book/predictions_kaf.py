@@ -24,10 +24,10 @@
 # training. Here both are drawn from the CPU reproduction's run records: each record keeps the
 # predictions for the first four validation images of the benchmark, and each KAL-family run
 # (KAL, FoWKAL, KAL + WAHR) logs λ (`kaf_log.json`: per keypoint, the mean and standard
-# deviation over the samples of the first batches and of every epoch). Figs. 4 and 5 come from runs
-# trained at the converged schedule ({doc}`convergence`: the ablation's, or the plateau search's) where
-# there are the runs they need, trained models as in the paper, and from the 3-epoch ablation otherwise;
-# the captions name the records
+# deviation over the samples of the first batches and of every epoch). Figs. 4 and 5 come from trained
+# models as in the paper where there are the runs they need: the ablation at the converged schedule
+# ({doc}`convergence`), or the 40-epoch plateau search until the ablation has trained its runs; and from the
+# 3-epoch ablation otherwise; the captions name the records
 # every figure comes from and how long they trained.
 
 # %% tags=["hide-input"]
@@ -41,7 +41,7 @@ from fowkal.viz import figures, pages, predictions, style
 style.use_style()
 RUNS = pages.runs_dir()
 records, missing = pages.run_records(RUNS)
-converged = convergence.trained_records(RUNS.parent)  # models trained at the converged schedule, where they exist
+converged = convergence.trained_records(RUNS.parent)  # trained models (one schedule), where they exist
 SAVE = pages.writes_figures()  # figures/ gets only what the committed records draw
 display(Markdown(f"Run records read from `{pages.repo_relative(RUNS)}`: {len(records)}."
                  if records else pages.missing_records(missing, "This page has no figures until they exist.")))

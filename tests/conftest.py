@@ -119,3 +119,12 @@ def real_sample() -> Path:
 def eval_example() -> Path:
     """``$FOWKAL_EVAL_EXAMPLE``: real annotations and predictions (skip where unset)."""
     return _data_folder("FOWKAL_EVAL_EXAMPLE", "example_gt.json, example_pred.json")
+
+
+@pytest.fixture(scope="session")
+def pipeline_bench(tmp_path_factory) -> Path:
+    """A small generated benchmark (6 training, 4 validation images) for tests of the training pipeline."""
+    from fowkal.data import make_benchmark
+
+    return make_benchmark(tmp_path_factory.mktemp("pipeline") / "bench", seed=3, workers=1, train_images=6,
+                          val_images=4, image_size=(192, 160), person_height=(90.0, 140.0))

@@ -122,12 +122,14 @@ def test_the_plateau_search_and_the_length_check_train_into_their_own_folders(mo
 def test_length_check_compares_the_final_ap_of_the_same_run_at_both_lengths(tmp_path):
     short = dict(_record({20: 60.0, 40: 70.0}, 40, method="heuristic_fwahr"))
     long = dict(_record({20: 60.0, 40: 70.5, 60: 72.0}, 60, method="heuristic_fwahr"))
-    _write(tmp_path / convergence.ABLATION_FOLDER / "heuristic_fwahr" / "seed0", short)
+    _write(tmp_path / convergence.PLATEAU_ABLATION_FOLDER / "heuristic_fwahr" / "seed0", short)
     _write(tmp_path / convergence.LONG_ABLATION_FOLDER / "heuristic_fwahr" / "seed0", long)
     _write(tmp_path / convergence.LONG_ABLATION_FOLDER / "mse" / "seed0", _record({20: 1.0, 60: 2.0}, 60))
-    rows = convergence.length_check(convergence.converged_records(tmp_path), convergence.load_long_records(tmp_path))
+    rows = convergence.length_check(convergence.load_plateau_records(tmp_path)[0],
+                                    convergence.load_long_records(tmp_path))
     assert len(rows) == 1 and rows[0]["name"] == "heuristic_fwahr" and rows[0]["epochs"] == (40, 60)
     assert rows[0]["change"]["wholebody"] == pytest.approx(2.0) and not rows[0]["flat"]
+    assert rows[0]["short"]["wholebody"] == pytest.approx(70.0) and rows[0]["long"]["wholebody"] == pytest.approx(72.0)
     assert "| heuristic_fwahr (seed 0) | wholebody | 70.0 (40 ep.) | 72.0 (60 ep.) | +2.0 | no |" in \
         convergence.length_markdown(rows)
     settled = dict(long, curve=long["curve"][:2] + [dict(long["curve"][2], AP={k: 0.705 for k in RESULT_KEYS})])
@@ -149,14 +151,21 @@ def test_converged_and_plateau_records_are_named_after_their_folders(tmp_path):
     assert convergence.converged_records(tmp_path / "absent") == []
 
 
-def test_trained_records_are_the_ablations_then_the_plateau_searchs_it_lacks(tmp_path):
-    for folder, name, seed, ap in ((convergence.ABLATION_FOLDER, "mse", 0, 30.0),
-                                   (convergence.PLATEAU_ABLATION_FOLDER, "mse", 0, 31.0),
-                                   (convergence.PLATEAU_ABLATION_FOLDER, "kal", 0, 32.0)):
-        _write(tmp_path / folder / name / f"seed{seed}", dict(_record({4: ap, 8: ap}, 8, method=name), seed=seed))
-    trained = {(r["method"], r["seed"]): r["curve"][0]["AP"]["wholebody"] for r in convergence.trained_records(tmp_path)}
-    assert trained == {("mse", 0): 0.30, ("kal", 0): 0.32}  # the ablation's own mse, the plateau's kal
-    assert [r["method"] for r in convergence.converged_records(tmp_path)] == ["mse"]
+def test_trained_records_come_from_one_schedule_the_ablation_once_it_covers_the_plateau_search(tmp_path):
+    def write(folder, name, ap):
+        _write(tmp_path / folder / name / "seed0", dict(_record({4: ap, 8: ap}, 8, method=name), seed=0))
+
+    write(convergence.PLATEAU_ABLATION_FOLDER, "mse", 31.0)
+    write(convergence.PLATEAU_ABLATION_FOLDER, "kal", 32.0)
+    write(convergence.ABLATION_FOLDER, "mse", 30.0)
+
+    def trained():
+        return {r["method"]: r["curve"][0]["AP"]["wholebody"] for r in convergence.trained_records(tmp_path)}
+
+    assert trained() == {"mse": 0.31, "kal": 0.32}  # the ablation lacks kal: the plateau search's, both
+    write(convergence.ABLATION_FOLDER, "kal", 33.0)
+    assert trained() == {"mse": 0.30, "kal": 0.33}
+    assert [r["method"] for r in convergence.converged_records(tmp_path)] == ["kal", "mse"]
 
 
 def test_curve_and_loss_tables_are_long_and_leave_out_records_without_curves():

@@ -14,14 +14,6 @@ import pytest
 pytest.importorskip("mmpose")
 pytestmark = pytest.mark.mmpose
 
-from fowkal.data import make_benchmark  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory):
-    return make_benchmark(tmp_path_factory.mktemp("fast") / "bench", seed=3, workers=1, train_images=6,
-                          val_images=4, image_size=(192, 160), person_height=(90.0, 140.0))
-
 
 def _datasets(root, split):
     """(MMPose's, the twins') dataset of the CPU profile's config for ``split``."""
@@ -55,20 +47,20 @@ def _samples(dataset, n, seed=0):
     return [dataset[i] for i in range(n)]
 
 
-def test_the_profile_uses_the_twins(bench):
+def test_the_profile_uses_the_twins(pipeline_bench):
     from fowkal.configs import build_config
 
-    cfg = build_config("mse", "cpu", data_root=bench)
+    cfg = build_config("mse", "cpu", data_root=pipeline_bench)
     assert cfg.train_dataloader.dataset.type == cfg.val_dataloader.dataset.type == "FastCocoWholeBodyDataset"
     assert cfg.model.head.decoder.type == "FastMSRAHeatmap"
     assert "FastRandomBBoxTransform" in [t["type"] for t in cfg.train_dataloader.dataset.pipeline]
 
 
 @pytest.mark.parametrize("split", ["train", "val"])
-def test_the_pipeline_twins_give_mmposes_samples_bit_for_bit(bench, split):
+def test_the_pipeline_twins_give_mmposes_samples_bit_for_bit(pipeline_bench, split):
     import torch
 
-    theirs, ours = _datasets(bench, split)
+    theirs, ours = _datasets(pipeline_bench, split)
     assert len(theirs) == len(ours) > 0
     n = min(len(ours), 12)
     for a, b in zip(_samples(theirs, n), _samples(ours, n)):
@@ -83,10 +75,10 @@ def test_the_pipeline_twins_give_mmposes_samples_bit_for_bit(bench, split):
             assert np.array_equal(np.asarray(sa.metainfo[key], dtype=object), np.asarray(value, dtype=object)), key
 
 
-def test_samples_share_the_metadata_and_the_pipeline_leaves_it_unchanged(bench):
+def test_samples_share_the_metadata_and_the_pipeline_leaves_it_unchanged(pipeline_bench):
     from fowkal.mmpose.data import SHARED_METAINFO_KEYS
 
-    _, ours = _datasets(bench, "train")
+    _, ours = _datasets(pipeline_bench, "train")
     before = {key: repr(ours.metainfo[key]) for key in SHARED_METAINFO_KEYS}
     _samples(ours, len(ours))
     info = ours.get_data_info(0)
@@ -156,12 +148,12 @@ def test_the_truncated_normal_inverse_cdf_is_scipys_on_millions_of_draws():
         assert np.array_equal(FastRandomBBoxTransform._truncnorm(*bounds, size=(4, 2)), expected)
 
 
-def test_flip_indices_are_shared_not_copied(bench):
+def test_flip_indices_are_shared_not_copied(pipeline_bench):
     import copy
 
     from fowkal.mmpose.data import SharedList
 
-    _, ours = _datasets(bench, "train")
+    _, ours = _datasets(pipeline_bench, "train")
     flip_indices = ours.metainfo["flip_indices"]
     assert isinstance(flip_indices, SharedList) and len(flip_indices) == 133
     assert copy.deepcopy(flip_indices) is flip_indices and flip_indices == list(flip_indices)

@@ -10,18 +10,10 @@ import pytest
 pytest.importorskip("mmpose")
 pytestmark = pytest.mark.mmpose
 
-from fowkal.data import make_benchmark  # noqa: E402
 from fowkal.mmpose.data import SampleIndex, SeededSampler  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory):
-    return make_benchmark(tmp_path_factory.mktemp("seeded") / "bench", seed=5, workers=1, train_images=6,
-                          val_images=2, image_size=(192, 160), person_height=(90.0, 140.0))
-
-
-def _loader(bench, sampler: str, workers: int = 1):
-    import torch  # noqa: F401
+def _loader(root, sampler: str, workers: int = 1):
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
@@ -29,7 +21,7 @@ def _loader(bench, sampler: str, workers: int = 1):
     from fowkal.configs import build_config
 
     init_default_scope("mmpose")
-    cfg = build_config("mse", "cpu", data_root=bench)
+    cfg = build_config("mse", "cpu", data_root=root)
     assert cfg.train_dataloader.sampler.type == "SeededSampler"
     cfg.train_dataloader.sampler.type = sampler
     cfg.train_dataloader.update(batch_size=4, num_workers=workers, persistent_workers=workers > 0)
@@ -54,31 +46,31 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_a_resumed_loader_draws_what_the_uninterrupted_one_drew(bench, workers):
+def test_a_resumed_loader_draws_what_the_uninterrupted_one_drew(pipeline_bench, workers):
     # uninterrupted: epochs 0 and 1 from the same workers; resumed: a fresh loader starting at epoch 1
-    ran = _loader(bench, "SeededSampler", workers)
+    ran = _loader(pipeline_bench, "SeededSampler", workers)
     _epoch_batches(ran, 0, 2)
     uninterrupted = _epoch_batches(ran, 1, 2)
-    resumed = _epoch_batches(_loader(bench, "SeededSampler", workers), 1, 2)
+    resumed = _epoch_batches(_loader(pipeline_bench, "SeededSampler", workers), 1, 2)
     assert len(resumed) == 2 and all(_same(a, b) for a, b in zip(uninterrupted, resumed))
     # and the epochs differ: the key includes the epoch
-    again = _loader(bench, "SeededSampler", workers)
+    again = _loader(pipeline_bench, "SeededSampler", workers)
     assert not _same(_epoch_batches(again, 0, 1)[0], _epoch_batches(again, 1, 1)[0])
 
 
-def test_mmengines_default_sampler_does_not_resume_the_same_samples(bench):
+def test_mmengines_default_sampler_does_not_resume_the_same_samples(pipeline_bench):
     # what SeededSampler is for: with DefaultSampler a fresh worker restarts the augmentation stream
-    ran = _loader(bench, "DefaultSampler")
+    ran = _loader(pipeline_bench, "DefaultSampler")
     _epoch_batches(ran, 0, 2)
     uninterrupted = _epoch_batches(ran, 1, 1)
-    resumed = _epoch_batches(_loader(bench, "DefaultSampler"), 1, 1)
+    resumed = _epoch_batches(_loader(pipeline_bench, "DefaultSampler"), 1, 1)
     assert not _same(uninterrupted[0], resumed[0])
 
 
-def test_indices_are_the_default_samplers_with_their_place_in_the_epoch(bench):
+def test_indices_are_the_default_samplers_with_their_place_in_the_epoch(pipeline_bench):
     from mmengine.dataset import DefaultSampler
 
-    dataset = _loader(bench, "SeededSampler", 0).dataset
+    dataset = _loader(pipeline_bench, "SeededSampler", 0).dataset
     seeded, default = SeededSampler(dataset, shuffle=True, seed=3), DefaultSampler(dataset, shuffle=True, seed=3)
     for sampler in (seeded, default):
         sampler.set_epoch(2)
@@ -93,15 +85,15 @@ def test_indices_are_the_default_samplers_with_their_place_in_the_epoch(bench):
     assert back == indices[3] and back.key == (3, 2, 3) and isinstance(back, SampleIndex)
 
 
-def test_a_dataset_that_ignores_the_key_is_refused(bench):
+def test_a_dataset_that_ignores_the_key_is_refused():
     with pytest.raises(TypeError, match="SeededSampler needs a dataset that seeds each sample from its index"):
         SeededSampler(list(range(5)))
 
 
-def test_a_sample_depends_on_its_key_only(bench):
+def test_a_sample_depends_on_its_key_only(pipeline_bench):
     import torch
 
-    dataset = _loader(bench, "SeededSampler", 0).dataset
+    dataset = _loader(pipeline_bench, "SeededSampler", 0).dataset
     first = dataset[SampleIndex(1, (0, 4, 9))]
     np.random.seed(123)
     dataset[SampleIndex(2, (0, 4, 10))]  # other draws in between change nothing

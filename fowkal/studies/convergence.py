@@ -7,9 +7,9 @@ MSE, FoWKAL, KAL, heuristic + FWAHR, the λ = 0 control and the KAF study's best
 validating every :data:`PLATEAU_VAL_INTERVAL` epochs (:mod:`fowkal.runs.curve`); :func:`plateau` reads one
 record's curve. None was flat over its last third, so :func:`run_length_check` trained the run still
 climbing most 1.5x as long (:func:`length_check`); body, foot and face AP still rose by 1.2-2.5 points,
-so the cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) is that longer one. :func:`run_converged` trains :data:`CONVERGED_RUNS`
-(every method and the best variant) at :data:`CONVERGED_SEEDS` in the order :func:`training_order` gives
-(the plateau runs at two seeds first, so the seed-to-seed spread of their claims is known early), into one
+so the cpu profile's ``converged`` schedule (:data:`fowkal.configs.arguments.SCHEDULES`) is that longer one.
+:func:`run_converged` trains :data:`CONVERGED_RUNS` (every method and the best variant) at :data:`CONVERGED_SEEDS` in the order
+:func:`training_order` gives (the plateau runs at two seeds first, so the seed-to-seed spread of their claims is known early), into one
 folder, :data:`FOLDER`, every sample seeded from (seed, epoch, position), so a run resumed anywhere trains
 what it would have trained uninterrupted and the methods of one seed see the same samples. A run that has a
 record is skipped and a killed one resumes from its checkpoint.
@@ -54,9 +54,10 @@ CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r
 CONVERGED_SEEDS = (0, 1, 2)
 #: How many seeds the plateau runs get before the other methods' runs start.
 EARLY_SEEDS = 2
-#: The length check: the plateau run whose full-rate phase still climbed most, trained again (same seed, same
-#: sampler) 1.5x as long, at the converged schedule, into :data:`LONG_FOLDER`. Its final AP moved by
-#: :data:`FLAT_AP` or more on body, foot and face, so the converged schedule is the longer one.
+#: The length check: the plateau run whose full-rate phase still climbed most, trained again from the same seed
+#: 1.5x as long, at the converged schedule, into :data:`LONG_FOLDER`. Its final AP moved by :data:`FLAT_AP` or
+#: more on body, foot and face, so the converged schedule is the longer one. The committed pair both drew from
+#: the workers' streams (``DefaultSampler``); a run made now seeds its samples and pairs with no plateau run.
 LENGTH_CHECK_RUNS = (("heuristic_fwahr", "heuristic_fwahr", {}),)
 LONG_ABLATION_FOLDER = "convergence/long"
 LONG_FOLDER = f"results/{LONG_ABLATION_FOLDER}"
@@ -117,14 +118,15 @@ def run_length_check(*, log=print, **kwargs) -> int:
     return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
 
 
-def length_check(converged: list[dict], long: list[dict]) -> list[dict]:
-    """Each (name, seed) trained at both schedules: its final AP per part at each (points), the long minus the
-    converged, and whether every part moved less than :data:`FLAT_AP`. Records are named by folder
-    (:func:`converged_records`); those of one schedule only are left out."""
+def length_check(short: list[dict], long: list[dict]) -> list[dict]:
+    """Each (name, seed) with a record in ``short`` and one trained longer in ``long``: its final AP per part at
+    each (points, ``short``/``long``), the longer minus the shorter, and whether every part moved less than
+    :data:`FLAT_AP`. Records are named by folder (:func:`load_plateau_records`, :func:`load_long_records`);
+    those with no twin are left out."""
     rows = []
-    short = {(r["method"], r["seed"]): r for r in converged}
+    shorter = {(r["method"], r["seed"]): r for r in short}
     for r in sorted(long, key=lambda r: (r["method"], r["seed"])):
-        other = short.get((r["method"], r["seed"]))
+        other = shorter.get((r["method"], r["seed"]))
         if other is None:
             continue
         if not (r.get("curve") and other.get("curve")):
@@ -132,29 +134,29 @@ def length_check(converged: list[dict], long: list[dict]) -> list[dict]:
         epochs = (int(other["schedule"]["epochs"]), int(r["schedule"]["epochs"]))
         if epochs[1] <= epochs[0]:
             raise ValueError(f"{r['method']!r} seed {r['seed']}: the long record trained {epochs[1]} epochs, "
-                             f"the converged one {epochs[0]}")
+                             f"the short one {epochs[0]}")
         finals = [{part: 100.0 * float(ap) for part, ap in rec["curve"][-1]["AP"].items()} for rec in (other, r)]
         change = {part: finals[1][part] - finals[0][part] for part in finals[0]}
-        rows.append(dict(name=r["method"], seed=r["seed"], epochs=epochs, converged=finals[0], long=finals[1],
-                         change=change, flat=all(abs(v) < FLAT_AP for v in change.values()),
-                         long_plateau=plateau(r, name=r["method"]).as_dict()))
+        rows.append(dict(name=r["method"], seed=r["seed"], epochs=epochs, short=finals[0], long=finals[1],
+                         change=change, flat=all(abs(v) < FLAT_AP for v in change.values())))
     return rows
 
 
 def load_long_records(results_dir=None) -> list[dict]:
     """The length check's records (:data:`LONG_FOLDER`), named by folder; [] where none is there yet."""
-    return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / LONG_ABLATION_FOLDER)
+    return _named_records(_results_root(results_dir) / LONG_ABLATION_FOLDER)
 
 
 def length_markdown(rows: list[dict]) -> str:
-    """One row per (run, part) of :func:`length_check`: final AP at both schedules and the change."""
-    lines = ["| run | part | final AP, converged | final AP, long | change | < {:g} AP |".format(FLAT_AP),
+    """One row per (run, part) of :func:`length_check`: final AP at both lengths and the change."""
+    lines = ["| run | part | final AP | final AP, trained longer | change | < {:g} AP |".format(FLAT_AP),
              "|---|---|---:|---:|---:|---|"]
     for row in rows:
         short, long = row["epochs"]
         for part, change in row["change"].items():
-            lines.append(f"| {row['name']} (seed {row['seed']}) | {part} | {row['converged'][part]:.1f} ({short} ep.) "
-                         f"| {row['long'][part]:.1f} ({long} ep.) | {change:+.1f} | {'yes' if abs(change) < FLAT_AP else 'no'} |")
+            lines.append(f"| {row['name']} (seed {row['seed']}) | {part} | {row['short'][part]:.1f} ({short} ep.) "
+                         f"| {row['long'][part]:.1f} ({long} ep.) | {change:+.1f} | "
+                         f"{'yes' if abs(change) < FLAT_AP else 'no'} |")
     return "\n".join(lines)
 
 
@@ -250,12 +252,16 @@ def load_plateau_records(results_dir=None) -> tuple[list[dict], list[str]]:
     """The plateau search's records (:data:`PLATEAU_RUNS` at :data:`PLATEAU_SEED`, :data:`PLATEAU_FOLDER` under
     ``results_dir``, default: the repository's ``results/``) and their names, in the plan's order; those not
     trained are left out."""
-    root = Path(results_dir) if results_dir is not None else REPO / "results"
     order = [name for name, _, _ in PLATEAU_RUNS]
-    records = [r for r in _named_records(root / PLATEAU_ABLATION_FOLDER) if r["seed"] == PLATEAU_SEED
+    records = [r for r in _named_records(_results_root(results_dir) / PLATEAU_ABLATION_FOLDER) if r["seed"] == PLATEAU_SEED
                and r["method"] in order]
     records.sort(key=lambda r: order.index(r["method"]))
     return records, [r["method"] for r in records]
+
+
+def _results_root(results_dir) -> Path:
+    """``results_dir``, or the repository's ``results/`` when None."""
+    return Path(results_dir) if results_dir is not None else REPO / "results"
 
 
 def _named_records(folder: Path) -> list[dict]:
@@ -292,18 +298,18 @@ def plateau_markdown(plateaus: list[Plateau]) -> str:
 def converged_records(results_dir=None) -> list[dict]:
     """The converged ablation's records under ``results_dir`` (default: the repository's ``results/``), each
     named after its folder (:func:`_named_records`); [] where there are none yet."""
-    return _named_records((Path(results_dir) if results_dir is not None else REPO / "results") / ABLATION_FOLDER)
+    return _named_records(_results_root(results_dir) / ABLATION_FOLDER)
 
 
 def trained_records(results_dir=None) -> list[dict]:
-    """Every record trained at the converged schedule: the ablation's (:func:`converged_records`), and the
-    plateau search's (:data:`PLATEAU_FOLDER`) for a (name, seed) the ablation lacks. Same schedule, so the
-    same kind of trained model for figures and per-run summaries; not for paired comparisons, which need
-    the ablation's one sampler (the plateau runs' augmentations came from the workers' streams)."""
-    root = Path(results_dir) if results_dir is not None else REPO / "results"
-    ablation = converged_records(root)
+    """The trained models for figures and per-run summaries, all of one schedule: the converged ablation's
+    (:func:`converged_records`) once it holds every (name, seed) of the plateau search, the plateau search's
+    40-epoch records (:data:`PLATEAU_FOLDER`) until then (so a figure never sets a 60-epoch model beside a
+    40-epoch one). Not for paired comparisons, which take the ablation's records only."""
+    ablation = converged_records(results_dir)
+    plateau_runs = _named_records(_results_root(results_dir) / PLATEAU_ABLATION_FOLDER)
     have = {(r["method"], r["seed"]) for r in ablation}
-    return ablation + [r for r in _named_records(root / PLATEAU_ABLATION_FOLDER) if (r["method"], r["seed"]) not in have]
+    return ablation if all((r["method"], r["seed"]) in have for r in plateau_runs) else plateau_runs
 
 
 def converged_complete(converged: list[dict], seeds: int = len(CONVERGED_SEEDS)) -> bool:
