@@ -44,8 +44,9 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import Tensor, nn
 
-from .compiled import KERNEL_USED, run_pixel_kernel
-from .functional import awing, fwahr_weight, wahr_weight
+from . import compiled
+from .compiled import KERNEL_USED, run_pixel_kernel, scale_and_floor, scans_pass
+from .functional import _check_awing_target, _check_finite, awing, fwahr_weight, wahr_weight
 from .reference import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_reference_loss
 
 #: torch runs an element-wise op on one thread below this many elements (``at::internal::GRAIN_SIZE``).
@@ -350,13 +351,18 @@ def _pixel_weight(ws: _Workspace, q: Tensor, p: Tensor, plan: _PixelPlan,
 
 
 def _run_kernel(q: Tensor, p: Tensor, plan: _PixelPlan, shape, active: Tensor | None, num_maps: int,
-                coefficients: tuple[Tensor, Tensor] | None) -> tuple[dict, list]:
+                coefficients: tuple[Tensor, Tensor] | None, scans: dict | None = None) -> tuple[dict, list]:
     """The pixel pass over ``q``, ``p`` (``[B·K, H·W]``): per-row sums ``{term: [B·K]}`` (AWing/ω) and
-    ``num_maps`` derivative maps (see :func:`_block_terms`; ``coefficients``: the per-row mix, ``[B·K, 1]``)."""
+    ``num_maps`` derivative maps (see :func:`_block_terms`; ``coefficients``: the per-row mix, ``[B·K, 1]``).
+    Given a dict ``scans``, the compiled pass puts the input checks' reductions in it (``"scans"``; the eager
+    pass leaves it empty)."""
     if plan.compiled:
-        found = run_pixel_kernel(q, p, plan, shape, num_maps, coefficients)
+        found = run_pixel_kernel(q, p, plan, shape, num_maps, coefficients, scans is not None)
         if found is not None:
-            return found
+            sums, maps, checked = found
+            if scans is not None:
+                scans["scans"] = checked
+            return sums, maps
     KERNEL_USED["last"] = "eager"
     batch, num_kpts, height, width = shape
     sums = {term: q.new_zeros(batch * num_kpts) for term in TERMS}
@@ -426,12 +432,13 @@ class _FusedPixelSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, pred: Tensor, target: Tensor, mix: Tensor | None, plan: _PixelPlan, active: Tensor | None):
+    def forward(ctx, pred: Tensor, target: Tensor, mix: Tensor | None, plan: _PixelPlan, active: Tensor | None,
+                scans: dict | None = None):
         batch, num_kpts = pred.shape[:2]
         q, p = _flat(pred, target)
         num_maps = (1 if mix is not None else plan.num_slots) if ctx.needs_input_grad[0] else 0
         coefficients = None if mix is None else _mix_coefficients(mix, plan, q)
-        sums, maps = _run_kernel(q, p, plan, pred.shape, active, num_maps, coefficients)
+        sums, maps = _run_kernel(q, p, plan, pred.shape, active, num_maps, coefficients, scans)
         s_awing = sums["awing"].mul_(plan.omega).view(batch, num_kpts)  # the kernel works with AWing/ω
         s_mse = sums["mse"].view(batch, num_kpts)
         if mix is None:
@@ -466,14 +473,18 @@ class _FusedPixelSums(torch.autograd.Function):
                 coefficients = _mix_coefficients(mix, plan, q) if mixed and not separate else None
                 _, maps = _run_kernel(q, p, plan, shape, ctx.active, 1 if coefficients else plan.num_slots,
                                       coefficients)
+            floored = False
             if mixed and not separate:
-                grad_pred = maps[0].mul_(grad_blend.reshape(-1, 1).to(maps[0].dtype))
+                scale = grad_blend.reshape(-1, 1).to(maps[0].dtype)
+                if plan.weighting == "fwahr" and plan.compiled and maps[0].dtype != torch.float64:
+                    floored = scale_and_floor(maps[0], scale, GRADIENT_FLOOR) is not None  # one pass for both
+                grad_pred = maps[0] if floored else maps[0].mul_(scale)
             else:
                 grad_pred = _combine_maps(ctx, maps, grad_awing, grad_mse, grad_blend)
-            if plan.weighting == "fwahr":
+            if plan.weighting == "fwahr" and not floored:
                 _drop_underflow(grad_pred)
             grad_pred = grad_pred.view(shape)
-        return grad_pred, None, grad_mix, None, None
+        return grad_pred, None, grad_mix, None, None, None
 
 
 def _drop_underflow(grad: Tensor) -> Tensor:
@@ -528,7 +539,7 @@ def _reference_backward(ctx, grad_awing, grad_mse, grad_blend):
         outputs = [(y, g) for y, g in outputs if g is not None]
         grads = torch.autograd.grad([y for y, _ in outputs], inputs, [g for _, g in outputs],
                                     create_graph=create_graph, allow_unused=True) if outputs else [None] * len(inputs)
-    result = [None] * 5
+    result = [None] * 6
     for (x, i), g in zip(wanted, grads):
         result[i] = torch.zeros_like(x) if g is None else g
     return tuple(result)
@@ -561,26 +572,38 @@ class _FusedMixin:
     """Reuses the reference's options, checks and [B, K] logic; replaces the per-pixel part."""
 
     def _prepare(self, pred, target, target_weight, kaf, *, scan: bool | None = None):
-        """The reference's checks, with its two full-tensor scans replaced by one cheap pass each.
+        """The reference's checks, with its two full-tensor scans replaced by one cheap pass each, or by none.
 
         The reference tests ``isfinite`` on pred and target element-wise (about as long as the whole fused
         loss). Here a finite ``pred.sum()`` proves pred finite, and ``aminmax(target)`` within
-        ``[0, α − 1]`` proves target finite and in range (NaN fails every comparison). Anything else
-        reruns the reference's own checks, so bad input raises exactly the reference's error. Nothing of
-        the loss changes during the call (re-entrant: one loss may serve several threads).
+        ``[0, α − 1]`` proves target finite and in range (NaN fails every comparison). Where the compiled pixel
+        pass will run (:meth:`_scans_in_kernel`), it computes those reductions while it reads the heatmaps,
+        and :meth:`pixel_sums` checks them before the loss returns. Anything else reruns the reference's own
+        checks, so bad input raises exactly the reference's error. Nothing of the loss changes during the
+        call (re-entrant: one loss may serve several threads).
         """
         check = self.check_inputs if scan is None else scan
         # shapes, dtypes, kaf presence: the reference's code, without the scans
         prepared = super()._prepare(pred, target, target_weight, kaf, scan=False)
-        if check and not self._inputs_pass_reference_checks(*prepared):
+        heatmaps = not (scan is None and self._scans_in_kernel(prepared[0]))
+        if check and not self._inputs_pass_reference_checks(*prepared, heatmaps=heatmaps):
             super()._prepare(pred, target, target_weight, kaf, scan=True)  # raises the reference's error
         return prepared
 
-    def _inputs_pass_reference_checks(self, pred, target, target_weight, kaf) -> bool:
-        """True only if every check of the reference's ``_prepare`` passes (False may be a false alarm)."""
-        if not bool(torch.isfinite(pred.sum())):  # also False if a finite sum overflows: then recheck
+    def _scans_in_kernel(self, pred: Tensor) -> bool:
+        """Whether the heatmaps' value checks of this call ride along the compiled pixel pass. If the pass then
+        does not run (its compilation failed), :meth:`pixel_sums` scans the heatmaps itself."""
+        # from the options alone, so that _prepare and pixel_sums decide alike (plain squared error stays eager)
+        worth = self.weighting != "none" or not isinstance(self, FusedMSELoss)
+        return (self.check_inputs and getattr(self, "compiled", True) and worth and pred.dtype in
+                (torch.float32, torch.float64) and compiled.compiled_kernel_available(pred.device))
+
+    def _inputs_pass_reference_checks(self, pred, target, target_weight, kaf, *, heatmaps: bool = True) -> bool:
+        """True only if every check of the reference's ``_prepare`` passes (False may be a false alarm);
+        without ``heatmaps``, those of ``target_weight`` and ``kaf`` only."""
+        if heatmaps and not bool(torch.isfinite(pred.sum())):  # also False if a finite sum overflows: recheck
             return False
-        if target.numel():
+        if heatmaps and target.numel():
             low, high = torch.aminmax(target)
             if not (float(low) >= 0 and float(high) <= self.awing_params["alpha"] - 1):
                 return False
@@ -601,14 +624,22 @@ class _FusedMixin:
                self.fwahr_reading, self.detach_weight, self.check_inputs, getattr(self, "compiled", True))
         if getattr(self, "_plan_key", None) != key:  # options may be changed after construction
             self._plan, self._plan_key = _PixelPlan(self, terms_per_keypoint), key
+        scans = {} if self._scans_in_kernel(pred) else None
         active = None
-        if target_weight is not None and self.check_inputs:
+        if target_weight is not None and self.check_inputs and scans is None:  # the compiled pass computes every row
             inactive = target_weight == 0
             if bool(inactive.any()):
                 low, high = torch.aminmax(pred.detach())
                 if max(-float(low), float(high)) <= 1e9:
                     active = ~inactive
-        sums = _FusedPixelSums.apply(pred, target, mix, self._plan, active)
+        sums = _FusedPixelSums.apply(pred, target, mix, self._plan, active, scans)
+        if scans is not None:  # the checks left to the pixel pass; the eager pass (a failed compile) scans here
+            checked = scans.get("scans")
+            alpha = self.awing_params["alpha"]
+            passed = (scans_pass(checked, alpha) if checked is not None
+                      else self._inputs_pass_reference_checks(pred, target, None, None))
+            if not passed:
+                _raise_heatmap_error(pred, target, alpha)  # the reference's error (or none: a false alarm)
         if self.pixel_reduction == "mean":
             scale = 1.0 / (pred.shape[2] * pred.shape[3])
             sums = tuple(s * scale for s in sums)
@@ -622,6 +653,16 @@ class _FusedMixin:
         if pred.numel() == 0 or _needs_reference(pred, kaf):  # the reference's own result
             return super()._loss(pred, target, target_weight, kaf)
         return self._fused_loss(pred, target, target_weight, kaf)
+
+
+def _raise_heatmap_error(pred: Tensor, target: Tensor, alpha: float) -> None:
+    """The reference's value checks of the heatmaps, in its order (``target_weight`` and λ, which it checks in
+    between, passed already): raises its error, or returns if the inputs pass after all."""
+    _check_finite("pred", pred)
+    _check_finite("target", target)
+    if target.numel() and float(target.min()) < 0:
+        raise ValueError(f"target heatmaps must be >= 0, got min {float(target.min()):g}")
+    _check_awing_target(target, alpha)
 
 
 def _needs_reference(*tensors: Tensor | None) -> bool:
