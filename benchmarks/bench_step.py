@@ -39,14 +39,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: The ablation's methods and the KAF study's best variant (FoWKAL with its terms normalised per batch).
+#: The ablation's methods, its three controls and the KAF study's best variant (FoWKAL with its terms
+#: normalised per batch).
 METHODS = ("mse", "awing", "heuristic", "kal", "heuristic_fwahr", "fowkal", "heuristic_wahr", "kal_wahr",
-           "kal_lambda0", "kal_lambda1", "fowkal_normalised")
+           "kal_lambda0", "kal_lambda1", "fowkal_lambda0", "fowkal_normalised")
 VARIANTS = {"fowkal_normalised": ("fowkal", {"model.head.loss.term_normalisation": "batch"})}
-#: Candidates measured but not adopted (``--candidates``): the same method with the model and its input in
-#: channels-last memory format (oneDNN's preferred layout for convolutions on the CPU), the heatmaps made
-#: contiguous again before the loss (which reads them row by row); it changes the convolutions' arithmetic.
-CANDIDATES = ("mse+channels_last", "fowkal+channels_last")
+#: Candidates measured but not adopted (``--candidates``), each a method and one or more changes joined by
+#: ``+``: ``channels_last``, the model and its input in channels-last memory format (oneDNN's preferred layout
+#: for convolutions on the CPU), the heatmaps made contiguous again before the loss (which reads them row by
+#: row); ``compile``, the backbone and the heatmap head through ``torch.compile`` (Inductor; compiled on the
+#: warm-up steps). Both change the network's arithmetic.
+CANDIDATES = ("mse+channels_last", "fowkal+channels_last", "mse+compile", "mse+channels_last+compile",
+              "fowkal+channels_last+compile")
+CHANGES = ("channels_last", "compile")
 BASELINE_METHODS = ("mse", "fowkal")
 #: The commit the speed targets are measured against (the step as it was before the fast data pipeline and
 #: the compiled loss kernel).
@@ -110,13 +115,17 @@ def _worker(tree: Path, methods: list[str], data_root: str) -> None:
     timers = _Timers()
     cases, loader = {}, None
     for name in methods:
-        base, _, candidate = name.partition("+")
+        base, *changes = name.split("+")
+        if set(changes) - set(CHANGES):
+            raise ValueError(f"unknown change in {name!r}; known: {', '.join(CHANGES)}")
         method, overrides = VARIANTS.get(base, (base, {}))
         cfg = build_config(method, "cpu", data_root=data_root, work_dir=tempfile.mkdtemp(), **overrides)
         torch.manual_seed(0)
         model = MODELS.build(cfg.model).train()
-        if candidate == "channels_last":
+        if "channels_last" in changes:
             _channels_last(model)
+        if "compile" in changes:
+            _compile(model)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         if loader is None:  # one loader, the profile's, feeds every method
             loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
@@ -189,6 +198,15 @@ def _channels_last(model) -> None:
 
     model.data_preprocessor.forward = preprocess_channels_last
     model.head.forward = lambda feats: head_forward(feats).contiguous()
+
+
+def _compile(model) -> None:
+    """The backbone and the heatmap head's forward through ``torch.compile`` (static shapes; the KAF head and
+    the loss as they are)."""
+    import torch
+
+    model.backbone.forward = torch.compile(model.backbone.forward, dynamic=False)
+    model.head.forward = torch.compile(model.head.forward, dynamic=False)
 
 
 class _FakeRunner:

@@ -82,7 +82,11 @@ else:
 # - **The logged accuracy** (`acc_pose`): MMPose's value, each heatmap's maximum found in one pass, not two.
 # - **The loss's pixel pass** (`fowkal.losses.compiled`): for losses with AWing or a pixel weight, one
 #   compiled loop per pixel instead of ~40 eager element-wise passes. It sums in another order, so runs
-#   are not bit-identical to the eager pass; the check below shows what that does to AP.
+#   are not bit-identical to the eager pass; the check below shows what that does to AP. The same loop
+#   also reduces the heatmaps for the loss's input checks (finite, targets in [0, α − 1]), which otherwise
+#   read both heatmap tensors once more before it, and it computes WAHR's p^γ as 2^(γ·log2 p), half the
+#   cost of a vectorised `pow`. FWAHR's backward scales the saved derivative map and sets its underflow
+#   to 0 (below) in one compiled pass over it, not two.
 # - **FWAHR's gradient without subnormals** (`fowkal.losses.fused.GRADIENT_FLOOR`): FWAHR weights the
 #   background by τ·p, and the DARK targets' tails reach 1e-45, so a few per cent of its heatmap gradient lie
 #   at float32's underflow. The head's last convolution multiplied them into subnormal products, which the CPU
