@@ -99,9 +99,11 @@ else:
 #   the `file_system` strategy instead: the same tensors, named by their shared-memory file. The loader's wait
 #   is the part of the step it shortens.
 #
-# Measured and not adopted (the candidate rows): channels-last convolutions. They are faster on this CPU, but
-# they change the convolutions' arithmetic, and a run pairs only with runs made with the same arithmetic: the
-# converged ablation's runs are made without them.
+# Measured and not adopted (the candidate rows): channels-last convolutions, and `torch.compile` of the
+# backbone and the heatmap head (Inductor's generated C++; compiled once per process, again for evaluation
+# and for a last batch of another size). Both are faster on this CPU (compiled, MSE's step takes ~0.8x as
+# long; with channels-last as well, no faster again), but both change the network's arithmetic, and a run
+# pairs only with runs made with the same arithmetic: the converged ablation's runs are made without them.
 
 # %% tags=["hide-input"]
 step_bench = performance.read_benchmark("bench_step")
