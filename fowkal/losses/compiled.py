@@ -187,8 +187,8 @@ def _options(plan, maps: int, scans: bool = False) -> tuple:
 
 
 def serves(plan, like: Tensor, num_maps: int = 1) -> bool:
-    """Whether :func:`run_pixel_kernel` would run for ``plan`` on tensors like ``like`` (unless its compilation
-    fails now): the caller may then leave to it what only the eager pass needs."""
+    """Whether :func:`run_pixel_kernel` runs for ``plan`` on tensors like ``like`` with ``num_maps`` maps (unless
+    its compilation fails): the plan asks for it, it has AWing or a pixel weight, float32/64, a compiler."""
     return (plan.compiled and worth_compiling(plan) and like.dtype in (torch.float32, torch.float64)
             and num_maps <= 2 and compiled_kernel_available(like.device))
 
@@ -240,5 +240,5 @@ def run_pixel_kernel(q: Tensor, p: Tensor, plan, shape, num_maps: int,
     return sums, maps, checked
 
 
-__all__ = ["compiled_kernel_available", "run_pixel_kernel", "scale_and_floor", "scans_pass", "serves", "worth_compiling", "ENV_SWITCH",
-           "KERNEL_USED"]
+__all__ = ["compiled_kernel_available", "run_pixel_kernel", "scale_and_floor", "scans_pass", "serves",
+           "worth_compiling", "ENV_SWITCH", "KERNEL_USED"]
