@@ -15,6 +15,7 @@ is the control: it shows what another machine and commit alone do.
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from pathlib import Path
@@ -29,19 +30,36 @@ REDRAW_Z = 1.96
 PLAN = tuple((method, seed) for method in ("mse", "fowkal") for seed in (0, 1, 2))
 #: Where the reruns' records are committed (beside the ablation's results/cpu).
 FOLDER = "results/numerics"
+#: A second check, of a later change of the compiled pass: WAHR's p^γ computed as 2^(γ·log2 p), which moves the
+#: FWAHR and WAHR losses' values by rounding (MSE's path did not change: FoWKAL only). Its reruns are compared
+#: with the committed records as the first check's are.
+EXP2_PLAN = tuple(("fowkal", seed) for seed in (0, 1, 2))
+EXP2_FOLDER = "results/numerics-exp2"
+#: The committed quick-profile records trained with MMEngine's DefaultSampler (before SeededSampler): reruns
+#: that pair with them draw their samples the same way (and must run uninterrupted, as they did).
+COMMITTED_SAMPLER = {"train_dataloader.sampler.type": "DefaultSampler"}
 
 
 def run_plan(*, out_dir=FOLDER, work_root="work_dirs/numerics", notebook="notebooks/train.ipynb", plan=PLAN,
-             log=print) -> int:
+             cfg_options: dict | None = None, log=print) -> int:
     """Train every (method, seed) of ``plan`` with the quick profile that has no record in ``out_dir`` yet
-    (a killed run resumes from its checkpoint); returns how many ran."""
+    (a killed run resumes from its checkpoint); returns how many ran. ``cfg_options``: dotted config keys
+    for every run (e.g. :data:`COMMITTED_SAMPLER`)."""
     ran = 0
+    extra = {"cfg_options": json.dumps(cfg_options)} if cfg_options else {}
     for method, seed in plan:
         folder = record_folder(out_dir, method, seed)
         work_dir = Path(work_root) / f"{method}-seed{seed}"
         ran += run_train_notebook(folder, work_dir, notebook=notebook, label=f"{method} seed {seed}",
-                                  parameters=dict(method=method, seed=seed, profile="cpu"), log=log)
+                                  parameters=dict(method=method, seed=seed, profile="cpu", **extra), log=log)
     return ran
+
+
+def run_exp2_plan(*, log=print, **kwargs) -> int:
+    """The second check's reruns (:data:`EXP2_PLAN`, into :data:`EXP2_FOLDER`), sampled as the committed records."""
+    kwargs.setdefault("out_dir", EXP2_FOLDER)
+    kwargs.setdefault("work_root", "work_dirs/numerics-exp2")
+    return run_plan(plan=EXP2_PLAN, cfg_options=COMMITTED_SAMPLER, log=log, **kwargs)
 
 
 def compare(new_records: list[dict], committed_records: list[dict], *, boxes: str = "gt_boxes") -> list[dict]:
@@ -97,4 +115,5 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["PLAN", "FOLDER", "run_plan", "compare", "load", "markdown"]
+__all__ = ["PLAN", "FOLDER", "EXP2_PLAN", "EXP2_FOLDER", "COMMITTED_SAMPLER", "run_plan", "run_exp2_plan", "compare",
+           "load", "markdown"]
