@@ -201,12 +201,13 @@ def _channels_last(model) -> None:
 
 
 def _compile(model) -> None:
-    """The backbone and the heatmap head's forward through ``torch.compile`` (static shapes; the KAF head and
-    the loss as they are)."""
-    import torch
+    """The backbone and the heatmap head's forward through ``torch.compile``, as training's opt-in
+    ``CompileModelHook`` does (static shapes; the KAF head and the loss as they are)."""
+    from types import SimpleNamespace
 
-    model.backbone.forward = torch.compile(model.backbone.forward, dynamic=False)
-    model.head.forward = torch.compile(model.head.forward, dynamic=False)
+    from fowkal.mmpose.hooks import CompileModelHook
+
+    CompileModelHook().before_run(SimpleNamespace(model=model))
 
 
 class _FakeRunner:

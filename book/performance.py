@@ -104,6 +104,8 @@ else:
 # and for a last batch of another size). Both are faster on this CPU (compiled, MSE's step takes ~0.8x as
 # long; with channels-last as well, no faster again), but both change the network's arithmetic, and a run
 # pairs only with runs made with the same arithmetic: the converged ablation's runs are made without them.
+# Compilation is there to opt in to: `cfg_options={"custom_hooks": [{"type": "CompileModelHook"}]}`
+# (`fowkal.mmpose.hooks.CompileModelHook`).
 
 # %% tags=["hide-input"]
 step_bench = performance.read_benchmark("bench_step")

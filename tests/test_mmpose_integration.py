@@ -279,3 +279,45 @@ def test_custom_imports_registers_from_a_config(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-3:] == ["KAFHeatmapHead", "kal", "True"]
+
+
+# --------------------------------------------------------------------------- opt-in compilation of the network
+def test_compile_model_hook_compiles_backbone_and_head_once_with_the_same_outputs():
+    from types import SimpleNamespace
+
+    from mmpose.registry import HOOKS
+
+    torch.manual_seed(0)
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU())
+    model.head = torch.nn.Conv2d(8, 4, 1)
+    x = torch.randn(2, 3, 16, 12)
+    eager_out = model.head(model.backbone(x))
+    hook = HOOKS.build(dict(type="CompileModelHook"))
+    runner = SimpleNamespace(model=model)
+    hook.before_run(runner)
+    compiled_forward = model.backbone.forward
+    assert model.backbone.fowkal_compiled and model.head.fowkal_compiled
+    hook.before_run(runner)  # a second call does not wrap again
+    assert model.backbone.forward is compiled_forward
+    out = model.head(model.backbone(x))
+    torch.testing.assert_close(out, eager_out, rtol=1e-4, atol=1e-5)
+    out.sum().backward()
+    assert model.backbone[0].weight.grad is not None
+    # the state dict keeps its keys (no wrapper module): checkpoints load either way
+    assert set(model.state_dict()) == {"backbone.0.weight", "backbone.0.bias", "backbone.1.weight", "backbone.1.bias",
+                                       "backbone.1.running_mean", "backbone.1.running_var",
+                                       "backbone.1.num_batches_tracked", "head.weight", "head.bias"}
+
+
+def test_compile_model_hook_is_an_opt_in_config_override(pipeline_bench):
+    from fowkal.configs import build_config
+    from fowkal.runs.runconfig import prepare_config
+
+    plain = prepare_config(build_config("mse", "cpu", data_root=pipeline_bench), launcher="none", device="cpu",
+                           resume=False, max_iters=None, world_size=1, deterministic=False)
+    assert "CompileModelHook" not in {h["type"] for h in plain.custom_hooks}
+    cfg = build_config("mse", "cpu", data_root=pipeline_bench, custom_hooks=[dict(type="CompileModelHook")])
+    cfg = prepare_config(cfg, launcher="none", device="cpu", resume=False, max_iters=None, world_size=1,
+                         deterministic=False)
+    assert [h["type"] for h in cfg.custom_hooks] == ["CompileModelHook", "KAFLoggingHook", "EpochSeedHook"]
