@@ -148,7 +148,7 @@ pages.show(numerics.markdown(numeric_rows) if numeric_rows else "No reruns are c
 # the same way against the same committed records:
 
 # %% tags=["hide-input"]
-exp2_rows = numerics.load(numerics.REPO / numerics.EXP2_FOLDER)
+exp2_rows = numerics.load_exp2()
 pages.show(numerics.markdown(exp2_rows) if exp2_rows else "No reruns of this check are committed yet.")
 
 # %% [markdown]

@@ -1,5 +1,6 @@
 """Aggregation of run records into Tables 2/3 and the claim verdicts, checked by hand."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +145,22 @@ def test_numerics_compare_pairs_seeds_and_judges_against_the_seed_spread():
     assert "| fowkal | wholebody | 3 |" in numerics.markdown(numerics.compare(close, committed))
     with pytest.raises(ValueError, match="no committed records"):
         numerics.compare([record("mse", 0, 30.0)], committed)
+
+
+def test_the_second_numerics_check_pairs_its_reruns_with_the_committed_records():
+    """Its committed reruns are FoWKAL's seeds 0-2, drawn as the committed records were (DefaultSampler)."""
+    import json
+
+    from fowkal.studies import numerics
+
+    reruns = sorted((numerics.REPO / numerics.EXP2_FOLDER).rglob("run_record.json"))
+    assert [(r["method"], r["seed"]) for r in map(json.loads, map(Path.read_text, reruns))] == \
+        list(numerics.EXP2_PLAN)
+    for path in reruns:
+        assert json.loads(path.read_text())["config"]["overrides"] == numerics.COMMITTED_SAMPLER
+    rows = numerics.load_exp2()
+    assert [(r["method"], r["part"], r["seeds"]) for r in rows] == [("fowkal", p, [0, 1, 2]) for p in
+                                                                   ("wholebody", "body", "foot", "face", "hand")]
 
 
 def test_the_notebook_plan_checks_parameters_and_lists_the_missing_runs(tmp_path):

@@ -101,6 +101,11 @@ def load(out_dir=None, committed_dir=None) -> list[dict]:
     return compare(found, load_records(committed_dir)) if found else []
 
 
+def load_exp2() -> list[dict]:
+    """:func:`load` of the second check's reruns (:data:`EXP2_FOLDER`) against the committed records."""
+    return load(REPO / EXP2_FOLDER)
+
+
 def markdown(rows: list[dict]) -> str:
     """The comparison as a Markdown table (AP in %)."""
     lines = ["| method | part | seeds | new − committed, per seed | mean [95 % CI] | committed seed sd σ | "
@@ -116,4 +121,4 @@ def markdown(rows: list[dict]) -> str:
 
 
 __all__ = ["PLAN", "FOLDER", "EXP2_PLAN", "EXP2_FOLDER", "COMMITTED_SAMPLER", "run_plan", "run_exp2_plan", "compare",
-           "load", "markdown"]
+           "load", "load_exp2", "markdown"]
