@@ -125,8 +125,8 @@ def test_without_a_compiler_the_eager_pass_runs(monkeypatch):
     torch.testing.assert_close(got[0], reference[0], rtol=1e-10, atol=0)
 
 
-def test_a_failing_compilation_warns_and_falls_back(monkeypatch):
-    monkeypatch.setattr(compiled_module, "compiled_kernel_available", lambda device="cpu": True)
+def _break_the_compiler(monkeypatch):
+    """Every compiled kernel fails when it runs, as a broken compiler makes it (no failure remembered yet)."""
     monkeypatch.setattr(compiled_module, "_FAILED", set())
 
     def broken(*key):
@@ -135,6 +135,11 @@ def test_a_failing_compilation_warns_and_falls_back(monkeypatch):
         return kernel
 
     monkeypatch.setattr(compiled_module, "_compiled", broken)
+
+
+def test_a_failing_compilation_warns_and_falls_back(monkeypatch):
+    monkeypatch.setattr(compiled_module, "compiled_kernel_available", lambda device="cpu": True)
+    _break_the_compiler(monkeypatch)
     pred, target, weight, lam = _inputs(torch.float64)
     with pytest.warns(UserWarning, match="compiled loss kernel failed.*no compiler today"):
         got = _value_and_grads(build_loss("awing"), pred, target, weight, lam)
@@ -200,14 +205,7 @@ def test_the_compiled_pass_checks_the_heatmaps_and_raises_the_reference_errors(m
 def test_bad_heatmaps_raise_when_the_compiled_pass_falls_back(monkeypatch):
     """The checks were left to the compiled pass, which failed to compile: the eager pass ran, and the
     heatmaps are scanned after it."""
-    monkeypatch.setattr(compiled_module, "_FAILED", set())
-
-    def broken(*key):
-        def kernel(*args):
-            raise RuntimeError("no compiler today")
-        return kernel
-
-    monkeypatch.setattr(compiled_module, "_compiled", broken)
+    _break_the_compiler(monkeypatch)
     cases, weight, lam = _bad()
     loss, reference = build_loss("fowkal"), build_loss("fowkal", reference=True)
     for name, (p, t) in cases.items():
@@ -215,7 +213,7 @@ def test_bad_heatmaps_raise_when_the_compiled_pass_falls_back(monkeypatch):
             got = _error(loss, p, t, weight, lam)
         assert compiled_module.KERNEL_USED["last"] == "eager"
         assert got.replace("Fused", "") == _error(reference, p, t, weight, lam), name
-        monkeypatch.setattr(compiled_module, "_FAILED", set())
+        compiled_module._FAILED.clear()  # each case meets the failure (and warns) afresh
 
 
 def test_scans_pass_reads_the_reductions_as_the_reference_checks():

@@ -115,6 +115,13 @@ def _as_compute_dtype(*xs: Tensor) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+def _check_target_range(target: Tensor, alpha: float) -> None:
+    """Targets must lie in [0, α − 1]: non-negative heatmaps, and AWing's exponent α − p at least 1."""
+    if target.numel() and float(target.min()) < 0:
+        raise ValueError(f"target heatmaps must be >= 0, got min {float(target.min()):g}")
+    _check_awing_target(target, alpha)
+
+
 def _check_awing_target(target: Tensor, alpha: float) -> None:
     top = float(target.max()) if target.numel() else 0.0
     if top > alpha - 1:

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from . import compiled
 from .compiled import KERNEL_USED, run_pixel_kernel, scale_and_floor, scans_pass
-from .functional import _check_awing_target, _check_finite, awing, fwahr_weight, wahr_weight
+from .functional import _check_finite, _check_target_range, awing, fwahr_weight, wahr_weight
 from .reference import METHODS, AWingLoss, HeuristicLoss, KALLoss, MSELoss, build_reference_loss
 
 #: torch runs an element-wise op on one thread below this many elements (``at::internal::GRAIN_SIZE``).
@@ -660,9 +660,7 @@ def _raise_heatmap_error(pred: Tensor, target: Tensor, alpha: float) -> None:
     between, passed already): raises its error, or returns if the inputs pass after all."""
     _check_finite("pred", pred)
     _check_finite("target", target)
-    if target.numel() and float(target.min()) < 0:
-        raise ValueError(f"target heatmaps must be >= 0, got min {float(target.min()):g}")
-    _check_awing_target(target, alpha)
+    _check_target_range(target, alpha)
 
 
 def _needs_reference(*tensors: Tensor | None) -> bool:

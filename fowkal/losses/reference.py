@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import parts as _parts
-from .functional import (FWAHR_READINGS, _as_compute_dtype, _check_awing_target, _check_finite, awing, fwahr_weight, wahr_weight)
+from .functional import (FWAHR_READINGS, _as_compute_dtype, _check_finite, _check_target_range, awing, fwahr_weight,
+                         wahr_weight)
 
 PIXEL_REDUCTIONS = ("mean", "sum")
 WEIGHTINGS = ("none", "wahr", "fwahr")
@@ -126,9 +127,7 @@ class _HeatmapLoss(nn.Module):
                 if (kaf < 0).any() or (kaf > 1).any():
                     raise ValueError(f"kaf (λ) must lie in [0, 1], got range "
                                      f"[{float(kaf.min()):g}, {float(kaf.max()):g}]")
-            if target.numel() and float(target.min()) < 0:
-                raise ValueError(f"target heatmaps must be >= 0, got min {float(target.min()):g}")
-            _check_awing_target(target, self.awing_params["alpha"])
+            _check_target_range(target, self.awing_params["alpha"])
         return pred, target, target_weight, kaf
 
     @staticmethod
