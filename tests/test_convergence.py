@@ -92,8 +92,13 @@ def test_run_converged_trains_seed_by_seed_at_the_converged_schedule(monkeypatch
     assert [c[0] for c in calls] == ["mse/seed0", "fowkal_normalised/seed0", "mse/seed1", "fowkal_normalised/seed1"]
     assert calls[1][1] == f"fowkal_normalised-e{SCHEDULES['converged'][0]}-seed0"
     assert all(c[2]["schedule"] == "converged" and c[2]["profile"] == "cpu" for c in calls)
-    assert json.loads(calls[1][2]["cfg_options"]) == {"model.head.loss.term_normalisation": "batch"}
-    assert calls[0][2]["cfg_options"] == "" and calls[0][2]["method"] == "mse"
+    # every run compiles its network; a variant's own overrides come with it
+    compiled = convergence.CONVERGED_OVERRIDES
+    assert json.loads(calls[1][2]["cfg_options"]) == {**compiled, "model.head.loss.term_normalisation": "batch"}
+    assert json.loads(calls[0][2]["cfg_options"]) == compiled and calls[0][2]["method"] == "mse"
+    calls.clear()
+    convergence.run_converged(runs=runs[:1], seeds=(0,), out_dir=tmp_path, compiled=False, log=lambda m: None)
+    assert calls[0][2]["cfg_options"] == ""
 
 
 def test_the_plateau_search_and_the_length_check_train_into_their_own_folders(monkeypatch, tmp_path):
@@ -102,6 +107,7 @@ def test_the_plateau_search_and_the_length_check_train_into_their_own_folders(mo
     def fake_run(folder, work_dir, *, notebook, label, parameters, log):
         calls.append((Path(folder).as_posix(), Path(work_dir).as_posix(), {k: parameters.get(k) for k in
                                                                           ("schedule", "epochs", "val_interval")}))
+        assert "CompileModelHook" not in parameters["cfg_options"], "the plateau search and length check ran eager"
         return 1
 
     monkeypatch.setattr(convergence, "run_train_notebook", fake_run)

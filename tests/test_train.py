@@ -226,12 +226,18 @@ def _cli_train(work_dir, bench, loading, *extra) -> list:
             "default_hooks.logger.interval=1", *extra]
 
 
+#: The worker loading with the backbone and heatmap head compiled (as the converged ablation trains): the resumed
+#: process compiles again, and must compute what the uninterrupted one computed.
+COMPILED_LOADING = dict(WORKER_LOADING, custom_hooks=[{"type": "CompileModelHook"}])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("loading", [SINGLE_PROCESS_LOADING, WORKER_LOADING], ids=["in-process", "worker"])
+@pytest.mark.parametrize("loading", [SINGLE_PROCESS_LOADING, WORKER_LOADING, COMPILED_LOADING],
+                         ids=["in-process", "worker", "worker-compiled"])
 def test_a_killed_run_resumes_to_where_an_uninterrupted_run_ends(bench, tmp_path, loading):
     """Tolerance: none. Same seed, deterministic algorithms, samples loaded in the process or by a persistent
-    worker (whose random stream a resumed run restarts): the resumed run's final weights, per-epoch losses,
-    λ log and predictions equal the uninterrupted run's."""
+    worker (whose random stream a resumed run restarts), the network eager or compiled: the resumed run's final
+    weights, per-epoch losses, λ log and predictions equal the uninterrupted run's."""
     fowkal.train(data_root=bench, work_dir=tmp_path / "reference", **RESUMABLE, **loading)  # in this process
 
     killed_dir, log = tmp_path / "killed", tmp_path / "killed.log"

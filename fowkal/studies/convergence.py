@@ -50,6 +50,15 @@ PLATEAU_RUNS = (("mse", "mse", {}), ("fowkal", "fowkal", {}), ("kal", "kal", {})
 #: The converged ablation: the plateau runs first, then every other method of the ablation (Tables 2-3 and the
 #: three controls).
 CONVERGED_RUNS = PLATEAU_RUNS + tuple((m, m, {}) for m in METHODS if m not in {r[0] for r in PLATEAU_RUNS})
+#: Config overrides every run of the converged ablation trains with: the backbone and the heatmap head compiled
+#: (:class:`fowkal.mmpose.hooks.CompileModelHook`), which made the cpu profile's step ~0.8x as long for MSE and
+#: ~0.86x for FoWKAL (``benchmarks/bench_step.py --candidates``). It is other arithmetic than the eager network,
+#: so every run of the ablation uses it; the records keep it among their config overrides.
+CONVERGED_OVERRIDES = {"custom_hooks": [{"type": "CompileModelHook"}]}
+#: The converged schedule's first MSE run, seed 0, trained eager before the ablation compiled its network, under
+#: results/: beside the compiled run of the same seed and samples it shows what compiling changed.
+EAGER_ABLATION_FOLDER = "convergence/eager"
+EAGER_FOLDER = f"results/{EAGER_ABLATION_FOLDER}"
 #: Its seeds (:func:`training_order` says in which order they are trained).
 CONVERGED_SEEDS = (0, 1, 2)
 #: How many seeds the plateau runs get before the other methods' runs start.
@@ -82,10 +91,12 @@ def training_order(runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, *, early=PLATEAU_
 
 def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER,
                   work_root="work_dirs/convergence/ablation", notebook="notebooks/train.ipynb", data_root: str = "",
-                  epochs: int | None = None, val_interval: int | None = None, log=print) -> int:
+                  epochs: int | None = None, val_interval: int | None = None, compiled: bool = True,
+                  log=print) -> int:
     """Train every (run, seed) of ``runs`` x ``seeds`` that has no record in ``out_dir`` yet, one at a time, in
     :func:`training_order`, at the cpu profile's ``converged`` schedule (or ``epochs`` validated every
-    ``val_interval``, both given); returns how many ran."""
+    ``val_interval``, both given), with :data:`CONVERGED_OVERRIDES` where ``compiled`` (the eager network
+    otherwise); returns how many ran."""
     import json
 
     if (epochs is None) != (val_interval is None):
@@ -95,6 +106,7 @@ def run_converged(*, runs=CONVERGED_RUNS, seeds=CONVERGED_SEEDS, out_dir=FOLDER,
     epochs = SCHEDULES["converged"][0] if epochs is None else int(epochs)
     ran = 0
     for (name, method, overrides), seed in training_order(runs, seeds):
+        overrides = {**CONVERGED_OVERRIDES, **overrides} if compiled else overrides
         parameters = dict(method=method, seed=seed, profile="cpu", data_root=data_root,
                           cfg_options=json.dumps(overrides) if overrides else "", **schedule)
         ran += run_train_notebook(record_folder(out_dir, name, seed), Path(work_root) / f"{name}-e{epochs}-seed{seed}",
@@ -108,14 +120,14 @@ def run_plateau(*, log=print, **kwargs) -> int:
     into :data:`PLATEAU_FOLDER` (:func:`run_converged`)."""
     kwargs = dict(dict(out_dir=PLATEAU_FOLDER, work_root="work_dirs/convergence/plateau"), **kwargs)
     return run_converged(runs=PLATEAU_RUNS, seeds=(PLATEAU_SEED,), epochs=PLATEAU_EPOCHS,
-                         val_interval=PLATEAU_VAL_INTERVAL, log=log, **kwargs)
+                         val_interval=PLATEAU_VAL_INTERVAL, compiled=False, log=log, **kwargs)
 
 
 def run_length_check(*, log=print, **kwargs) -> int:
     """The length check: :data:`LENGTH_CHECK_RUNS` at seed :data:`PLATEAU_SEED` and the converged schedule, into
     :data:`LONG_FOLDER` (:func:`run_converged`)."""
     kwargs = dict(dict(out_dir=LONG_FOLDER, work_root="work_dirs/convergence/long"), **kwargs)
-    return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), log=log, **kwargs)
+    return run_converged(runs=LENGTH_CHECK_RUNS, seeds=(PLATEAU_SEED,), compiled=False, log=log, **kwargs)
 
 
 def length_check(short: list[dict], long: list[dict]) -> list[dict]:
@@ -475,7 +487,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
+__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_OVERRIDES", "EAGER_ABLATION_FOLDER", "EAGER_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
            "LENGTH_CHECK_RUNS", "run_length_check", "length_check", "length_markdown", "load_long_records", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
