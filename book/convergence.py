@@ -133,6 +133,21 @@ else:
                              kind="note"))
 
 # %% [markdown]
+# Every run of the converged ablation compiles its backbone and heatmap head (`CompileModelHook`:
+# `torch.compile`, which fuses the batch norms and activations around the convolutions), which made the
+# training step about 0.8x as long on these CPUs. Compiled arithmetic sums in another order, so a compiled
+# run follows another trajectory than the eager run of the same seed; all runs of the ablation compile, so
+# its pairs compare like with like. Its first MSE run had trained eager (`results/convergence/eager/`); beside
+# the compiled run of the same seed and samples it shows what compiling changed at this schedule (one seed:
+# the {doc}`performance page <performance>` judges compiling against the seed spread of the quick profile):
+
+# %% tags=["hide-input"]
+eager_rows = convergence.eager_comparison(pages.runs_dir().parent)
+pages.show(convergence.eager_markdown(eager_rows) if eager_rows else pages.missing(
+    "No compiled twin yet", "The converged ablation has no compiled run of the eager run's name and seed yet.",
+    kind="note"))
+
+# %% [markdown]
 # ## How many seeds
 #
 # A claim is decided when its paired differences' interval excludes 0, so the seeds it needs follow from

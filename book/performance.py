@@ -152,6 +152,21 @@ exp2_rows = numerics.load_exp2()
 pages.show(numerics.markdown(exp2_rows) if exp2_rows else "No reruns of this check are committed yet.")
 
 # %% [markdown]
+# ### Does the compiled network move AP?
+#
+# The converged ablation compiles the backbone and the heatmap head (`CompileModelHook`; Inductor fuses the
+# batch norms and activations around the convolutions, so sums run in another order). MSE and FoWKAL at
+# seeds 0-2 of the quick profile were trained again with it (`results/numerics-compiled/`, samples drawn as
+# the committed records drew theirs) and are judged in the same way against the same committed records.
+# FoWKAL's reruns also carry the p^γ change above: the loss as it is today.
+
+# %% tags=["hide-input"]
+compiled_rows = numerics.load_compiled()
+pages.show(numerics.markdown(compiled_rows) if compiled_rows else pages.missing(
+    "No reruns of this check are committed yet",
+    "`numerics.run_compiled_plan()` trains them into `results/numerics-compiled/`."))
+
+# %% [markdown]
 # ## The step at the paper's heatmap size
 #
 # The CPU profile predicts the paper's 64 × 48 heatmaps through one learned 2 × upsampling in the head: 4 ×

@@ -163,6 +163,26 @@ def test_the_second_numerics_check_pairs_its_reruns_with_the_committed_records()
                                                                    ("wholebody", "body", "foot", "face", "hand")]
 
 
+def test_the_compiled_network_check_trains_compiled_and_sampled_as_the_committed_records(monkeypatch, tmp_path):
+    import json
+
+    from fowkal.studies import numerics
+
+    calls = []
+
+    def fake_run(folder, work_dir, *, notebook, label, parameters, log):
+        calls.append((Path(folder).relative_to(tmp_path).as_posix(), parameters))
+        return 1
+
+    monkeypatch.setattr(numerics, "run_train_notebook", fake_run)
+    assert numerics.run_compiled_plan(out_dir=tmp_path, log=lambda m: None) == 6
+    assert [c[0] for c in calls] == [f"{m}/seed{s}" for m in ("mse", "fowkal") for s in (0, 1, 2)]
+    for _, parameters in calls:
+        options = json.loads(parameters["cfg_options"])
+        assert options["custom_hooks"] == [{"type": "CompileModelHook"}]
+        assert options["train_dataloader.sampler.type"] == "DefaultSampler" and parameters["profile"] == "cpu"
+
+
 def test_the_notebook_plan_checks_parameters_and_lists_the_missing_runs(tmp_path):
     (tmp_path / "mse" / "seed0").mkdir(parents=True)
     (tmp_path / "mse" / "seed0" / "run_record.json").write_text("{}")

@@ -294,3 +294,16 @@ def test_seeds_to_decide_follows_the_t_interval_at_holms_strictest_level():
     assert 4.75 <= stats.t.ppf(0.5 + level / 2, k - 2) * clear["sd"] / (k - 1) ** 0.5  # not at k - 1
     assert noisy["decide"] is None  # d = 1 against sd ~ 5.4: beyond 30 seeds
     assert "| noisy | 4 | +1.0 |" in convergence.seeds_markdown([noisy]) and "more than 30" in convergence.seeds_markdown([noisy])
+
+
+def test_eager_runs_are_paired_with_the_compiled_run_of_the_same_name_and_seed(tmp_path):
+    assert convergence.eager_comparison(tmp_path) == []
+    _write(tmp_path / convergence.EAGER_ABLATION_FOLDER / "mse" / "seed0", _ap_record("mse", 0, 0.70))
+    assert convergence.eager_comparison(tmp_path) == []  # no compiled twin yet
+    _write(tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed1", _ap_record("mse", 1, 0.73))
+    assert convergence.eager_comparison(tmp_path) == []  # another seed is no twin
+    _write(tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed0", _ap_record("mse", 0, 0.72))
+    rows = {r["part"]: r for r in convergence.eager_comparison(tmp_path)}
+    assert rows["wholebody"]["eager"] == pytest.approx(70.0) and rows["wholebody"]["change"] == pytest.approx(2.0)
+    assert rows["foot"]["change"] == pytest.approx(0.0)
+    assert "| mse | 0 | wholebody | 70.0 | 72.0 | +2.0 |" in convergence.eager_markdown(list(rows.values()))

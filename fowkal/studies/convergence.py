@@ -466,6 +466,33 @@ def kaf_schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs",
     return "\n".join(lines)
 
 
+def eager_comparison(results_dir=None) -> list[dict]:
+    """The eager runs of :data:`EAGER_FOLDER` beside the converged ablation's compiled run of the same name and
+    seed (same initial weights and samples): per (name, seed, part) the final AP (GT boxes, %) of both and the
+    compiled − eager difference; [] where no pair is there yet."""
+    from .ablation import PARTS, record_ap
+
+    root = _results_root(results_dir)
+    compiled = {(r["method"], r["seed"]): r for r in converged_records(root)}
+    rows = []
+    for eager in _named_records(root / EAGER_ABLATION_FOLDER):
+        twin = compiled.get((eager["method"], eager["seed"]))
+        if twin is None:
+            continue
+        for part in PARTS:
+            a, b = record_ap(eager, part), record_ap(twin, part)
+            rows.append(dict(name=eager["method"], seed=eager["seed"], part=part, eager=a, compiled=b, change=b - a))
+    return rows
+
+
+def eager_markdown(rows: list[dict]) -> str:
+    """:func:`eager_comparison` as a Markdown table."""
+    lines = ["| run | seed | part | eager AP | compiled AP | compiled − eager |", "|---|---:|---|---:|---:|---:|"]
+    lines += [f"| {r['name']} | {r['seed']} | {r['part']} | {r['eager']:.1f} | {r['compiled']:.1f} | {r['change']:+.1f} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence/ablation", batches: int | None = None,
                              log=print) -> list[Path]:
     """Write ``kaf_push.json`` (:mod:`fowkal.studies.kaf_push`) beside every KAL-family record of the
@@ -487,7 +514,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_OVERRIDES", "EAGER_ABLATION_FOLDER", "EAGER_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
+__all__ = ["eager_comparison", "eager_markdown", "seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_OVERRIDES", "EAGER_ABLATION_FOLDER", "EAGER_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
            "LENGTH_CHECK_RUNS", "run_length_check", "length_check", "length_markdown", "load_long_records", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
