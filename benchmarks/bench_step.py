@@ -44,11 +44,12 @@ REPO = Path(__file__).resolve().parents[1]
 METHODS = ("mse", "awing", "heuristic", "kal", "heuristic_fwahr", "fowkal", "heuristic_wahr", "kal_wahr",
            "kal_lambda0", "kal_lambda1", "fowkal_lambda0", "fowkal_normalised")
 VARIANTS = {"fowkal_normalised": ("fowkal", {"model.head.loss.term_normalisation": "batch"})}
-#: Candidates measured but not adopted (``--candidates``), each a method and one or more changes joined by
+#: Options measured beside the profiles' default (``--candidates``), each a method and one or more changes joined by
 #: ``+``: ``channels_last``, the model and its input in channels-last memory format (oneDNN's preferred layout
 #: for convolutions on the CPU), the heatmaps made contiguous again before the loss (which reads them row by
 #: row); ``compile``, the backbone and the heatmap head through ``torch.compile`` (Inductor; compiled on the
-#: warm-up steps). Both change the network's arithmetic.
+#: warm-up steps). Both change the network's arithmetic, so neither is a profile's default; the converged
+#: ablation trains with ``compile`` (``fowkal.studies.convergence.CONVERGED_OVERRIDES``).
 CANDIDATES = ("mse+channels_last", "fowkal+channels_last", "mse+compile", "mse+channels_last+compile",
               "fowkal+channels_last+compile")
 CHANGES = ("channels_last", "compile")
@@ -317,8 +318,12 @@ def markdown(result: dict) -> str:
         lines.append(f"| {r['method']} | {r['code']} | {1e3 * r['median_step_s']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}'} | {'' if base is None else f'{base:.2f}'} |")
     if s.get("candidates"):
-        lines += ["", "Candidates not adopted (× the same method as adopted, same run): " +
+        lines += ["", "Options (× the same method without them, same run): " +
                   ", ".join(f"{m} {r:.2f}" for m, r in s["candidates"].items())]
+        base = s["ratio_to_baseline"]
+        lines += ["Options × baseline (that ratio times the method's × baseline): " +
+                  ", ".join(f"{m} {r * base[m.partition('+')[0]]:.2f}" for m, r in s["candidates"].items()
+                            if m.partition("+")[0] in base)]
     lines += ["", "Where the time goes (median ms per step):", "",
               "| method | code | " + " | ".join(PARTS) + " |", "|---|---|" + "---:|" * len(PARTS)]
     for r in s["rows"]:
@@ -388,7 +393,7 @@ def parse_args(argv):
     parser.add_argument("--baseline", default=BASELINE, help=f"the commit to compare with (default {BASELINE})")
     parser.add_argument("--methods", default=",".join(METHODS), help="methods of the current code")
     parser.add_argument("--candidates", action="store_true",
-                        help="also time candidates not adopted: " + ", ".join(CANDIDATES))
+                        help="also time options beside the default: " + ", ".join(CANDIDATES))
     parser.add_argument("--pipeline-samples", type=int, default=96)
     parser.add_argument("--out", type=Path, default=REPO / "figures" / "bench_step.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

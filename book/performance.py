@@ -99,13 +99,15 @@ else:
 #   the `file_system` strategy instead: the same tensors, named by their shared-memory file. The loader's wait
 #   is the part of the step it shortens.
 #
-# Measured and not adopted (the candidate rows): channels-last convolutions, and `torch.compile` of the
-# backbone and the heatmap head (Inductor's generated C++; compiled once per process, again for evaluation
-# and for a last batch of another size). Both are faster on this CPU (compiled, MSE's step takes ~0.8x as
-# long; with channels-last as well, no faster again), but both change the network's arithmetic, and a run
-# pairs only with runs made with the same arithmetic: the converged ablation's runs are made without them.
-# Compilation is there to opt in to: `cfg_options={"custom_hooks": [{"type": "CompileModelHook"}]}`
-# (`fowkal.mmpose.hooks.CompileModelHook`).
+# Options (the candidate rows, each against the same method without it, in the same run): channels-last
+# convolutions, and `torch.compile` of the backbone and the heatmap head (Inductor's generated C++; compiled
+# once per process, again for evaluation and for a last batch of another size). Both are faster on this CPU
+# (compiled, MSE's step takes ~0.8x as long; with channels-last as well, no faster again), but both change
+# the network's arithmetic, and a run pairs only with runs made with the same arithmetic. So neither is a
+# profile's default (the main job and the 3-epoch ablation train eager), and compilation is an option,
+# `cfg_options={"custom_hooks": [{"type": "CompileModelHook"}]}` (`fowkal.mmpose.hooks.CompileModelHook`),
+# which the converged ablation, the longest runs, takes for every run. Its step against the baseline is the
+# product of the candidate's ratio and the adopted step's × baseline, both from this one run.
 
 # %% tags=["hide-input"]
 step_bench = performance.read_benchmark("bench_step")

@@ -40,8 +40,12 @@ def test_tables_and_targets_follow_the_numbers(tmp_path):
     assert found["every method's step, × MSE (worst)"]["met"] is False
     assert found["MSE's step, × baseline"]["met"] is True
     assert "| fowkal | 330 | 1.10 ▲ | 330 | 640 | 0.52 |" in step_speed.step_markdown(result)
-    result["summary"]["candidates"] = {"mse+channels_last": 0.93}
+    result["summary"]["candidates"] = {"mse+channels_last": 0.93, "kal+compile": 0.8}
     assert "`mse+channels_last` 0.93" in step_speed.step_markdown(result)
+    # against the baseline only where the option's method ran beside it (kal did not)
+    assert step_speed.candidate_ratios_to_baseline(result) == pytest.approx({"mse+channels_last": 0.93 * 300 / 450})
+    assert "Options × baseline" in step_speed.step_markdown(result) and "`mse+channels_last` 0.62" in \
+        step_speed.step_markdown(result)
     assert "| **whole step** |" in step_speed.profile_markdown(result)
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(result))

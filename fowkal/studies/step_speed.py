@@ -67,9 +67,22 @@ def step_markdown(result: dict) -> str:
         lines.append(f"| {r['method']} | {r['ms']:.0f} | {r['ratio_to_mse']:.2f}{flag} | {paired} | {base} | {ratio} |")
     candidates = result["summary"].get("candidates") or {}
     if candidates:
-        lines += ["", "Measured but not adopted (each × the same method as adopted, same run): " +
+        lines += ["", "Options, each × the same method without it, same run: " +
                   ", ".join(f"`{name}` {ratio:.2f}" for name, ratio in candidates.items()) + "."]
+    versus = candidate_ratios_to_baseline(result)
+    if versus:
+        lines += ["", "Options × baseline (the option's ratio times its method's × baseline): " +
+                  ", ".join(f"`{name}` {ratio:.2f}" for name, ratio in versus.items()) + "."]
     return "\n".join(lines)
+
+
+def candidate_ratios_to_baseline(result: dict) -> dict:
+    """Each option's step against the baseline's step of its method: its ratio to the method without it times
+    that method's × baseline, both from one run; only where the method ran beside the baseline."""
+    summary = result["summary"]
+    base = summary["ratio_to_baseline"]
+    return {name: ratio * base[name.partition("+")[0]] for name, ratio in (summary.get("candidates") or {}).items()
+            if name.partition("+")[0] in base}
 
 
 def _loader_code(code: str) -> str:
@@ -160,5 +173,5 @@ def run_phases(record: dict) -> dict:
                 other_share=(wall - training) / wall if wall else None)
 
 
-__all__ = ["PART_LABELS", "DEFAULT_PATH", "load", "step_rows", "step_markdown", "profile_rows", "profile_markdown",
+__all__ = ["PART_LABELS", "DEFAULT_PATH", "load", "step_rows", "step_markdown", "candidate_ratios_to_baseline", "profile_rows", "profile_markdown",
            "targets", "targets_markdown", "same_numbers_markdown", "run_phases"]
