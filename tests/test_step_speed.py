@@ -46,6 +46,10 @@ def test_tables_and_targets_follow_the_numbers(tmp_path):
     assert step_speed.candidate_ratios_to_baseline(result) == pytest.approx({"mse+channels_last": 0.93 * 300 / 450})
     assert "Options × baseline" in step_speed.step_markdown(result) and "`mse+channels_last` 0.62" in \
         step_speed.step_markdown(result)
+    assert len(step_speed.targets(result)) == 2  # no compiled MSE among the options
+    result["summary"]["candidates"]["mse+compile"] = 1.05
+    compiled = step_speed.targets(result)["MSE's step compiled (the converged ablation's), × baseline"]
+    assert compiled["measured"] == pytest.approx(1.05 * 300 / 450) and compiled["met"] is False
     assert "| **whole step** |" in step_speed.profile_markdown(result)
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(result))

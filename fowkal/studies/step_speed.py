@@ -122,11 +122,17 @@ def targets(result: dict) -> dict:
     t = summary["targets"]
     worst = max(summary["ratio_to_mse"].items(), key=lambda kv: kv[1])
     mse = summary["ratio_to_baseline"].get("mse")
-    return {"every method's step, × MSE (worst)": dict(target=t["every_method_at_most_mse_times"], measured=worst[1],
-                                                      method=worst[0], met=worst[1] <= t["every_method_at_most_mse_times"]),
-            "MSE's step, × baseline": dict(target=t["mse_at_most_baseline_times"], measured=mse,
-                                           met=mse is not None and mse <= t["mse_at_most_baseline_times"],
-                                           goal=t["mse_goal_baseline_times"])}
+    found = {"every method's step, × MSE (worst)": dict(target=t["every_method_at_most_mse_times"], measured=worst[1],
+                                                       method=worst[0], met=worst[1] <= t["every_method_at_most_mse_times"]),
+             "MSE's step, × baseline": dict(target=t["mse_at_most_baseline_times"], measured=mse,
+                                            met=mse is not None and mse <= t["mse_at_most_baseline_times"],
+                                            goal=t["mse_goal_baseline_times"])}
+    compiled = candidate_ratios_to_baseline(result).get("mse+compile")
+    if compiled is not None:  # the step the converged ablation trains with
+        found["MSE's step compiled (the converged ablation's), × baseline"] = dict(
+            target=t["mse_at_most_baseline_times"], measured=compiled, met=compiled <= t["mse_at_most_baseline_times"],
+            goal=t["mse_goal_baseline_times"])
+    return found
 
 
 def targets_markdown(result: dict) -> str:
