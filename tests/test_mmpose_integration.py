@@ -310,6 +310,60 @@ def test_compile_model_hook_compiles_backbone_and_head_once_with_the_same_output
                                        "backbone.1.num_batches_tracked", "head.weight", "head.bias"}
 
 
+@pytest.mark.slow
+def test_the_compiled_profile_network_trains_what_the_eager_one_trains_to_rounding(pipeline_bench):
+    """Tolerance: float32 summation order. The cpu profile's network, eager and compiled from the same weights, on
+    the same batches, for three SGD steps: the same loss (rtol 1e-5), the same gradient of the heatmap head's last
+    layer (rtol 1e-4), every parameter's gradient within 5 % where its norm is not at rounding level (a bias in
+    front of a batch norm has gradient 0, so its computed value is rounding noise), the same batch-norm buffers
+    (atol 1e-5). Rounding grows through the backbone's ~30 batch norms; a wrong compiled graph would differ by far
+    more."""
+    import copy
+    import tempfile
+    from types import SimpleNamespace
+
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    from mmpose.registry import MODELS
+
+    from fowkal.configs import build_config
+    from fowkal.mmpose.hooks import CompileModelHook
+
+    torch.manual_seed(0)
+    cfg = build_config("mse", "cpu", data_root=pipeline_bench, work_dir=tempfile.mkdtemp())
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False, batch_size=4)
+    init_default_scope("mmpose")
+    eager = MODELS.build(cfg.model)
+    eager.init_weights()
+    eager.train()
+    compiled = copy.deepcopy(eager)
+    CompileModelHook().before_run(SimpleNamespace(model=compiled))
+    batches = iter(Runner.build_dataloader(cfg.train_dataloader, seed=0))
+    for _ in range(3):
+        batch = next(batches)
+        found = []
+        for model in (eager, compiled):
+            model.zero_grad()
+            data = model.data_preprocessor(batch, training=True)
+            loss = model.loss(data["inputs"], data["data_samples"])["loss_kpt"]
+            loss.backward()
+            found.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+        (loss_e, grad_e), (loss_c, grad_c) = found
+        torch.testing.assert_close(loss_c, loss_e, rtol=1e-5, atol=0)
+        torch.testing.assert_close(grad_c["head.final_layer.weight"], grad_e["head.final_layer.weight"], rtol=1e-4,
+                                   atol=1e-9)
+        largest = max(float(g.norm()) for g in grad_e.values())
+        for name, g in grad_e.items():
+            if float(g.norm()) > 1e-5 * largest:
+                assert float((grad_c[name] - g).norm()) <= 0.05 * float(g.norm()), name
+        for (name, a), (_, b) in zip(eager.named_buffers(), compiled.named_buffers()):
+            torch.testing.assert_close(b.float(), a.float(), rtol=0, atol=1e-5, msg=name)
+        with torch.no_grad():  # the same plain SGD step for both
+            for model, grads in ((eager, grad_e), (compiled, grad_c)):
+                for name, p in model.named_parameters():
+                    p -= 1e-3 * grads[name]
+
+
 def test_compile_model_hook_is_an_opt_in_config_override(pipeline_bench):
     from fowkal.configs import build_config
     from fowkal.runs.runconfig import prepare_config
