@@ -148,6 +148,31 @@ pages.show(convergence.eager_markdown(eager_rows) if eager_rows else pages.missi
     kind="note"))
 
 # %% [markdown]
+# Both networks compute the same loss and gradients to rounding: a test trains them side by side from the same
+# weights on the same batches and compares every step. What differs is where rounding, amplified over
+# thousands of steps, takes a run. On the foot it can decide the outcome: the foot AP of each run of the pair
+# over training,
+
+# %% tags=["hide-input"]
+foot_curves = convergence.eager_curve_table(pages.runs_dir().parent, "foot")
+pages.show(convergence.curve_markdown(foot_curves) if foot_curves is not None else pages.missing(
+    "No compiled twin yet", "No pair of an eager and a compiled run with learning curves yet.", kind="note"))
+
+# %% [markdown]
+# Where one run's foot AP stays at the level of its first validation for the whole schedule, the model has
+# not learned to localise the feet, and no later epoch taught it. Several runs of the 3-epoch ablation end at
+# a foot AP of about that level too; their foot AP, method by method and seed by seed:
+
+# %% tags=["hide-input"]
+pages.show(convergence.part_by_seed_markdown(pages.run_records()[0], "foot"))
+
+# %% [markdown]
+# The longer eager runs left that level; the compiled one above never did. So at the converged schedule a
+# run's foot AP can be bimodal: a method's foot AP over a few seeds then counts how many of its runs stayed
+# at that level as much as how well its trained runs localise feet, and the foot claims' intervals are read
+# with the per-seed values beside them.
+
+# %% [markdown]
 # ## How many seeds
 #
 # A claim is decided when its paired differences' interval excludes 0, so the seeds it needs follow from

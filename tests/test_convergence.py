@@ -307,3 +307,19 @@ def test_eager_runs_are_paired_with_the_compiled_run_of_the_same_name_and_seed(t
     assert rows["wholebody"]["eager"] == pytest.approx(70.0) and rows["wholebody"]["change"] == pytest.approx(2.0)
     assert rows["foot"]["change"] == pytest.approx(0.0)
     assert "| mse | 0 | wholebody | 70.0 | 72.0 | +2.0 |" in convergence.eager_markdown(list(rows.values()))
+    assert convergence.eager_curve_table(tmp_path) is None  # these records carry no curve
+    for folder, foot in ((convergence.EAGER_ABLATION_FOLDER, (0.5, 0.8)), (convergence.ABLATION_FOLDER, (0.15, 0.14))):
+        record = _ap_record("mse", 0, 0.7)
+        record["curve"] = [dict(epoch=e, iter=10 * e, AP=dict(foot=ap, wholebody=0.6)) for e, ap in zip((4, 8), foot)]
+        _write(tmp_path / folder / "mse" / "seed0", record)
+    curves = convergence.eager_curve_table(tmp_path)
+    assert list(curves.columns) == ["mse seed 0, eager", "mse seed 0, compiled"] and list(curves.index) == [4, 8]
+    assert curves.loc[8].tolist() == pytest.approx([80.0, 14.0])
+    assert "| 8 | 80.0 | 14.0 |" in convergence.curve_markdown(curves)
+
+
+def test_a_parts_ap_by_method_and_seed():
+    records = [_ap_record("mse", 0, 0.5), _ap_record("mse", 2, 0.6), _ap_record("kal", 1, 0.7)]
+    text = convergence.part_by_seed_markdown(records, "wholebody")
+    assert "| method | seed 0 | seed 1 | seed 2 |" in text
+    assert "| mse | 50.0 | — | 60.0 |" in text and "| kal | — | 70.0 | — |" in text

@@ -466,19 +466,59 @@ def kaf_schedule_markdown(rows: list[dict], *, quick_label: str = "3 epochs",
     return "\n".join(lines)
 
 
+def eager_pairs(results_dir=None) -> list[tuple[dict, dict]]:
+    """``(eager, compiled)`` records: each run of :data:`EAGER_FOLDER` with the converged ablation's run of the
+    same name and seed, where it has one."""
+    root = _results_root(results_dir)
+    compiled = {(r["method"], r["seed"]): r for r in converged_records(root)}
+    return [(eager, compiled[(eager["method"], eager["seed"])]) for eager in _named_records(root / EAGER_ABLATION_FOLDER)
+            if (eager["method"], eager["seed"]) in compiled]
+
+
+def eager_curve_table(results_dir=None, part: str = "foot"):
+    """The learning curves of :func:`eager_pairs` on ``part``: a ``pandas.DataFrame`` indexed by epoch, one AP
+    column per run (``<name> seed <N>, eager`` and ``..., compiled``); None where no pair has a curve."""
+    pairs = eager_pairs(results_dir)
+    if not pairs:
+        return None
+    records = [r for pair in pairs for r in pair]
+    names = [f"{e['method']} seed {e['seed']}, {kind}" for e, _ in pairs for kind in ("eager", "compiled")]
+    table = curve_table(records, names)
+    table = table[table["part"] == part]
+    if table.empty:  # records made before they carried a curve
+        return None
+    return table.pivot(index="epoch", columns="name", values="AP").reindex(columns=names)
+
+
+def curve_markdown(table) -> str:
+    """A table of :func:`eager_curve_table` (epoch rows, one AP column per run) as Markdown."""
+    lines = ["| epoch | " + " | ".join(table.columns) + " |", "|---:|" + "---:|" * len(table.columns)]
+    lines += [f"| {epoch} | " + " | ".join("—" if v != v else f"{v:.1f}" for v in row) + " |"
+              for epoch, row in zip(table.index, table.itertuples(index=False))]
+    return "\n".join(lines)
+
+
+def part_by_seed_markdown(records: list[dict], part: str = "foot") -> str:
+    """``part``'s AP (GT boxes, %) of every record, a row per method and a column per seed, as Markdown."""
+    from .ablation import aggregate
+
+    table = aggregate(records)
+    seeds = sorted({s for parts in table.values() for s in parts[part]["seeds"]})
+    lines = ["| method | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---:|" * len(seeds)]
+    for method, parts in table.items():
+        cell = dict(zip(parts[part]["seeds"], parts[part]["values"]))
+        lines.append(f"| {method} | " + " | ".join(f"{cell[s]:.1f}" if s in cell else "—" for s in seeds) + " |")
+    return "\n".join(lines)
+
+
 def eager_comparison(results_dir=None) -> list[dict]:
     """The eager runs of :data:`EAGER_FOLDER` beside the converged ablation's compiled run of the same name and
     seed (same initial weights and samples): per (name, seed, part) the final AP (GT boxes, %) of both and the
     compiled − eager difference; [] where no pair is there yet."""
     from .ablation import PARTS, record_ap
 
-    root = _results_root(results_dir)
-    compiled = {(r["method"], r["seed"]): r for r in converged_records(root)}
     rows = []
-    for eager in _named_records(root / EAGER_ABLATION_FOLDER):
-        twin = compiled.get((eager["method"], eager["seed"]))
-        if twin is None:
-            continue
+    for eager, twin in eager_pairs(results_dir):
         for part in PARTS:
             a, b = record_ap(eager, part), record_ap(twin, part)
             rows.append(dict(name=eager["method"], seed=eager["seed"], part=part, eager=a, compiled=b, change=b - a))
@@ -514,7 +554,7 @@ def measure_converged_pushes(*, out_dir=FOLDER, work_root="work_dirs/convergence
     return written
 
 
-__all__ = ["eager_comparison", "eager_markdown", "seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_OVERRIDES", "EAGER_ABLATION_FOLDER", "EAGER_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
+__all__ = ["part_by_seed_markdown", "curve_markdown", "eager_pairs", "eager_curve_table", "eager_comparison", "eager_markdown", "seeds_to_decide", "seeds_markdown", "converged_complete", "leading_records", "kaf_runs", "kaf_at_both_schedules", "kaf_schedule_markdown", "measure_converged_pushes", "ABLATION_FOLDER", "CONVERGED_OVERRIDES", "EAGER_ABLATION_FOLDER", "EAGER_FOLDER", "CONVERGED_RUNS", "CONVERGED_SEEDS", "run_converged", "training_order", "EARLY_SEEDS", "converged_records", "trained_records", "schedule_comparison", "schedule_markdown", "FOLDER", "PLATEAU_FOLDER", "PLATEAU_ABLATION_FOLDER", "LONG_FOLDER", "LONG_ABLATION_FOLDER",
            "LENGTH_CHECK_RUNS", "run_length_check", "length_check", "length_markdown", "load_long_records", "PLATEAU_EPOCHS", "PLATEAU_VAL_INTERVAL", "PLATEAU_RUNS", "FLAT_AP", "Plateau",
            "run_plateau", "plateau", "load_plateaus", "load_plateau_records", "plateau_markdown", "curve_table",
            "loss_table"]
