@@ -320,10 +320,10 @@ def markdown(result: dict) -> str:
     if s.get("candidates"):
         lines += ["", "Options (× the same method without them, same run): " +
                   ", ".join(f"{m} {r:.2f}" for m, r in s["candidates"].items())]
-        base = s["ratio_to_baseline"]
+        from fowkal.studies.step_speed import candidate_ratios_to_baseline
+
         lines += ["Options × baseline (that ratio times the method's × baseline): " +
-                  ", ".join(f"{m} {r * base[m.partition('+')[0]]:.2f}" for m, r in s["candidates"].items()
-                            if m.partition("+")[0] in base)]
+                  ", ".join(f"{m} {r:.2f}" for m, r in candidate_ratios_to_baseline(result).items())]
     lines += ["", "Where the time goes (median ms per step):", "",
               "| method | code | " + " | ".join(PARTS) + " |", "|---|---|" + "---:|" * len(PARTS)]
     for r in s["rows"]:

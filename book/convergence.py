@@ -142,7 +142,8 @@ else:
 # the {doc}`performance page <performance>` judges compiling against the seed spread of the quick profile):
 
 # %% tags=["hide-input"]
-eager_rows = convergence.eager_comparison(pages.runs_dir().parent)
+eager_and_compiled = convergence.eager_pairs(pages.runs_dir().parent)
+eager_rows = convergence.eager_comparison(eager_and_compiled)
 pages.show(convergence.eager_markdown(eager_rows) if eager_rows else pages.missing(
     "No compiled twin yet", "The converged ablation has no compiled run of the eager run's name and seed yet.",
     kind="note"))
@@ -154,7 +155,7 @@ pages.show(convergence.eager_markdown(eager_rows) if eager_rows else pages.missi
 # over training,
 
 # %% tags=["hide-input"]
-foot_curves = convergence.eager_curve_table(pages.runs_dir().parent, "foot")
+foot_curves = convergence.eager_curve_table(eager_and_compiled, "foot")
 pages.show(convergence.curve_markdown(foot_curves) if foot_curves is not None else pages.missing(
     "No compiled twin yet", "No pair of an eager and a compiled run with learning curves yet.", kind="note"))
 

@@ -297,22 +297,22 @@ def test_seeds_to_decide_follows_the_t_interval_at_holms_strictest_level():
 
 
 def test_eager_runs_are_paired_with_the_compiled_run_of_the_same_name_and_seed(tmp_path):
-    assert convergence.eager_comparison(tmp_path) == []
+    assert convergence.eager_comparison(convergence.eager_pairs(tmp_path)) == []
     _write(tmp_path / convergence.EAGER_ABLATION_FOLDER / "mse" / "seed0", _ap_record("mse", 0, 0.70))
-    assert convergence.eager_comparison(tmp_path) == []  # no compiled twin yet
+    assert convergence.eager_comparison(convergence.eager_pairs(tmp_path)) == []  # no compiled twin yet
     _write(tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed1", _ap_record("mse", 1, 0.73))
-    assert convergence.eager_comparison(tmp_path) == []  # another seed is no twin
+    assert convergence.eager_comparison(convergence.eager_pairs(tmp_path)) == []  # another seed is no twin
     _write(tmp_path / convergence.ABLATION_FOLDER / "mse" / "seed0", _ap_record("mse", 0, 0.72))
-    rows = {r["part"]: r for r in convergence.eager_comparison(tmp_path)}
+    rows = {r["part"]: r for r in convergence.eager_comparison(convergence.eager_pairs(tmp_path))}
     assert rows["wholebody"]["eager"] == pytest.approx(70.0) and rows["wholebody"]["change"] == pytest.approx(2.0)
     assert rows["foot"]["change"] == pytest.approx(0.0)
     assert "| mse | 0 | wholebody | 70.0 | 72.0 | +2.0 |" in convergence.eager_markdown(list(rows.values()))
-    assert convergence.eager_curve_table(tmp_path) is None  # these records carry no curve
+    assert convergence.eager_curve_table(convergence.eager_pairs(tmp_path)) is None  # these records carry no curve
     for folder, foot in ((convergence.EAGER_ABLATION_FOLDER, (0.5, 0.8)), (convergence.ABLATION_FOLDER, (0.15, 0.14))):
         record = _ap_record("mse", 0, 0.7)
         record["curve"] = [dict(epoch=e, iter=10 * e, AP=dict(foot=ap, wholebody=0.6)) for e, ap in zip((4, 8), foot)]
         _write(tmp_path / folder / "mse" / "seed0", record)
-    curves = convergence.eager_curve_table(tmp_path)
+    curves = convergence.eager_curve_table(convergence.eager_pairs(tmp_path))
     assert list(curves.columns) == ["mse seed 0, eager", "mse seed 0, compiled"] and list(curves.index) == [4, 8]
     assert curves.loc[8].tolist() == pytest.approx([80.0, 14.0])
     assert "| 8 | 80.0 | 14.0 |" in convergence.curve_markdown(curves)

@@ -475,10 +475,9 @@ def eager_pairs(results_dir=None) -> list[tuple[dict, dict]]:
             if (eager["method"], eager["seed"]) in compiled]
 
 
-def eager_curve_table(results_dir=None, part: str = "foot"):
-    """The learning curves of :func:`eager_pairs` on ``part``: a ``pandas.DataFrame`` indexed by epoch, one AP
-    column per run (``<name> seed <N>, eager`` and ``..., compiled``); None where no pair has a curve."""
-    pairs = eager_pairs(results_dir)
+def eager_curve_table(pairs: list[tuple[dict, dict]], part: str = "foot"):
+    """The learning curves of ``pairs`` (:func:`eager_pairs`) on ``part``: a ``pandas.DataFrame`` indexed by epoch,
+    one AP column per run (``<name> seed <N>, eager`` and ``..., compiled``); None where no pair has a curve."""
     if not pairs:
         return None
     records = [r for pair in pairs for r in pair]
@@ -511,14 +510,14 @@ def part_by_seed_markdown(records: list[dict], part: str = "foot") -> str:
     return "\n".join(lines)
 
 
-def eager_comparison(results_dir=None) -> list[dict]:
-    """The eager runs of :data:`EAGER_FOLDER` beside the converged ablation's compiled run of the same name and
-    seed (same initial weights and samples): per (name, seed, part) the final AP (GT boxes, %) of both and the
+def eager_comparison(pairs: list[tuple[dict, dict]]) -> list[dict]:
+    """Each eager run beside the compiled run of the same name and seed (``pairs``, :func:`eager_pairs`: same
+    initial weights and samples): per (name, seed, part) the final AP (GT boxes, %) of both and the
     compiled − eager difference; [] where no pair is there yet."""
     from .ablation import PARTS, record_ap
 
     rows = []
-    for eager, twin in eager_pairs(results_dir):
+    for eager, twin in pairs:
         for part in PARTS:
             a, b = record_ap(eager, part), record_ap(twin, part)
             rows.append(dict(name=eager["method"], seed=eager["seed"], part=part, eager=a, compiled=b, change=b - a))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .stats import paired_interval
 from .ablation import PARTS, aggregate, load_records, record_folder
+from .convergence import CONVERGED_OVERRIDES
 from .notebook import run_train_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ COMMITTED_SAMPLER = {"train_dataloader.sampler.type": "DefaultSampler"}
 #: FoWKAL reruns carry the second check's change of p^γ too (the loss as it is today).
 COMPILED_PLAN = PLAN
 COMPILED_FOLDER = "results/numerics-compiled"
-COMPILED_OPTIONS = {**COMMITTED_SAMPLER, "custom_hooks": [{"type": "CompileModelHook"}]}
+COMPILED_OPTIONS = {**COMMITTED_SAMPLER, **CONVERGED_OVERRIDES}
 
 
 def run_plan(*, out_dir=FOLDER, work_root="work_dirs/numerics", notebook="notebooks/train.ipynb", plan=PLAN,
