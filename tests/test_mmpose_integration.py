@@ -138,6 +138,26 @@ def test_pixel_shuffle_head_doubles_the_heatmaps_with_heatmap_heads_keys(method)
     assert without_convs.forward(feats).shape == (3, K, 32, 24)
 
 
+@pytest.mark.parametrize("factor", [2, 3])
+def test_sub_pixel_shuffle_is_torchs_pixel_shuffle_in_values_and_gradients(factor):
+    """Tolerance: none (a rearrangement). The head's shuffle equals torch.nn.PixelShuffle on a contiguous and on a
+    channels-last input, forward and backward; a bad shape is named."""
+    from fowkal.mmpose.head import SubPixelShuffle
+    torch.manual_seed(0)
+    x = torch.randn(2, 5 * factor ** 2, 4, 3)
+    upstream = torch.randn(2, 5, 4 * factor, 3 * factor)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        ours_in = x.clone().to(memory_format=layout).requires_grad_()
+        theirs_in = x.clone().to(memory_format=layout).requires_grad_()
+        ours, theirs = SubPixelShuffle(factor)(ours_in), torch.nn.PixelShuffle(factor)(theirs_in)
+        assert torch.equal(ours, theirs)
+        (ours * upstream).sum().backward()
+        (theirs * upstream).sum().backward()
+        assert torch.equal(ours_in.grad, theirs_in.grad)
+    with pytest.raises(ValueError, match=r"divisible by 4, got shape \(2, 6, 4, 3\)"):
+        SubPixelShuffle(2)(torch.zeros(2, 6, 4, 3))
+
+
 @pytest.mark.parametrize("factor, layers, match", [
     (1, {}, "integer >= 2"), (True, {}, "integer >= 2"), (2.0, {}, "integer >= 2"),
     (3, dict(conv_out_channels=(16, ), conv_kernel_sizes=(3, )), r"\(16\) divisible by 9"),
@@ -308,6 +328,48 @@ def test_compile_model_hook_compiles_backbone_and_head_once_with_the_same_output
     assert set(model.state_dict()) == {"backbone.0.weight", "backbone.0.bias", "backbone.1.weight", "backbone.1.bias",
                                        "backbone.1.running_mean", "backbone.1.running_var",
                                        "backbone.1.num_batches_tracked", "head.weight", "head.bias"}
+
+
+def test_compile_model_hook_evaluates_the_current_weights_after_training_changed_them():
+    """Tolerance: float32 rounding (1e-4). Train, evaluate under no_grad, train again, evaluate again: the second
+    evaluation scores the trained weights and batch-norm statistics, as the eager network does (a graph that
+    folded conv + eval batch norm at compile time, as torch 2.1's Inductor does, would score the old ones)."""
+    import copy
+    from types import SimpleNamespace
+
+    from mmpose.registry import HOOKS
+
+    torch.manual_seed(0)
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                         torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.BatchNorm2d(8))
+    model.head = torch.nn.Conv2d(8, 4, 1)
+    eager = copy.deepcopy(model)
+    HOOKS.build(dict(type="CompileModelHook")).before_run(SimpleNamespace(model=model))
+    x, x_val = torch.randn(4, 3, 16, 12), torch.randn(2, 3, 16, 12) * 3 + 1
+
+    def train_steps(net, steps):
+        net.train()
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            net.head(net.backbone(x)).square().mean().backward()
+            optimizer.step()
+
+    def evaluate(net):
+        net.eval()
+        with torch.no_grad():
+            return net.head(net.backbone(x_val))
+
+    for net in (model, eager):
+        train_steps(net, 1)
+    torch.testing.assert_close(evaluate(model), evaluate(eager), rtol=1e-4, atol=1e-4)
+    before = evaluate(eager)
+    for net in (model, eager):
+        train_steps(net, 3)
+    after = evaluate(eager)
+    assert (after - before).abs().max() > 0.1  # the training steps moved the outputs
+    torch.testing.assert_close(evaluate(model), after, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ class KAFHeatmapHead(HeatmapHead):
     Args:
         kaf_cfg: options of :class:`fowkal.KAFHead` (``hidden``, ``lambda_init``,
             ``detach_features``, ``source``); ``in_channels``/``num_keypoints`` come from the head.
-        pixel_shuffle: an integer r >= 2 for a learned sub-pixel upsampling (``torch.nn.PixelShuffle``):
+        pixel_shuffle: an integer r >= 2 for a learned sub-pixel upsampling (:class:`SubPixelShuffle`):
             the last conv layer's C channels become C / r² channels at r times the resolution, which
             the 1x1 output layer reads. It has no parameters (the state dict keeps HeatmapHead's
             keys) and costs no more arithmetic than the output layer at the input resolution: the
@@ -55,9 +55,9 @@ class KAFHeatmapHead(HeatmapHead):
         if pixel_shuffle is not None:
             # appended, parameter-free: the conv layers' state-dict keys stay HeatmapHead's
             if isinstance(self.conv_layers, torch.nn.Sequential):
-                self.conv_layers.append(torch.nn.PixelShuffle(pixel_shuffle))
+                self.conv_layers.append(SubPixelShuffle(pixel_shuffle))
             else:
-                self.conv_layers = torch.nn.PixelShuffle(pixel_shuffle)
+                self.conv_layers = SubPixelShuffle(pixel_shuffle)
         if hasattr(self.loss_module, "check_num_keypoints"):
             self.loss_module.check_num_keypoints(out_channels)
         self.uses_kaf = bool(getattr(self.loss_module, "uses_kaf", False))
@@ -140,8 +140,37 @@ def heatmap_pck_accuracy(pred: Tensor, target: Tensor, keypoint_weights: Tensor,
     return torch.tensor(avg_acc, device=target.device)
 
 
+class SubPixelShuffle(torch.nn.Module):
+    """``torch.nn.PixelShuffle(factor)`` written as a reshape and a permute: the same values and gradients.
+
+    ``[B, C·r², H, W]`` -> ``[B, C, H·r, W·r]``, output pixel ``(h·r + i, w·r + j)`` of channel ``c`` being
+    input channel ``c·r² + i·r + j`` at ``(h, w)``. Spelled out because torch 2.1's compiler mis-states the
+    strides of ``pixel_unshuffle`` (the backward of ``pixel_shuffle``) on the channels-last gradients its
+    convolutions produce, and fails its own stride check; views and a permute compile on every torch.
+
+    Args:
+        factor (int): the upsampling factor r (>= 2).
+    """
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] % self.factor ** 2:
+            raise ValueError(f"SubPixelShuffle({self.factor}) needs [B, C, H, W] with C divisible by "
+                             f"{self.factor ** 2}, got shape {tuple(x.shape)}")
+        b, c, h, w = x.shape
+        r = self.factor
+        x = x.reshape(b, c // r ** 2, r, r, h, w).permute(0, 1, 4, 2, 5, 3)  # [B, C, H, r, W, r]
+        return x.reshape(b, c // r ** 2, h * r, w * r)
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
 def _shuffled_final_layer(factor, in_channels, kwargs) -> dict:
-    """The output layer's arguments when a PixelShuffle(factor) precedes it (its input has C / factor² channels)."""
+    """The output layer's arguments when a SubPixelShuffle(factor) precedes it (its input has C / factor² channels)."""
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
         raise ValueError(f"pixel_shuffle must be an integer >= 2 (the upsampling factor) or None, got {factor!r}")
     final = kwargs.get("final_layer", dict(kernel_size=1))
@@ -155,4 +184,4 @@ def _shuffled_final_layer(factor, in_channels, kwargs) -> dict:
     return dict(dict(final), in_channels=channels // factor ** 2)
 
 
-__all__ = ["KAFHeatmapHead", "heatmap_maximum", "heatmap_pck_accuracy"]
+__all__ = ["KAFHeatmapHead", "SubPixelShuffle", "heatmap_maximum", "heatmap_pck_accuracy"]

@@ -245,7 +245,8 @@ class CompileModelHook(Hook):
     ``mse+compile``): Inductor fuses the batch norms and activations around oneDNN's convolutions. The KAF head
     and the loss stay as they are (the loss compiles its own pixel pass). Compilation takes a minute or more on
     two cores, once per process for training and once more for evaluation (and for a last batch of another
-    size, with static shapes). Other arithmetic than the eager network: not the profiles' default.
+    size, with static shapes). Other arithmetic than the eager network: not the profiles' default. On torch
+    older than 2.2 only training compiles (:data:`NO_GRAD_GRAPH_KEEPS_WEIGHTS`).
 
     Args:
         dynamic (bool): compile for dynamic shapes (one graph for every batch size, slower kernels). Default:
@@ -261,8 +262,22 @@ class CompileModelHook(Hook):
         model = unwrap(runner.model)
         for part in (model.backbone, model.head):
             if not getattr(part, "fowkal_compiled", False):  # once, whatever calls before_run again
-                part.forward = torch.compile(part.forward, dynamic=self.dynamic)
+                compiled = torch.compile(part.forward, dynamic=self.dynamic)
+                part.forward = _with_grad_only(compiled, part.forward) if NO_GRAD_GRAPH_KEEPS_WEIGHTS else compiled
                 part.fowkal_compiled = True
+
+
+#: torch < 2.2's Inductor, with grad disabled on the CPU, folds each eval-mode batch norm into its convolution
+#: using the weights of compile time and reuses that graph after training changed them (validation would score
+#: stale weights); torch 2.2 folds only when asked to freeze the weights. There, evaluation runs eager.
+NO_GRAD_GRAPH_KEEPS_WEIGHTS = tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 2)
+
+
+def _with_grad_only(compiled, eager):
+    """``compiled`` where autograd records (training), ``eager`` under ``no_grad`` (validation, test)."""
+    def forward(*args, **kwargs):
+        return (compiled if torch.is_grad_enabled() else eager)(*args, **kwargs)
+    return forward
 
 
 @HOOKS.register_module()
