@@ -40,8 +40,9 @@ def test_tiny_run_writes_a_complete_record(tmp_path):
 
     results = sorted((REPO / "results" / "gpu").glob("*")) if (REPO / "results" / "gpu").is_dir() else []
     out, work = tmp_path / "out", tmp_path / "work"
+    # the work dir relative to the working folder: the check's training subprocesses must still find it
     run = subprocess.run([sys.executable, str(GPU_DIR / "check.py"), "--tiny", "--device", "cpu",
-                          "--out-dir", str(out), "--work-dir", str(work)],
+                          "--out-dir", str(out), "--work-dir", work.name],
                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     files = list(out.glob("*.json"))

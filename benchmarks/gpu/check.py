@@ -474,7 +474,8 @@ def main(argv=None) -> int:
         return 2
     real = device == "cuda" and not args.tiny
     out_dir = args.out_dir or (RESULTS if real else Path(tempfile.mkdtemp(prefix="fowkal-gpu-record-")))
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="fowkal-gpu-check-"))
+    # absolute: the training runs in subprocesses whose working folder is not this one
+    work = (args.work_dir or Path(tempfile.mkdtemp(prefix="fowkal-gpu-check-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     mode = args.mode
     installed = json.loads(os.environ[INSTALL_ENV]) if INSTALL_ENV in os.environ else None
