@@ -141,7 +141,8 @@ pages.show(step_speed.same_numbers_markdown(same) if same else pages.missing_ben
 
 # %% tags=["hide-input"]
 numeric_rows = numerics.load()
-pages.show(numerics.markdown(numeric_rows) if numeric_rows else "No reruns are committed yet.")
+pages.show(numerics.markdown(numeric_rows) + "\n\n" + numerics.summary(numeric_rows) if numeric_rows
+           else "No reruns are committed yet.")
 
 # %% [markdown]
 # A later change of the compiled pass computes WAHR's p^γ as 2^(γ·log2 p), half the cost of a vectorised
@@ -151,7 +152,8 @@ pages.show(numerics.markdown(numeric_rows) if numeric_rows else "No reruns are c
 
 # %% tags=["hide-input"]
 exp2_rows = numerics.load_exp2()
-pages.show(numerics.markdown(exp2_rows) if exp2_rows else "No reruns of this check are committed yet.")
+pages.show(numerics.markdown(exp2_rows) + "\n\n" + numerics.summary(exp2_rows) if exp2_rows
+           else "No reruns of this check are committed yet.")
 
 # %% [markdown]
 # ### Does the compiled network move AP?
@@ -164,9 +166,21 @@ pages.show(numerics.markdown(exp2_rows) if exp2_rows else "No reruns of this che
 
 # %% tags=["hide-input"]
 compiled_rows = numerics.load_compiled()
-pages.show(numerics.markdown(compiled_rows) if compiled_rows else pages.missing(
-    "No reruns of this check are committed yet",
-    "`numerics.run_compiled_plan()` trains them into `results/numerics-compiled/`."))
+pages.show(numerics.markdown(compiled_rows) + "\n\n" + numerics.summary(compiled_rows) if compiled_rows
+           else pages.missing("No reruns of this check are committed yet",
+                              "`numerics.run_compiled_plan()` trains them into `results/numerics-compiled/`."))
+
+# %% [markdown]
+# A part whose committed seeds disagree widely has a wide bound: MSE's feet, after 3 epochs, are learned in
+# some seeds and not in others, and a rerun with other arithmetic can land on either side (its per-seed
+# differences above). FoWKAL's reruns here also differ from the committed records by the p^γ change; against
+# the second check's reruns, which have that change and an eager network, its differences are those of
+# compiling alone (σ from those reruns' 3 seeds):
+
+# %% tags=["hide-input"]
+compiled_vs_eager = numerics.load_compiled_against_exp2()
+pages.show(numerics.markdown(compiled_vs_eager) + "\n\n" + numerics.summary(compiled_vs_eager) if compiled_vs_eager
+           else "No reruns of both checks are committed yet.")
 
 # %% [markdown]
 # ## The step at the paper's heatmap size

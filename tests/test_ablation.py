@@ -145,6 +145,10 @@ def test_numerics_compare_pairs_seeds_and_judges_against_the_seed_spread():
     assert "| fowkal | wholebody | 3 |" in numerics.markdown(numerics.compare(close, committed))
     with pytest.raises(ValueError, match="no committed records"):
         numerics.compare([record("mse", 0, 30.0)], committed)
+    assert numerics.summary(numerics.compare(close, committed)).startswith("5 of 5 method-part rows kept their AP")
+    moved = numerics.summary(numerics.compare(far, committed))
+    assert moved.startswith("0 of 5 method-part rows kept") and "fowkal foot (+10.00, +10.50, +9.00 against ±" in moved
+    assert numerics.summary([]).startswith("No part can be judged")
 
 
 def test_the_second_numerics_check_pairs_its_reruns_with_the_committed_records():
@@ -161,6 +165,28 @@ def test_the_second_numerics_check_pairs_its_reruns_with_the_committed_records()
     rows = numerics.load_exp2()
     assert [(r["method"], r["part"], r["seeds"]) for r in rows] == [("fowkal", p, [0, 1, 2]) for p in
                                                                    ("wholebody", "body", "foot", "face", "hand")]
+
+
+def test_the_compiled_network_check_pairs_its_reruns_with_the_committed_and_the_eager_reruns():
+    """Its committed reruns are MSE's and FoWKAL's seeds 0-2, compiled and drawn as the committed records were, from
+    a clean tree; they pair with the committed records and FoWKAL's with the second check's eager reruns."""
+    import json
+
+    from fowkal.studies import numerics
+
+    reruns = sorted((numerics.REPO / numerics.COMPILED_FOLDER).rglob("run_record.json"))
+    records = [json.loads(p.read_text()) for p in reruns]
+    assert sorted((r["method"], r["seed"]) for r in records) == sorted(numerics.COMPILED_PLAN)
+    for record in records:
+        assert record["config"]["overrides"] == numerics.COMPILED_OPTIONS
+        assert record["git"]["dirty"] is False
+    parts = ("wholebody", "body", "foot", "face", "hand")
+    rows = numerics.load_compiled()
+    assert [(r["method"], r["part"], r["seeds"]) for r in rows] == \
+        [(m, p, [0, 1, 2]) for m in ("fowkal", "mse") for p in parts]
+    assert all(r["kept"] is not None and r["low"] <= r["mean"] <= r["high"] for r in rows)
+    against_eager = numerics.load_compiled_against_exp2()
+    assert [(r["method"], r["part"], r["seeds"]) for r in against_eager] == [("fowkal", p, [0, 1, 2]) for p in parts]
 
 
 def test_the_compiled_network_check_trains_compiled_and_sampled_as_the_committed_records(monkeypatch, tmp_path):

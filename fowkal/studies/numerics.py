@@ -126,6 +126,13 @@ def load_compiled() -> list[dict]:
     return load(REPO / COMPILED_FOLDER)
 
 
+def load_compiled_against_exp2() -> list[dict]:
+    """:func:`compare` of the third check's FoWKAL reruns (compiled) with the second check's (eager, the same loss
+    code): what compiling the network alone changed; σ is then the second check's spread over its 3 seeds."""
+    compiled = [r for r in load_records(REPO / COMPILED_FOLDER) if r["method"] in {m for m, _ in EXP2_PLAN}]
+    return compare(compiled, load_records(REPO / EXP2_FOLDER)) if compiled else []
+
+
 def markdown(rows: list[dict]) -> str:
     """The comparison as a Markdown table (AP in %)."""
     lines = ["| method | part | seeds | new − committed, per seed | mean [95 % CI] | committed seed sd σ | "
@@ -140,6 +147,20 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict]) -> str:
+    """One sentence: how many method-part rows kept their AP, and which did not, with their differences."""
+    judged = [r for r in rows if r["kept"] is not None]
+    if not judged:
+        return "No part can be judged yet (it needs reruns and at least 2 committed seeds)."
+    moved = [r for r in judged if not r["kept"]]
+    text = f"{len(judged) - len(moved)} of {len(judged)} method-part rows kept their AP (every seed within ±1.96·√2·σ)"
+    if not moved:
+        return text + "."
+    named = "; ".join(f"{r['method']} {r['part']} ({', '.join(f'{d:+.2f}' for d in r['differences'])} "
+                      f"against ±{r['bound']:.2f})" for r in moved)
+    return f"{text}; outside: {named}."
+
+
 __all__ = ["PLAN", "FOLDER", "EXP2_PLAN", "EXP2_FOLDER", "COMMITTED_SAMPLER", "COMPILED_PLAN", "COMPILED_FOLDER",
            "COMPILED_OPTIONS", "run_plan", "run_exp2_plan", "run_compiled_plan", "compare", "load", "load_exp2",
-           "load_compiled", "markdown"]
+           "load_compiled", "load_compiled_against_exp2", "markdown", "summary"]
