@@ -237,6 +237,13 @@ class EpochSeedHook(Hook):
         set_random_seed(runner.seed + runner.epoch, diff_rank_seed=self.diff_rank_seed)
 
 
+#: torch < 2.2's Inductor, with grad disabled on the CPU, folds each eval-mode batch norm into its convolution
+#: using the weights of compile time and reuses that graph after training changed them (validation would score
+#: stale weights); later torch folds only when asked to freeze the weights (2.2 on, by the fix's date; 2.14
+#: tested). There, evaluation runs eager.
+NO_GRAD_GRAPH_KEEPS_WEIGHTS = torch.__version__ < (2, 2)
+
+
 @HOOKS.register_module()
 class CompileModelHook(Hook):
     """Compile the backbone's and the heatmap head's forward with ``torch.compile`` (Inductor) before the run.
@@ -265,12 +272,6 @@ class CompileModelHook(Hook):
                 compiled = torch.compile(part.forward, dynamic=self.dynamic)
                 part.forward = _with_grad_only(compiled, part.forward) if NO_GRAD_GRAPH_KEEPS_WEIGHTS else compiled
                 part.fowkal_compiled = True
-
-
-#: torch < 2.2's Inductor, with grad disabled on the CPU, folds each eval-mode batch norm into its convolution
-#: using the weights of compile time and reuses that graph after training changed them (validation would score
-#: stale weights); torch 2.2 folds only when asked to freeze the weights. There, evaluation runs eager.
-NO_GRAD_GRAPH_KEEPS_WEIGHTS = tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 2)
 
 
 def _with_grad_only(compiled, eager):

@@ -153,7 +153,8 @@ def summary(rows: list[dict]) -> str:
     if not judged:
         return "No part can be judged yet (it needs reruns and at least 2 committed seeds)."
     moved = [r for r in judged if not r["kept"]]
-    text = f"{len(judged) - len(moved)} of {len(judged)} method-part rows kept their AP (every seed within ±1.96·√2·σ)"
+    text = (f"{len(judged) - len(moved)} of {len(judged)} method-part rows kept their AP "
+            f"(every seed within ±{REDRAW_Z}·√2·σ)")
     if not moved:
         return text + "."
     named = "; ".join(f"{r['method']} {r['part']} ({', '.join(f'{d:+.2f}' for d in r['differences'])} "
