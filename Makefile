@@ -9,7 +9,7 @@
 #   make book     build the book only
 #   make setup    create/refresh .venv only (uv, else pip; reused while pyproject.toml is unchanged)
 #   make setup-compat  the same for .venv-compat (.ci/setup-compat)
-# Options: make METHOD=kal SEED=1     make test PYTEST_ARGS="-k losses -m 'not slow'"
+# Options: make METHOD=kal SEED=1     make test PYTEST_ARGS="-k losses -m 'not slow'"     make test PYTEST_WORKERS=0
 #          make test-compat COMPAT_PYTEST_ARGS="-k losses"  (it always selects -m compat)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -17,6 +17,10 @@ METHOD ?= fowkal
 SEED ?= 0
 PYTEST_ARGS ?=
 COMPAT_PYTEST_ARGS ?=
+# pytest-xdist workers (this machine kind has 2 cores; 0 runs in one process); a test file stays on one worker, so a
+# module's fixtures are built once
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 MAIN_NOTEBOOK := work_dirs/main/train-$(METHOD)-seed$(SEED).ipynb
 # the real-data folders the tests and the book's benchmark chapter read, beside the repository where
 # they exist (never copied in); a value already in the environment wins
@@ -42,12 +46,12 @@ book: setup
 test: setup
 	bash .ci/setup-book
 	bash .ci/setup-browser
-	$(REAL_DATA); .venv/bin/python -m pytest -q -rs --durations=15 $(PYTEST_ARGS)
+	$(REAL_DATA); .venv/bin/python -m pytest -q -rs --durations=15 $(XDIST) $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-compat
 
 # the tests marked compat (tests/conftest.py), under the compatibility stack's interpreter
 test-compat: setup-compat
-	$(REAL_DATA); FOWKAL_STACK=compat .venv-compat/bin/python -m pytest -q -rs --durations=10 $(COMPAT_PYTEST_ARGS) -m compat
+	$(REAL_DATA); FOWKAL_STACK=compat .venv-compat/bin/python -m pytest -q -rs --durations=10 $(XDIST) $(COMPAT_PYTEST_ARGS) -m compat
 
 setup:
 	@bash .ci/setup

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from fowkal.viz import figures, pages  # noqa: E402
+from fowkal.viz import figures, pages, style  # noqa: E402
 from fowkal.parts import BODY, FACE, FOOT, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -244,10 +246,12 @@ def _run_page(name, monkeypatch, runs_dir):
     monkeypatch.setenv(pages.RUNS_DIR_ENV, str(runs_dir))
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
     monkeypatch.setattr("matplotlib.pyplot.show", lambda *a, **k: None)
-    before = {p.name: p.stat().st_mtime for p in (REPO / "figures").glob("*.png")}
+    # the page's figures/ is an empty folder of this call's own (a build beside it writes the real one)
+    written = Path(tempfile.mkdtemp(prefix="figures-"))
+    monkeypatch.setattr(style, "FIGURES_DIR", written)
     runpy.run_path(str(REPO / "book" / f"{name}.py"), run_name="__page__")
-    after = {p.name: p.stat().st_mtime for p in (REPO / "figures").glob("*.png")}
-    changed = {n for n in after if before.get(n) != after[n]}
+    changed = {p.name for p in written.iterdir()}
+    shutil.rmtree(written)
     assert changed <= {"bench_losses.png"}, f"{name} wrote {changed} into figures/ from test records"
     explorers = sum("fowkal-explorer" in getattr(o, "_dom_classes", ()) for o in shown)
     text = "\n".join(o.data for o in shown if isinstance(getattr(o, "data", None), str))
