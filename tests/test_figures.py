@@ -162,6 +162,14 @@ def test_fig5_figures_and_explorer_frames():
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (NUM_KEYPOINTS, len(log))
     plt.close(fig)
+    long_log = _kaf_log(epochs=60, decay=3.0)  # a converged run's log: too many points to label each
+    fig = figures.fig5_heatmap(long_log)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert fig.axes[0].images[0].get_array().shape == (NUM_KEYPOINTS, len(long_log))
+    assert len(long_log) > figures.MAX_FIG5_TICKS >= len(labels) - 1 and len(labels) >= figures.MAX_FIG5_TICKS // 2
+    assert labels[0] == figures.kaf_label(long_log[0], short=True)
+    assert labels[-1] == figures.kaf_label(long_log[-1], short=True)  # the last point is always named
+    plt.close(fig)
     first, last = figures.check_kaf_entries(log)[0], figures.check_kaf_entries(log)[-1]
     a = figures.kaf_frame(first, "all", norm=Normalize(0, 0.6), title="a")
     b = figures.kaf_frame(last, "all", norm=Normalize(0, 0.6), title="a")

@@ -496,6 +496,10 @@ def _part_bands(ax, axis: str = "y"):
                         color=PART_COLORS[name])
 
 
+#: The most x labels Fig. 5's heat map writes under a column axis (more overlap at the text width).
+MAX_FIG5_TICKS = 24
+
+
 def fig5_heatmap(entries: Sequence[Mapping]):
     """Fig. 5, keypoint × logged point: the mean λ of every keypoint at every entry of the log,
     absolute (left) and min-max normalised per entry (right)."""
@@ -510,11 +514,14 @@ def fig5_heatmap(entries: Sequence[Mapping]):
     normalised = np.stack([minmax(col) for col in means.T], 1)
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, 4.6), sharey=True)
     labels = [kaf_label(e, short=True) for e in entries]
+    # at most ~MAX_FIG5_TICKS labels (a long run logs a point per epoch), always the last one
+    step = max(1, -(-len(labels) // MAX_FIG5_TICKS))
+    ticks = sorted(set(range(0, len(labels), step)) | {len(labels) - 1})
     abs_title = "absolute λ" + (" (log colour scale)" if log_scale else "")
     for ax, data, norm, title in ((axes[0], means, abs_norm, abs_title),
                                   (axes[1], normalised, Normalize(0, 1), "min-max normalised per column")):
         image = ax.imshow(data, aspect="auto", cmap=LAMBDA_CMAP, norm=norm, interpolation="nearest")
-        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.grid(False)
         fig.colorbar(image, ax=ax, location="bottom", shrink=0.8, aspect=30, pad=0.02)
