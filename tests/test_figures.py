@@ -257,9 +257,11 @@ def _run_page(name, monkeypatch, runs_dir):
     # the page's figures/ is an empty folder of this call's own (a build beside it writes the real one)
     written = Path(tempfile.mkdtemp(prefix="figures-"))
     monkeypatch.setattr(style, "FIGURES_DIR", written)
-    runpy.run_path(str(REPO / "book" / f"{name}.py"), run_name="__page__")
-    changed = {p.name for p in written.iterdir()}
-    shutil.rmtree(written)
+    try:
+        runpy.run_path(str(REPO / "book" / f"{name}.py"), run_name="__page__")
+        changed = {p.name for p in written.iterdir()}
+    finally:
+        shutil.rmtree(written)
     assert changed <= {"bench_losses.png"}, f"{name} wrote {changed} into figures/ from test records"
     explorers = sum("fowkal-explorer" in getattr(o, "_dom_classes", ()) for o in shown)
     text = "\n".join(o.data for o in shown if isinstance(getattr(o, "data", None), str))

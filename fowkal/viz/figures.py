@@ -496,7 +496,8 @@ def _part_bands(ax, axis: str = "y"):
                         color=PART_COLORS[name])
 
 
-#: The most x labels Fig. 5's heat map writes under a column axis (more overlap at the text width).
+#: Fig. 5's heat map labels every n-th column, n the smallest that labels at most this many (more overlap at the
+#: text width), and the last column besides.
 MAX_FIG5_TICKS = 24
 
 
@@ -514,7 +515,7 @@ def fig5_heatmap(entries: Sequence[Mapping]):
     normalised = np.stack([minmax(col) for col in means.T], 1)
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, 4.6), sharey=True)
     labels = [kaf_label(e, short=True) for e in entries]
-    # at most ~MAX_FIG5_TICKS labels (a long run logs a point per epoch), always the last one
+    # a long run logs a point per epoch: every step-th column and the last one are labelled
     step = max(1, -(-len(labels) // MAX_FIG5_TICKS))
     ticks = sorted(set(range(0, len(labels), step)) | {len(labels) - 1})
     abs_title = "absolute λ" + (" (log colour scale)" if log_scale else "")
